@@ -1,0 +1,33 @@
+"""Helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def to_jsonable(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): to_jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [to_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return to_jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    return o
+
+
+def print_json(obj: dict) -> None:
+    """Print one JSON object on stdout (the --json contract)."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def add_json_flag(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")

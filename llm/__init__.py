@@ -1,0 +1,1 @@
+"""motionlib.llm (see the open issues for what lands here)."""

@@ -1,0 +1,1 @@
+"""Readers that turn external motion files (BVH, AMASS, WHAM) into Motion clips."""

@@ -1,0 +1,3 @@
+from motionlib.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""motionlib.policies (see the open issues for what lands here)."""

@@ -1,0 +1,1 @@
+"""motionlib.retarget (see the open issues for what lands here)."""

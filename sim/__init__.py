@@ -1,0 +1,1 @@
+"""motionlib.sim (see the open issues for what lands here)."""

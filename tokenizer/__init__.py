@@ -1,0 +1,1 @@
+"""motionlib.tokenizer (see the open issues for what lands here)."""
