@@ -239,3 +239,37 @@ def rot6d_to_matrix_t(d6: torch.Tensor) -> torch.Tensor:
     b2 = a2 / a2.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     b3 = torch.cross(b1, b2, dim=-1)
     return torch.stack([b1, b2, b3], dim=-1)
+
+
+def quat_mul_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], dim=-1)
+
+
+def quat_conj_t(q: torch.Tensor) -> torch.Tensor:
+    return torch.cat([q[..., :1], -q[..., 1:]], dim=-1)
+
+
+def quat_rotate_t(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate v (...,3) by unit quaternions q (...,4)."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * torch.cross(u, v, dim=-1)
+    return v + w * t + torch.cross(u, t, dim=-1)
+
+
+def quat_angle_t(q: torch.Tensor) -> torch.Tensor:
+    """Rotation angle (radians, in [0, pi]) of unit quaternions."""
+    return 2.0 * torch.atan2(q[..., 1:].norm(dim=-1), q[..., 0].abs())
+
+
+def yaw_quat_t(yaw: torch.Tensor) -> torch.Tensor:
+    """Quaternions of rotations by ``yaw`` about world z."""
+    h = 0.5 * yaw
+    z = torch.zeros_like(h)
+    return torch.stack([torch.cos(h), z, z, torch.sin(h)], dim=-1)

@@ -46,3 +46,25 @@ def random_clip(rng):
     q[:, 0] = R.matrix_to_quat(root)
     trans = np.stack([np.linspace(0, 2, T), 0.3 * np.sin(t[:, 0, 0]), 0.9 + 0.02 * np.cos(3 * t[:, 0, 0])], -1)
     return Motion(30.0, trans, q, meta={"source": "random"})
+
+
+def make_standing_clip(frames: int = 120, fps: float = 30.0, wave: float = 0.3):
+    """An upright body facing +x with its feet on the ground, waving one arm."""
+    from motionlib.motion import Motion, Skeleton
+    from motionlib.motion import rotations as R
+    from motionlib.motion.skeleton import SMPL_TO_ZUP
+
+    t = np.arange(frames) / fps
+    aa = np.zeros((frames, 24, 3))
+    aa[:, 16, 2] = -1.2 + wave * np.sin(2 * t)
+    aa[:, 17, 2] = 1.2
+    q = R.axis_angle_to_quat(aa)
+    q[:, 0] = R.matrix_to_quat(SMPL_TO_ZUP)
+    rest = Skeleton.default().rest_positions()
+    h = -min(rest[10, 1], rest[11, 1]) + 0.02
+    return Motion(fps, np.c_[np.zeros(frames), np.zeros(frames), np.full(frames, h)], q, meta={"source": "standing"})
+
+
+@pytest.fixture
+def standing_clip():
+    return make_standing_clip()

@@ -1,0 +1,117 @@
+"""The deployable tracking policy: observation normaliser + MLP -> mean action.
+
+Trained with rl-games (``continuous_a2c_logstd`` network, running mean/std
+observation normalisation); exported into a small self-describing file so
+refinement and evaluation need neither rl-games nor its checkpoint layout.
+The export holds the actor weights, the normaliser, the tracking and humanoid
+configs it was trained with, and training figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from motionlib.motion.atomic import atomic_path
+from motionlib.motion.errors import MotionError
+from motionlib.sim.humanoid import HumanoidConfig
+from motionlib.sim.tracking_config import RewardConfig, TrackingConfig
+
+POLICY_FORMAT = "motionlib.tracking_policy"
+POLICY_VERSION = 1
+
+
+class TrackingActor(nn.Module):
+    def __init__(self, num_obs: int, num_actions: int, units: tuple[int, ...], activation: str = "elu"):
+        super().__init__()
+        act = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}[activation]
+        layers: list[nn.Module] = []
+        d = num_obs
+        for u in units:
+            layers += [nn.Linear(d, u), act()]
+            d = u
+        self.mlp = nn.Sequential(*layers)
+        self.mu = nn.Linear(d, num_actions)
+        self.register_buffer("obs_mean", torch.zeros(num_obs))
+        self.register_buffer("obs_var", torch.ones(num_obs))
+        self.units = tuple(units)
+        self.activation = activation
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = (obs - self.obs_mean) / torch.sqrt(self.obs_var + 1e-5)
+        x = torch.clamp(x, -5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
+        return self.mu(self.mlp(x))
+
+    @staticmethod
+    def from_rlgames_state(model_state: dict[str, torch.Tensor], units: tuple[int, ...],
+                           activation: str = "elu") -> "TrackingActor":
+        w = {k.replace("a2c_network.", ""): v for k, v in model_state.items()}
+        num_obs = w["actor_mlp.0.weight"].shape[1]
+        num_actions = w["mu.weight"].shape[0]
+        actor = TrackingActor(num_obs, num_actions, units, activation)
+        mlp = {k[len("actor_mlp."):]: v for k, v in w.items() if k.startswith("actor_mlp.")}
+        actor.mlp.load_state_dict(mlp)
+        actor.mu.load_state_dict({"weight": w["mu.weight"], "bias": w["mu.bias"]})
+        if "running_mean_std.running_mean" in model_state:
+            actor.obs_mean.copy_(model_state["running_mean_std.running_mean"].float())
+            actor.obs_var.copy_(model_state["running_mean_std.running_var"].float())
+        return actor
+
+
+@dataclasses.dataclass
+class TrackingPolicy:
+    actor: TrackingActor
+    tracking: TrackingConfig
+    humanoid: HumanoidConfig
+    info: dict[str, Any]
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        blob = {
+            "format": POLICY_FORMAT, "version": POLICY_VERSION,
+            "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()},
+            "units": list(self.actor.units), "activation": self.actor.activation,
+            "tracking": _to_dict(self.tracking), "humanoid": _to_dict(self.humanoid), "info": self.info,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(blob, tmp)
+        return path
+
+    @staticmethod
+    def load(path: str | Path, device: str = "cpu") -> "TrackingPolicy":
+        path = Path(path)
+        try:
+            blob = torch.load(path, map_location=device, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
+            raise MotionError(f"cannot read tracking policy ({e})", str(path)) from None
+        if not isinstance(blob, dict) or blob.get("format") != POLICY_FORMAT:
+            raise MotionError("not a motionlib tracking policy", str(path))
+        if blob.get("version") != POLICY_VERSION:
+            raise MotionError(f"unsupported policy version {blob.get('version')}", str(path))
+        actor_state = blob["actor"]
+        num_obs = actor_state["mlp.0.weight"].shape[1]
+        num_actions = actor_state["mu.weight"].shape[0]
+        actor = TrackingActor(num_obs, num_actions, tuple(blob["units"]), blob["activation"])
+        actor.load_state_dict(actor_state)
+        actor.eval()
+        tr = dict(blob["tracking"])
+        tr["reward"] = RewardConfig(**tr.get("reward", {}))
+        tr["future_frames"] = tuple(tr.get("future_frames", (1, 3)))
+        tracking = TrackingConfig(**tr)
+        hum = dict(blob["humanoid"])
+        hum["extra"] = tuple(hum.get("extra", ()))
+        humanoid = HumanoidConfig(**hum)
+        return TrackingPolicy(actor, tracking, humanoid, dict(blob.get("info", {})))
+
+
+def _to_dict(dc) -> dict:
+    d = dataclasses.asdict(dc)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}

@@ -1,0 +1,160 @@
+"""Train the tracking policy with PPO through rl-games.
+
+Output under ``cfg.out``: rl-games checkpoints (``nn/``, written atomically),
+TensorBoard logs (``summaries/``: reward terms, success rate, episode length,
+env-steps/s, blow-ups, deterministic evaluation), ``policy_best.pt`` (the
+exported policy with the best deterministic evaluation: checkpoints are
+selected by evaluation, not by the last epoch), ``policy_last.pt`` and
+``curve.csv`` (env steps, success rate, G-MPJPE) for the learning curve.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from motionlib.motion.atomic import atomic_path, write_text_atomic
+from motionlib.motion.clip import Motion
+from motionlib.sim.reference import ReferenceLibrary
+from motionlib.sim.tracking_env import TrackingEnv
+
+from .actor import TrackingActor, TrackingPolicy
+from .rlgames_env import TrackingVecEnv
+from .train_config import TrainConfig
+
+ENV_NAME = "motionlib_tracking"
+
+
+def _atomic_rlgames_checkpoints() -> None:
+    """rl-games saves with a plain torch.save; make every checkpoint atomic."""
+    from rl_games.algos_torch import torch_ext
+
+    def save_checkpoint(filename, state):
+        target = filename + ".pth"
+        with atomic_path(target) as tmp:
+            torch.save(state, tmp)
+
+    torch_ext.save_checkpoint = save_checkpoint
+
+
+def rlgames_params(cfg: TrainConfig) -> dict:
+    p = cfg.ppo
+    n = cfg.tracking.num_envs
+    batch = n * p.horizon_length
+    steps_per_epoch = batch
+    max_epochs = max(1, cfg.max_env_steps // steps_per_epoch)
+    return {
+        "seed": cfg.seed,
+        "algo": {"name": "a2c_continuous"},
+        "model": {"name": "continuous_a2c_logstd"},
+        "network": {
+            "name": "actor_critic", "separate": False,
+            "space": {"continuous": {"mu_activation": "None", "sigma_activation": "None",
+                                     "mu_init": {"name": "default"},
+                                     "sigma_init": {"name": "const_initializer", "val": p.sigma_init},
+                                     "fixed_sigma": True}},
+            "mlp": {"units": list(p.units), "activation": p.activation, "d2rl": False,
+                    "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+        },
+        "config": {
+            "name": "tracker", "full_experiment_name": "rl", "train_dir": str(cfg.run_dir),
+            "env_name": ENV_NAME, "env_config": {}, "device": cfg.device, "device_name": cfg.device,
+            "multi_gpu": False, "ppo": True, "mixed_precision": False, "torch_compile": False,
+            "normalize_input": True, "normalize_value": True, "value_bootstrap": True,
+            "num_actors": n, "reward_shaper": {"scale_value": 1.0}, "normalize_advantage": True,
+            "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate, "lr_schedule": p.lr_schedule,
+            "kl_threshold": p.kl_threshold, "score_to_win": 1e12, "max_epochs": max_epochs,
+            "max_frames": -1, "save_best_after": 10**9, "save_frequency": 10, "print_stats": False,
+            "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": True,
+            "e_clip": p.e_clip, "horizon_length": p.horizon_length, "minibatch_size": batch // p.minibatches,
+            "mini_epochs": p.mini_epochs, "critic_coef": p.critic_coef, "clip_value": False,
+            "seq_length": 4, "bounds_loss_coef": p.bounds_loss_coef, "games_to_track": 100,
+        },
+    }
+
+
+def _register_env(make_env) -> None:
+    from rl_games.common import env_configurations, vecenv
+
+    vecenv.register("MOTIONLIB", lambda config_name, num_actors, **kw: make_env())
+    env_configurations.register(ENV_NAME, {"vecenv_type": "MOTIONLIB", "env_creator": lambda **kw: None})
+
+
+def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
+          progress: bool = True) -> dict:
+    """Train; returns a summary (best evaluation, env steps, paths)."""
+    from rl_games.torch_runner import Runner
+
+    from .observer import TrackingObserver
+
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(1)
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
+    _atomic_rlgames_checkpoints()
+    ref = ReferenceLibrary.from_clips(clips, cfg.tracking.control_fps, device=cfg.device)
+    holder: dict = {}
+
+    def make_env():
+        from motionlib.sim.backend_cpu import CpuBackendConfig
+
+        env = TrackingEnv(ref, cfg.tracking, cfg.humanoid, backend=cfg.backend,
+                          backend_cfg=CpuBackendConfig(threads=cfg.threads), device=cfg.device)
+        holder["vec"] = TrackingVecEnv(env)
+        return holder["vec"]
+
+    _register_env(make_env)
+    observer = TrackingObserver(cfg, eval_clips or clips[: cfg.eval_max_clips], holder, progress=progress)
+    runner = Runner(algo_observer=observer)
+    runner.load({"params": rlgames_params(cfg)})
+    args = {"train": True, "play": False, "checkpoint": cfg.resume, "sigma": None}
+    t0 = time.time()
+    runner.run(args)
+    summary = observer.summary()
+    summary["seconds"] = time.time() - t0
+    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def export_policy(model_state: dict, cfg: TrainConfig, info: dict) -> TrackingPolicy:
+    actor = TrackingActor.from_rlgames_state(model_state, cfg.ppo.units, cfg.ppo.activation)
+    return TrackingPolicy(actor, cfg.tracking, cfg.humanoid, info)
+
+
+def append_curve(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    rows = [] if new else list(csv.DictReader(open(path)))
+    rows.append({k: row[k] for k in ("env_steps", "epoch", "success_rate", "g_mpjpe_mm", "seconds")})
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(rows)
+
+
+def load_clip_set(paths: list[str]) -> list[Motion]:
+    """Clip files and folders (motionlib .npz) -> clips, in a stable order."""
+    from motionlib.motion.io import load_motion
+
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*.npz") if not f.name.startswith("."))
+        else:
+            files.append(p)
+    if not files:
+        raise FileNotFoundError(f"no clips found in {paths}")
+    return [load_motion(f) for f in files]
+
+
+def env_steps_per_epoch(cfg: TrainConfig) -> int:
+    return cfg.tracking.num_envs * cfg.ppo.horizon_length
+

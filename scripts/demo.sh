@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on the bundled sample clips.
+# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> render a video.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ML=.venv/bin/motionlib
+OUT=${OUT:-out/demo}
+CLIP=$OUT/clips/dataset-1_walk_normal_001.npz
+
+echo "== 1. ingest the bundled Bandai samples (BVH -> SMPL clips + manifest)"
+$ML ingest data/samples/bandai --out "$OUT" --workers 2
+echo
+echo "== 2. inspect a clip"
+$ML info "$CLIP"
+echo
+echo "== 3. SMPL-D135 features round trip"
+$ML features "$CLIP" --check --out "$OUT/dataset-1_walk_normal_001.d135.npy"
+echo
+echo "== 4. render the walk"
+$ML render "$CLIP" -o "$OUT/walk.mp4" --caption
+$ML render "$CLIP" --frame 60 --png "$OUT/walk_frame60.png"
+echo
+echo "demo outputs in $OUT: clips/, manifest.json, walk.mp4, walk_frame60.png"

@@ -1,0 +1,108 @@
+"""CPU physics backend: N MuJoCo worlds stepped with ``mujoco.rollout`` threads.
+
+The backend owns flat state arrays and exposes them as torch tensors (views on
+the numpy buffers, no copies): ``qpos`` (N, nq), ``qvel`` (N, nv),
+``sensordata`` (N, nsensordata). Worlds may use different body models (one
+per distinct body, same size signature). A world whose simulation blows up
+(non-finite state, or MuJoCo's own bad-acceleration reset, seen as its time
+jumping back) is flagged in ``unstable`` after the step; the environment
+resets it and counts it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+import torch
+from mujoco import rollout
+
+STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
+
+
+def default_threads() -> int:
+    """Threads sized to the machine (cores this process may use)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class CpuBackendConfig:
+    threads: int | None = None  # None: every core
+    max_qvel: float = 1e3  # |qvel| above this counts as a blow-up
+
+
+class CpuBackend:
+    name = "cpu"
+
+    def __init__(self, models: list[mujoco.MjModel], model_of_env: np.ndarray, cfg: CpuBackendConfig = CpuBackendConfig()):
+        self.cfg = cfg
+        self.models = models
+        self.model_of_env = np.asarray(model_of_env, dtype=np.int64)
+        self.num_envs = len(self.model_of_env)
+        m0 = models[0]
+        for m in models[1:]:
+            if (m.nq, m.nv, m.nu, m.nsensordata) != (m0.nq, m0.nv, m0.nu, m0.nsensordata):
+                raise ValueError("all body models must share one size signature")
+        self.nq, self.nv, self.nu, self.nsensor = m0.nq, m0.nv, m0.nu, m0.nsensordata
+        self.timestep = float(m0.opt.timestep)
+        self.threads = cfg.threads or default_threads()
+        self._pool = rollout.Rollout(nthread=self.threads if self.threads > 1 else 0)
+        self._datas = [mujoco.MjData(m0) for _ in range(max(1, self.threads))]
+        self._env_models = [models[i] for i in self.model_of_env]
+        self.nstate = mujoco.mj_stateSize(m0, STATE_SPEC)
+        self._state = np.zeros((self.num_envs, self.nstate))
+        self._sensor = np.zeros((self.num_envs, self.nsensor))
+        self._ctrl = np.zeros((self.num_envs, 0, self.nu))
+        self.qpos = torch.from_numpy(self._state[:, 1 : 1 + self.nq])
+        self.qvel = torch.from_numpy(self._state[:, 1 + self.nq : 1 + self.nq + self.nv])
+        self.sensordata = torch.from_numpy(self._sensor)
+        self.unstable = torch.zeros(self.num_envs, dtype=torch.bool)
+        self.blowups = 0
+        self._scratch = [mujoco.MjData(m) for m in models]
+
+    def set_model_of_env(self, env_ids: np.ndarray, model_ids: np.ndarray) -> None:
+        self.model_of_env[env_ids] = model_ids
+        self._env_models = [self.models[i] for i in self.model_of_env]
+
+    def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors."""
+        ids = env_ids.cpu().numpy()
+        self._state[ids, 0] = 0.0
+        self._state[ids, 1 : 1 + self.nq] = qpos.detach().cpu().double().numpy()
+        self._state[ids, 1 + self.nq : 1 + self.nq + self.nv] = qvel.detach().cpu().double().numpy()
+        for i in ids:
+            m = self.models[self.model_of_env[i]]
+            d = self._scratch[self.model_of_env[i]]
+            mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
+            mujoco.mj_forward(m, d)
+            self._sensor[i] = d.sensordata
+
+    def step(self, ctrl: torch.Tensor, substeps: int) -> None:
+        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world."""
+        if self._ctrl.shape[1] != substeps:
+            self._ctrl = np.zeros((self.num_envs, substeps, self.nu))
+            self._traj = np.zeros((self.num_envs, substeps, self.nstate))
+            self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
+        self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
+        t0 = self._state[:, 0].copy()
+        self._pool.rollout(self._env_models, self._datas, self._state, self._ctrl, nstep=substeps,
+                           skip_checks=True, state=self._traj, sensordata=self._traj_sensor)
+        self._state[:] = self._traj[:, -1]
+        self._sensor[:] = self._traj_sensor[:, -1]
+        expected = t0 + substeps * self.timestep
+        bad = ~np.isfinite(self._state).all(axis=1) | ~np.isfinite(self._sensor).all(axis=1)
+        bad |= np.abs(self._state[:, 0] - expected) > 0.5 * self.timestep  # MuJoCo reset itself
+        bad |= np.abs(self._state[:, 1 + self.nq :]).max(axis=1) > self.cfg.max_qvel
+        if bad.any():
+            self._state[bad] = np.nan_to_num(self._state[bad], nan=0.0, posinf=0.0, neginf=0.0)
+            self._sensor[bad] = np.nan_to_num(self._sensor[bad], nan=0.0, posinf=0.0, neginf=0.0)
+            self.blowups += int(bad.sum())
+        self.unstable.copy_(torch.from_numpy(bad))
+
+    def close(self) -> None:
+        self._pool.close()

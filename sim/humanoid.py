@@ -1,0 +1,203 @@
+"""MJCF generator for the SMPL humanoid (24 bodies, free root, 23 x 3 hinges).
+
+The body is built from the shipped mean-shape humanoid description
+(``motion/data/smpl_neutral_humanoid.json``: offsets, collision primitives,
+PD gains) for a clip's own body: the mean body uniformly scaled to the clip
+(``Motion.body_scale``), or per-subject offsets (``Motion.offsets``, e.g. from
+betas). Only standard MJCF elements are used (bodies, hinge joints, capsule /
+box geoms, position actuators, a plane), so the file also loads in other
+simulators' MJCF importers.
+
+Frames: MuJoCo bodies are expressed in the z-up, x-forward, y-left frame of
+the reference file. A clip's SMPL-frame rotations map to it by the constant
+change of basis ``C = SMPL_TO_ZUP`` (see :mod:`motionlib.sim.smpl_state`).
+
+Lessons carried over (issue B's throwaway experiment): the ``implicitfast``
+integrator, and lower gains plus armature on light links (toes, hands, head)
+keep 120 Hz physics stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from motionlib.motion.skeleton import NUM_JOINTS, SMPL_PARENTS, Skeleton, reference_humanoid
+
+AXES = ("x", "y", "z")
+LIGHT_LINKS = {"L_Toe", "R_Toe", "L_Hand", "R_Hand", "Head", "L_Wrist", "R_Wrist"}
+
+
+@dataclass(frozen=True)
+class HumanoidConfig:
+    """Physical parameters of the generated humanoid."""
+
+    timestep: float = 1.0 / 120.0
+    integrator: str = "implicitfast"
+    joint_range_deg: float = 180.0
+    armature: float = 0.02
+    light_armature: float = 0.01
+    damping: float = 2.0
+    gain_scale: float = 1.0
+    light_gain_scale: float = 0.5
+    foot_friction: float = 1.0
+    ground_friction: float = 1.0
+    solref_timeconst: float = 0.02
+    iterations: int = 10
+    ls_iterations: int = 10
+    torque_limit_scale: float = 1.0  # forcerange = scale * kp * 1 rad (0 disables the limit)
+    extra: tuple = field(default_factory=tuple)
+
+    def key(self) -> str:
+        return hashlib.sha1(repr(self).encode()).hexdigest()[:10]
+
+
+def smpl_offsets_to_zup(offsets_smpl: np.ndarray) -> np.ndarray:
+    """SMPL body frame (x left, y up, z fwd) -> reference frame (x fwd, y left, z up)."""
+    return np.asarray(offsets_smpl, dtype=np.float64)[..., [2, 0, 1]]
+
+
+def _fmt(v) -> str:
+    return " ".join(f"{float(x):.6g}" for x in np.ravel(v))
+
+
+def body_scale_of(skeleton: Skeleton) -> float:
+    """Uniform scale of ``skeleton`` relative to the mean body (bone-length ratio)."""
+    ref = Skeleton.default()
+    return float(np.linalg.norm(skeleton.offsets, axis=1).sum() / np.linalg.norm(ref.offsets, axis=1).sum())
+
+
+def build_mjcf(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidConfig(), name: str = "smpl_humanoid") -> str:
+    """Return the MJCF XML text of the humanoid for ``skeleton`` (default: mean body)."""
+    skeleton = skeleton or Skeleton.default()
+    ref = reference_humanoid()
+    joints = sorted(ref["joints"], key=lambda j: j["smpl_index"])
+    offsets = smpl_offsets_to_zup(skeleton.offsets)
+    scale = body_scale_of(skeleton)  # geoms follow the overall body size
+
+    root = ET.Element("mujoco", model=name)
+    ET.SubElement(root, "compiler", angle="radian", autolimits="true")
+    ET.SubElement(root, "option", timestep=f"{cfg.timestep:.8g}", integrator=cfg.integrator,
+                  iterations=str(cfg.iterations), ls_iterations=str(cfg.ls_iterations))
+    default = ET.SubElement(root, "default")
+    ET.SubElement(default, "joint", type="hinge", damping=f"{cfg.damping}", armature=f"{cfg.armature}",
+                  range=f"{-np.radians(cfg.joint_range_deg):.6g} {np.radians(cfg.joint_range_deg):.6g}")
+    ET.SubElement(default, "geom", condim="3", friction=f"{cfg.foot_friction} 0.005 0.0001",
+                  solref=f"{cfg.solref_timeconst} 1", contype="1", conaffinity="1")
+    asset = ET.SubElement(root, "asset")
+    ET.SubElement(asset, "texture", name="grid", type="2d", builtin="checker", rgb1=".2 .3 .4", rgb2=".1 .15 .2",
+                  width="256", height="256")
+    ET.SubElement(asset, "material", name="grid", texture="grid", texrepeat="8 8", reflectance="0")
+    world = ET.SubElement(root, "worldbody")
+    ET.SubElement(world, "light", name="sun", pos="0 0 4", dir="0 0 -1", directional="true", castshadow="false")
+    ET.SubElement(world, "geom", name="floor", type="plane", size="0 0 0.05", material="grid",
+                  friction=f"{cfg.ground_friction} 0.005 0.0001")
+
+    bodies: dict[int, ET.Element] = {}
+    actuators: dict[int, list[dict]] = {}
+    for j in range(NUM_JOINTS):
+        info = joints[j]
+        parent = world if SMPL_PARENTS[j] < 0 else bodies[SMPL_PARENTS[j]]
+        pos = np.array([0.0, 0.0, 1.0]) if j == 0 else offsets[j]
+        body = ET.SubElement(parent, "body", name=info["name"], pos=_fmt(pos))
+        bodies[j] = body
+        if j == 0:
+            ET.SubElement(body, "freejoint", name="root")
+        else:
+            light = info["name"] in LIGHT_LINKS
+            for ax_i, ax in enumerate(AXES):
+                axis = np.zeros(3)
+                axis[ax_i] = 1.0
+                ET.SubElement(body, "joint", name=f"{info['name']}_{ax}", axis=_fmt(axis),
+                              armature=f"{cfg.light_armature if light else cfg.armature}")
+        g = info["geom"]
+        attrs = {"name": f"{info['name']}_geom", "type": g["type"], "density": f"{g['density']:.6g}"}
+        if g["type"] == "capsule":
+            attrs["fromto"] = _fmt(np.array(g["fromto"]) * scale)
+            attrs["size"] = _fmt(np.array(g["size"]) * scale)
+        else:
+            attrs["pos"] = _fmt(np.array(g["pos"]) * scale)
+            attrs["size"] = _fmt(np.array(g["size"]) * scale)
+            attrs["quat"] = _fmt(g.get("quat", [1, 0, 0, 0]))
+        ET.SubElement(body, "geom", **attrs)
+        ET.SubElement(body, "site", name=f"{info['name']}_site", pos="0 0 0", size="0.01")
+        if j > 0:
+            light = info["name"] in LIGHT_LINKS
+            kp = float(info["kp"]) * cfg.gain_scale * (cfg.light_gain_scale if light else 1.0)
+            kd = float(info["kd"]) * cfg.gain_scale * (cfg.light_gain_scale if light else 1.0)
+            actuators[j] = []
+            for ax in AXES:
+                a = {"name": f"{info['name']}_{ax}", "joint": f"{info['name']}_{ax}", "kp": f"{kp:.6g}",
+                     "kv": f"{kd:.6g}", "ctrlrange": f"{-np.pi:.6g} {np.pi:.6g}"}
+                if cfg.torque_limit_scale > 0:
+                    lim = cfg.torque_limit_scale * kp
+                    a["forcerange"] = f"{-lim:.6g} {lim:.6g}"
+                actuators[j].append(a)
+
+    # Actuators follow the qpos hinge order (depth-first body order), so ctrl[i]
+    # drives qpos[7 + i].
+    from .smpl_state import SIM_ORDER
+
+    actuator = ET.SubElement(root, "actuator")
+    for j in SIM_ORDER[1:]:
+        for a in actuators[j]:
+            ET.SubElement(actuator, "position", **a)
+
+    # Body state sensors (SMPL order): what observations/rewards read, on every backend.
+    sensor = ET.SubElement(root, "sensor")
+    for kind in ("framepos", "framequat", "framelinvel", "frameangvel"):
+        for info in joints:
+            ET.SubElement(sensor, kind, name=f"{info['name']}_{kind}", objtype="xbody", objname=info["name"])
+
+    contact = ET.SubElement(root, "contact")
+    for a, b in _overlapping_pairs(ET.tostring(root, encoding="unicode"), [j["name"] for j in joints]):
+        ET.SubElement(contact, "exclude", body1=a, body2=b)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _overlapping_pairs(xml: str, names: list[str]) -> list[tuple[str, str]]:
+    """Body pairs whose geoms touch in the rest pose (siblings around the chest,
+    hips): excluded from self-collision, as common SMPL humanoids do."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    pairs = set()
+    for i in range(data.ncon):
+        c = data.contact[i]
+        b1, b2 = model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2]
+        if b1 == 0 or b2 == 0:
+            continue
+        n1, n2 = model.body(b1).name, model.body(b2).name
+        pairs.add(tuple(sorted((n1, n2), key=names.index)))
+    return sorted(pairs, key=lambda p: (names.index(p[0]), names.index(p[1])))
+
+
+@lru_cache(maxsize=64)
+def _cached_xml(offsets_bytes: bytes, cfg: HumanoidConfig) -> str:
+    offsets = np.frombuffer(offsets_bytes, dtype=np.float64).reshape(NUM_JOINTS, 3)
+    return build_mjcf(Skeleton(offsets), cfg)
+
+
+def humanoid_xml(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidConfig(),
+                 cache_dir: str | Path | None = None) -> str:
+    """MJCF for a body, built once per distinct body (in memory and, with
+    ``cache_dir``, on disk as ``smpl_humanoid_<hash>.xml``)."""
+    skeleton = skeleton or Skeleton.default()
+    off = np.round(skeleton.offsets, 6).astype(np.float64)
+    xml = _cached_xml(off.tobytes(), cfg)
+    if cache_dir is not None:
+        from motionlib.motion.atomic import write_text_atomic
+
+        key = hashlib.sha1(off.tobytes() + cfg.key().encode()).hexdigest()[:12]
+        path = Path(cache_dir) / f"smpl_humanoid_{key}.xml"
+        if not path.is_file():
+            write_text_atomic(path, xml)
+    return xml

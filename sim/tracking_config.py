@@ -1,0 +1,53 @@
+"""Configuration of the motion-tracking environment (typed, small, documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RewardConfig:
+    """Weights and scales of the tracking reward.
+
+    The exp-kernel scales follow PHC (Luo et al., ICCV 2023, "Perpetual Humanoid
+    Control"): k_pos 100, k_rot 10, k_vel 0.1, k_angvel 0.1 on per-body mean
+    squared errors, weights 0.5/0.3/0.1/0.1; we move a little weight to a root
+    height term. The power penalty coefficient (5e-4 * sum |tau * qdot|) is
+    PHC's; the action-rate penalty is in the spirit of BeyondMimic (Liao et al.
+    2025), scaled down for our residual actions.
+    """
+
+    w_pos: float = 0.45
+    w_rot: float = 0.25
+    w_vel: float = 0.1
+    w_angvel: float = 0.1
+    w_height: float = 0.1
+    k_pos: float = 100.0
+    k_rot: float = 10.0
+    k_vel: float = 0.1
+    k_angvel: float = 0.1
+    k_height: float = 100.0
+    power_coef: float = 5e-4
+    action_rate_coef: float = 0.01
+    # rewards are clipped at zero from below so surviving never costs (PHC keeps
+    # the tracking reward positive and relies on early termination)
+    clip_min: float = 0.0
+
+
+@dataclass
+class TrackingConfig:
+    num_envs: int = 64
+    control_fps: float = 30.0
+    substeps: int = 4  # physics at control_fps * substeps = 120 Hz
+    future_frames: tuple[int, ...] = (1, 3)  # reference frames ahead in the observation
+    action_scale: float = 0.5  # radians of residual around the reference pose per unit action
+    max_episode_steps: int = 300
+    termination_distance: float = 0.25  # any body farther than this from the reference ends a training episode
+    success_distance: float = 0.5  # evaluation: mean body distance (PHC)
+    rsi: bool = True  # reference state initialisation at random times
+    failure_weighted: bool = True
+    sampling_bin_s: float = 1.0
+    sampling_uniform_mix: float = 0.5
+    early_termination: bool = True
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    seed: int = 0

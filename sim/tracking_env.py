@@ -1,0 +1,197 @@
+"""The motion-tracking environment: N humanoids following reference clips.
+
+Backend-agnostic core: physics lives in a backend (CPU ``mujoco.rollout``
+threads here; MuJoCo Warp later) that exposes flat ``qpos``/``qvel``/
+``sensordata`` tensors; observations, rewards, terminations, resets and
+sampling are batched torch code in this file and :mod:`tracking_terms`.
+
+Step semantics (control at ``control_fps``, physics ``substeps`` x faster):
+an env at reference frame ``t`` receives an action, its PD targets are the
+reference joint coordinates of frame ``t+1`` plus ``action_scale * action``
+(residual actions), physics advances one control period, the frame becomes
+``t+1`` and the reward compares the simulated bodies with reference frame
+``t+1``. Episodes end when a body is more than ``termination_distance`` from
+the reference (terminated), at the end of the clip or after
+``max_episode_steps`` (truncated). Simulator blow-ups reset that env, are
+counted in ``info["blowups"]`` and end its episode as terminated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+import torch
+
+from motionlib.motion.clip import Motion
+from motionlib.motion.skeleton import Skeleton
+
+from .backend_cpu import CpuBackend, CpuBackendConfig
+from .humanoid import HumanoidConfig, humanoid_xml
+from .reference import ReferenceLibrary
+from .sampling import FailureWeightedSampler
+from .tracking_config import TrackingConfig
+from .tracking_terms import (
+    BodyState,
+    pd_power,
+    self_obs_dim,
+    self_observation,
+    task_obs_dim,
+    task_observation,
+    tracking_errors,
+    tracking_reward,
+)
+
+
+@dataclass
+class StepResult:
+    obs: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    info: dict
+
+
+def build_models(bodies: list[np.ndarray], hcfg: HumanoidConfig) -> list[mujoco.MjModel]:
+    return [mujoco.MjModel.from_xml_string(humanoid_xml(Skeleton(b), hcfg)) for b in bodies]
+
+
+class TrackingEnv:
+    def __init__(self, clips: list[Motion] | ReferenceLibrary, cfg: TrackingConfig = TrackingConfig(),
+                 humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
+                 backend_cfg: CpuBackendConfig | None = None, device: str = "cpu"):
+        self.cfg = cfg
+        self.device = torch.device(device)
+        humanoid = HumanoidConfig(**{**humanoid.__dict__, "timestep": 1.0 / (cfg.control_fps * cfg.substeps)})
+        self.humanoid_cfg = humanoid
+        self.ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(clips, cfg.control_fps)
+        self.ref = self.ref.to(self.device)
+        self.models = build_models(self.ref.bodies, humanoid)
+        n = cfg.num_envs
+        self.num_envs = n
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        if backend != "cpu":
+            raise ValueError(f"unknown backend {backend!r} (available: cpu)")
+        self.backend = CpuBackend(self.models, np.zeros(n, dtype=np.int64), backend_cfg or CpuBackendConfig())
+        m = self.models[0]
+        self.num_actions = m.nu
+        self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
+        self.kp = torch.tensor(m.actuator_gainprm[:, 0], dtype=torch.float32, device=self.device)
+        self.kd = -torch.tensor(m.actuator_biasprm[:, 2], dtype=torch.float32, device=self.device)
+        self.force_limit = torch.tensor(np.where(m.actuator_forcelimited, m.actuator_forcerange[:, 1], np.inf),
+                                        dtype=torch.float32, device=self.device)
+        bin_frames = int(round(cfg.sampling_bin_s * cfg.control_fps))
+        self.sampler = FailureWeightedSampler(self.ref.clip_len, bin_frames, cfg.sampling_uniform_mix,
+                                              cfg.failure_weighted, self.gen)
+        z = lambda dtype=torch.long: torch.zeros(n, dtype=dtype, device=self.device)  # noqa: E731
+        self.clip, self.frame, self.start_frame, self.steps = z(), z(), z(), z()
+        self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
+        self.episode_return = torch.zeros(n, device=self.device)
+        self.total_blowups = 0
+        self.eval_mode = False  # evaluation: no early termination at 0.25 m, success judged at 0.5 m
+        self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ----------------------------------------------------------------- state
+    def body_state(self) -> BodyState:
+        return BodyState.from_sensors(self.backend.sensordata.to(self.device))
+
+    def ref_state(self, frame_offset: int = 0) -> BodyState:
+        idx = self.ref.index(self.clip, self.frame + frame_offset)
+        return BodyState(self.ref.body_pos[idx], self.ref.body_quat[idx], self.ref.body_linvel[idx],
+                         self.ref.body_angvel[idx])
+
+    def observe(self) -> torch.Tensor:
+        s = self.body_state()
+        refs = [self.ref_state(k) for k in self.cfg.future_frames]
+        return torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+
+    # ----------------------------------------------------------------- reset
+    def set_start(self, clips: torch.Tensor, frames: torch.Tensor) -> None:
+        """Evaluation: the next resets of envs 0..len-1 start at these (clip, frame)."""
+        self._fixed_starts = (clips.to(self.device), frames.to(self.device))
+
+    def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
+        if env_ids is None:
+            env_ids = torch.arange(self.num_envs, device=self.device)
+        if env_ids.numel():
+            self._reset_envs(env_ids)
+        return self.observe()
+
+    def _reset_envs(self, ids: torch.Tensor) -> None:
+        k = ids.numel()
+        if self._fixed_starts is not None:
+            clips, frames = self._fixed_starts[0][ids], self._fixed_starts[1][ids]
+        elif self.cfg.rsi:
+            clips, frames, _ = self.sampler.sample(k)
+        else:
+            clips, _, _ = self.sampler.sample(k)
+            frames = torch.zeros(k, dtype=torch.long)
+        clips, frames = clips.to(self.device), frames.to(self.device)
+        self.clip[ids], self.frame[ids], self.start_frame[ids] = clips, frames, frames
+        self.steps[ids] = 0
+        self.prev_action[ids] = 0.0
+        self.episode_return[ids] = 0.0
+        idx = self.ref.index(clips, frames)
+        self.backend.set_model_of_env(ids.cpu().numpy(), self.ref.clip_body[clips].cpu().numpy())
+        self.backend.set_state(ids, self.ref.qpos[idx], self.ref.qvel[idx])
+
+    # ------------------------------------------------------------------ step
+    def step(self, actions: torch.Tensor) -> StepResult:
+        cfg = self.cfg
+        a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
+        nxt = self.ref.index(self.clip, self.frame + 1)
+        target = self.ref.qpos[nxt, 7:] + cfg.action_scale * a
+        self.backend.step(target, cfg.substeps)
+        self.frame += 1
+        self.steps += 1
+
+        s = self.body_state()
+        r = self.ref_state(0)
+        err = tracking_errors(s, r)
+        qpos = self.backend.qpos.to(self.device, torch.float32)
+        qvel = self.backend.qvel.to(self.device, torch.float32)
+        power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
+        rate = ((a - self.prev_action) ** 2).mean(-1)
+        reward, terms = tracking_reward(err, power, rate, cfg.reward)
+        self.prev_action = a
+
+        unstable = self.backend.unstable.to(self.device)
+        max_dist = err["body_dist"].max(-1).values
+        mean_dist = err["body_dist"].mean(-1)
+        if self.eval_mode:
+            fell = mean_dist > cfg.success_distance
+        else:
+            fell = (max_dist > cfg.termination_distance) if cfg.early_termination else torch.zeros_like(unstable)
+        terminated = fell | unstable
+        clip_end = self.frame >= self.ref.clip_len[self.clip] - 1
+        truncated = (clip_end | (self.steps >= cfg.max_episode_steps)) & ~terminated
+        reward = torch.where(unstable, torch.zeros_like(reward), reward)
+        self.episode_return += reward
+        done = terminated | truncated
+
+        info = {
+            "terms": {k: v.mean().item() for k, v in terms.items()},
+            "mean_body_dist": mean_dist,
+            "max_body_dist": max_dist,
+            "blowups": int(unstable.sum()),
+            "done_clip": self.clip[done].clone(),
+            "done_frame": self.frame[done].clone(),
+            "done_start": self.start_frame[done].clone(),
+            "done_terminated": terminated[done].clone(),
+            "done_clip_end": clip_end[done].clone(),
+            "episode_return": self.episode_return[done].clone(),
+            "episode_steps": self.steps[done].clone(),
+        }
+        self.total_blowups += info["blowups"]
+        failed = terminated & ~unstable
+        if failed.any():
+            self.sampler.record_failures(self.clip[failed], self.frame[failed])
+        done_ids = torch.nonzero(done).flatten()
+        if done_ids.numel() and not self.eval_mode:
+            self._reset_envs(done_ids)
+        obs = self.observe()
+        return StepResult(obs, reward, terminated, truncated, info)
+
+    def close(self) -> None:
+        self.backend.close()

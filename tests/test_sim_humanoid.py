@@ -1,0 +1,72 @@
+"""The SMPL humanoid MJCF and the Motion <-> MuJoCo state conversions."""
+
+import mujoco
+import numpy as np
+
+from motionlib.motion import Skeleton
+from motionlib.motion.skeleton import reference_humanoid
+from motionlib.sim.humanoid import build_mjcf, humanoid_xml
+from motionlib.sim.smpl_state import (
+    euler_xyz_to_matrix,
+    matrix_to_euler_xyz,
+    motion_to_qpos,
+    qpos_to_motion,
+    qvel_from_qpos,
+)
+
+NAMES = [j["name"] for j in sorted(reference_humanoid()["joints"], key=lambda j: j["smpl_index"])]
+
+
+def test_model_structure():
+    m = mujoco.MjModel.from_xml_string(build_mjcf())
+    assert m.nbody == 25 and m.nu == 69 and m.nq == 76 and m.nv == 75
+    assert m.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    assert 55 < m.body_subtreemass[1] < 75  # a plausible adult mass (kg)
+    # actuator i drives qpos[7 + i]
+    for i in range(m.nu):
+        assert m.jnt_qposadr[m.actuator_trnid[i, 0]] == 7 + i
+    # light links get lower gains
+    kp = {m.actuator(i).name: m.actuator_gainprm[i, 0] for i in range(m.nu)}
+    assert kp["L_Toe_x"] < kp["L_Knee_x"]
+
+
+def test_scaled_body_and_cache(tmp_path):
+    big = Skeleton.default().scaled(1.1)
+    xml = humanoid_xml(big, cache_dir=tmp_path)
+    assert humanoid_xml(big, cache_dir=tmp_path) is xml  # built once
+    assert len(list(tmp_path.glob("smpl_humanoid_*.xml"))) == 1
+    m0 = mujoco.MjModel.from_xml_string(build_mjcf())
+    m1 = mujoco.MjModel.from_xml_string(xml)
+    assert m1.body_subtreemass[1] > 1.25 * m0.body_subtreemass[1]  # ~1.1^3
+
+
+def test_euler_round_trip(rng):
+    e = rng.uniform(-1.4, 1.4, size=(100, 3))
+    assert np.allclose(matrix_to_euler_xyz(euler_xyz_to_matrix(e)), e, atol=1e-10)
+
+
+def test_mujoco_fk_matches_motion_fk(random_clip):
+    m = mujoco.MjModel.from_xml_string(humanoid_xml(random_clip.skeleton()))
+    d = mujoco.MjData(m)
+    qpos = motion_to_qpos(random_clip)
+    pos = random_clip.positions()
+    ids = [m.body(n).id for n in NAMES]
+    for t in range(0, random_clip.num_frames, 7):
+        d.qpos[:] = qpos[t]
+        mujoco.mj_kinematics(m, d)
+        assert np.abs(d.xpos[ids] - pos[t]).max() < 1e-9
+    back = qpos_to_motion(qpos, random_clip.fps, like=random_clip)
+    assert np.abs(back.positions() - pos).max() < 1e-9
+
+
+def test_qvel_integrates_to_next_frame(random_clip):
+    m = mujoco.MjModel.from_xml_string(build_mjcf())
+    fine = random_clip.resample(240)
+    qpos = motion_to_qpos(fine)
+    qvel = qvel_from_qpos(qpos, fine.fps)
+    for t in (10, 50, 100):
+        q = qpos[t].copy()
+        mujoco.mj_integratePos(m, q, qvel[t], 1.0 / fine.fps)
+        assert np.abs(q[:3] - qpos[t + 1, :3]).max() < 1e-3
+        assert np.abs(np.abs(q[3:7] @ qpos[t + 1, 3:7]) - 1) < 1e-5
+        assert np.abs(q[7:] - qpos[t + 1, 7:]).max() < 5e-3

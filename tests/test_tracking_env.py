@@ -1,0 +1,131 @@
+"""Reset / step / termination logic of the tracking environment on hand-made cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from motionlib.sim.sampling import FailureWeightedSampler
+from motionlib.sim.tracking_config import TrackingConfig
+from motionlib.sim.tracking_env import TrackingEnv
+
+
+def _env(clips, n=4, **kw):
+    cfg = TrackingConfig(num_envs=n, **kw)
+    return TrackingEnv(clips, cfg)
+
+
+def _zero(env):
+    return torch.zeros(env.num_envs, env.num_actions)
+
+
+def test_reference_state_init_matches_reference(standing_clip):
+    env = _env([standing_clip])
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([0, 10, 50, 100]))
+    obs = env.reset()
+    assert obs.shape == (4, env.num_obs) and torch.isfinite(obs).all()
+    s, r = env.body_state(), env.ref_state(0)
+    assert (s.pos - r.pos).abs().max() < 1e-5
+    assert torch.equal(env.frame, torch.tensor([0, 10, 50, 100]))
+
+
+def test_rsi_samples_random_times(standing_clip):
+    env = _env([standing_clip, standing_clip[:60]], n=32)
+    env.reset()
+    assert len(set(env.frame.tolist())) > 10
+    assert set(env.clip.tolist()) == {0, 1}
+    assert (env.frame <= env.ref.clip_len[env.clip] - 2).all()
+
+
+def test_zero_residual_tracks_a_standing_clip(standing_clip):
+    env = _env([standing_clip])
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
+    env.reset()
+    for k in range(20):
+        res = env.step(_zero(env))
+        assert not res.terminated.any() and not res.truncated.any()
+        assert (res.reward > 0.7).all()
+    assert (env.frame == 20).all() and (env.steps == 20).all()
+
+
+def test_far_from_reference_terminates_and_resets(standing_clip):
+    env = _env([standing_clip])
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
+    env.reset()
+    idx = env.ref.index(env.clip, env.frame)
+    qpos = env.ref.qpos[idx].clone()
+    qpos[:2, 0] += torch.tensor([0.4, 0.1])  # env 0: 0.4 m off, env 1: 0.1 m off
+    env.backend.set_state(torch.arange(4), qpos, env.ref.qvel[idx])
+    res = env.step(_zero(env))
+    assert res.terminated.tolist() == [True, False, False, False]
+    assert res.info["max_body_dist"][0] > 0.25 > res.info["max_body_dist"][1]
+    # terminated env was reset to its reference state at the (fixed) start frame
+    assert env.steps[0] == 0 and env.steps[1] == 1
+    assert (env.body_state().pos[0] - env.ref_state(0).pos[0]).abs().max() < 1e-5
+
+
+def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
+    env = _env([standing_clip])
+    env.eval_mode = True
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
+    env.reset()
+    idx = env.ref.index(env.clip, env.frame)
+    qpos = env.ref.qpos[idx].clone()
+    qpos[0, 0] += 0.4
+    qpos[1, 0] += 0.7
+    env.backend.set_state(torch.arange(4), qpos, env.ref.qvel[idx])
+    res = env.step(_zero(env))
+    assert res.terminated.tolist() == [False, True, False, False]
+
+
+def test_clip_end_and_timeout_truncate(standing_clip):
+    env = _env([standing_clip], max_episode_steps=3)
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([118, 0, 0, 0]))
+    env.reset()
+    res = env.step(_zero(env))
+    assert res.truncated.tolist() == [True, False, False, False]
+    assert bool(res.info["done_clip_end"][0])
+    env.step(_zero(env))
+    res = env.step(_zero(env))
+    assert res.truncated[1:].all() and not res.terminated.any()
+
+
+def test_blowup_is_reset_and_counted(standing_clip):
+    env = _env([standing_clip])
+    env.reset()
+    idx = env.ref.index(env.clip, env.frame)
+    qvel = env.ref.qvel[idx].clone()
+    qvel[2, 10] = 1e7
+    env.backend.set_state(torch.arange(4), env.ref.qpos[idx], qvel)
+    res = env.step(_zero(env))
+    assert res.info["blowups"] >= 1 and bool(res.terminated[2])
+    assert torch.isfinite(res.obs).all() and torch.isfinite(res.reward).all()
+    assert env.total_blowups >= 1
+    res = env.step(_zero(env))
+    assert torch.isfinite(res.obs).all()
+
+
+def test_residual_action_moves_the_joint(standing_clip):
+    env = _env([standing_clip], n=2)
+    env.set_start(torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+    env.reset()
+    a = _zero(env)
+    a[1, 0] = 1.0  # hinge 0 = L_Hip_x
+    env.step(a)
+    q = env.backend.qpos
+    assert float(q[1, 7] - q[0, 7]) > 0.05
+
+
+def test_failure_weighted_sampler_prefers_failing_bins():
+    s = FailureWeightedSampler(torch.tensor([91, 31]), bin_frames=30, uniform_mix=0.5,
+                               generator=torch.Generator().manual_seed(0))
+    assert s.num_bins == 4
+    p0 = s.probabilities().clone()
+    assert np.isclose(float(p0.sum()), 1.0)
+    for _ in range(50):
+        s.record_failures(torch.tensor([0]), torch.tensor([65]))  # bin 2 of clip 0
+    s.attempts += 10
+    p1 = s.probabilities()
+    assert p1[2] > 2 * p0[2] and (p1 > 0).all()
+    clips, frames, bins = s.sample(2000)
+    assert (frames < torch.tensor([91, 31])[clips] - 1).all()
+    assert (bins == 2).float().mean() > 0.4
