@@ -20,6 +20,9 @@ def register(sub) -> None:
                    help="frame rate of WHAM inputs (required for WHAM; WHAM does not store it); "
                         "for other formats, resample to this rate")
     p.add_argument("--mapping", default="auto", help="BVH joint mapping name or JSON file (default: detect)")
+    p.add_argument("--body", choices=["scaled", "fitted"], default="scaled",
+                   help="BVH body: the mean SMPL body scaled to the source's size (default), or SMPL's tree with "
+                        "the source's bone lengths (near-exact joint positions, not expressible in betas)")
     p.add_argument("--iters", type=int, default=None, help="BVH retargeting optimisation steps")
     p.add_argument("--limit", type=int, default=None, help="convert at most N sources")
     p.add_argument("--no-resume", action="store_true", help="reconvert sources that are already done")
@@ -31,7 +34,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from motionlib.motion.ingest.dataset import IngestConfig, build_dataset
 
-    cfg = IngestConfig(out=args.out, workers=max(1, args.workers), fps=args.fps, mapping=args.mapping,
+    cfg = IngestConfig(out=args.out, workers=max(1, args.workers), fps=args.fps, mapping=args.mapping, body=args.body,
                        retarget_iters=args.iters, resume=not args.no_resume, limit=args.limit,
                        progress=not args.quiet and not args.json)
     summary, records = build_dataset(args.sources, cfg)

@@ -87,18 +87,25 @@ def self_observation(s: BodyState) -> torch.Tensor:
 
 
 def task_observation(s: BodyState, refs: list[BodyState]) -> torch.Tensor:
-    """Differences to each future reference frame, in the humanoid's heading frame."""
-    n = s.pos.shape[0]
-    hinv = _inv_heading(s.quat[:, 0])[:, None, :].expand(n, NB, 4)
-    out = []
-    for r in refs:
-        dpos = quat_rotate_t(hinv, r.pos - s.pos)
-        drot = quat_to_6d(quat_mul_t(quat_mul_t(hinv, quat_mul_t(r.quat, quat_conj_t(s.quat))), quat_conj_t(hinv)))
-        rel = quat_rotate_t(hinv, r.pos - s.pos[:, :1])
-        dvel = quat_rotate_t(hinv, r.linvel - s.linvel)
-        dang = quat_rotate_t(hinv, r.angvel - s.angvel)
-        out += [dpos.reshape(n, -1), drot.reshape(n, -1), rel.reshape(n, -1), dvel.reshape(n, -1), dang.reshape(n, -1)]
-    return torch.cat(out, dim=-1)
+    """Differences to each future reference frame, in the humanoid's heading frame.
+
+    Per future frame: body position differences (24x3), rotation differences
+    in 6D (24x6), reference positions relative to the humanoid's root (24x3),
+    linear and angular velocity differences (24x3 each)."""
+    n, k = s.pos.shape[0], len(refs)
+    rpos = torch.stack([r.pos for r in refs], 1)  # (N, K, 24, 3)
+    rquat = torch.stack([r.quat for r in refs], 1)
+    rlin = torch.stack([r.linvel for r in refs], 1)
+    rang = torch.stack([r.angvel for r in refs], 1)
+    hinv = _inv_heading(s.quat[:, 0])[:, None, None, :].expand(n, k, NB, 4)
+    vec = torch.stack([rpos - s.pos[:, None], rpos - s.pos[:, None, :1], rlin - s.linvel[:, None],
+                       rang - s.angvel[:, None]], 2)  # (N, K, 4, 24, 3)
+    vec = quat_rotate_t(hinv[:, :, None].expand(n, k, 4, NB, 4), vec)
+    drot = quat_mul_t(quat_mul_t(hinv, quat_mul_t(rquat, quat_conj_t(s.quat)[:, None])), quat_conj_t(hinv))
+    drot6 = quat_to_6d(drot)  # (N, K, 24, 6)
+    parts = [vec[:, :, 0].reshape(n, k, -1), drot6.reshape(n, k, -1), vec[:, :, 1].reshape(n, k, -1),
+             vec[:, :, 2].reshape(n, k, -1), vec[:, :, 3].reshape(n, k, -1)]
+    return torch.cat(parts, dim=-1).reshape(n, -1)
 
 
 def tracking_errors(s: BodyState, r: BodyState) -> dict[str, torch.Tensor]:

@@ -47,6 +47,7 @@ class IngestConfig:
     workers: int = 2
     fps: float | None = None  # WHAM frame rate (required for WHAM) / optional resample target
     mapping: str = "auto"
+    body: str = "scaled"  # BVH body: "scaled" (mean SMPL body at the source's size) or "fitted"
     retarget_iters: int | None = None
     resume: bool = True
     limit: int | None = None  # convert at most this many sources (for quick looks)
@@ -199,7 +200,8 @@ def build_dataset(sources: Iterable[str | os.PathLike], cfg: IngestConfig,
     done_dir = out / ".done"
     clips_dir.mkdir(parents=True, exist_ok=True)
     done_dir.mkdir(parents=True, exist_ok=True)
-    opts = ReadOptions(fps=cfg.fps, mapping=cfg.mapping, retarget_iters=cfg.retarget_iters, threads=1)
+    opts = ReadOptions(fps=cfg.fps, mapping=cfg.mapping, retarget_iters=cfg.retarget_iters, threads=1,
+                       body=cfg.body)
     t_start = time.perf_counter()
     found, problems = collect_sources(sources)
     records: list[dict] = [{"id": None, "status": "failed", "source": p.split(":")[0], "error": p} for p in problems]

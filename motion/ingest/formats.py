@@ -63,6 +63,7 @@ class ReadOptions:
     retarget_iters: int | None = None
     threads: int | None = None  # torch threads inside a worker
     smpl_model: str | None = None  # optional SMPL model file for per-subject skeletons
+    body: str = "scaled"  # BVH: "scaled" mean SMPL body, or "fitted" per-bone lengths of the source
 
 
 def read_clips(path: str | Path, fmt: str | None = None, opts: ReadOptions | None = None) -> list[Motion]:
@@ -74,7 +75,7 @@ def read_clips(path: str | Path, fmt: str | None = None, opts: ReadOptions | Non
         from .bvh_retarget import bvh_to_motion
 
         kw = {} if opts.retarget_iters is None else {"iters": opts.retarget_iters}
-        clips = [bvh_to_motion(path, mapping=opts.mapping, threads=opts.threads, **kw)]
+        clips = [bvh_to_motion(path, mapping=opts.mapping, threads=opts.threads, body=opts.body, **kw)]
     elif fmt == "amass":
         from .amass import load_amass
 
