@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--body", choices=["scaled", "fitted"], default="scaled",
                    help="BVH body: the mean SMPL body scaled to the source's size (default), or SMPL's tree with "
                         "the source's bone lengths (near-exact joint positions, not expressible in betas)")
+    p.add_argument("--smpl-model", default=None,
+                   help="your SMPL model file (.pkl/.npz, read safely): per-subject skeletons from betas")
     p.add_argument("--iters", type=int, default=None, help="BVH retargeting optimisation steps")
     p.add_argument("--limit", type=int, default=None, help="convert at most N sources")
     p.add_argument("--no-resume", action="store_true", help="reconvert sources that are already done")
@@ -34,7 +36,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from motionlib.motion.ingest.dataset import IngestConfig, build_dataset
 
-    cfg = IngestConfig(out=args.out, workers=max(1, args.workers), fps=args.fps, mapping=args.mapping, body=args.body,
+    cfg = IngestConfig(out=args.out, workers=max(1, args.workers), fps=args.fps, mapping=args.mapping, body=args.body, smpl_model=args.smpl_model,
                        retarget_iters=args.iters, resume=not args.no_resume, limit=args.limit,
                        progress=not args.quiet and not args.json)
     summary, records = build_dataset(args.sources, cfg)

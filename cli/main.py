@@ -15,7 +15,7 @@ import sys
 from motionlib import __version__
 
 # Order here is the order in `motionlib --help`.
-COMMANDS = ("ingest", "info", "render", "convert", "features")
+COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "train-tracker", "eval-tracker", "refine")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,7 +80,8 @@ def test_mapping_with_source_joints_the_file_lacks(tmp_path, samples_dir):
 def walk(request):
     samples = Path(request.config.rootpath) / "data" / "samples" / "bandai"
     path = samples / "dataset-1_walk_normal_001.bvh"
-    return path, bvh_to_motion(path, mapping="auto", threads=1), bvh_to_motion(path, body="fitted", threads=1)
+    return (path, bvh_to_motion(path, mapping="auto", threads=1, ground=False),
+            bvh_to_motion(path, body="fitted", threads=1, ground=False))
 
 
 def test_bandai_walk_scaled(walk):
@@ -120,6 +121,22 @@ def _check_pose(path: Path, m, foot_tol: float, joint_tol: float) -> None:
     # the pose is natural: no joint beyond 100 degrees except the shoulders (T-pose rest, arms hang)
     ang = np.degrees(np.linalg.norm(m.rotations_axis_angle(), axis=-1)).max(0)
     assert np.all(np.delete(ang, [0, 16, 17]) < 100), ang.round()
+
+
+def test_grounding_puts_the_soles_on_the_floor(samples_dir):
+    from motionlib.motion.metrics import float_mm, penetration_mm, sole_heights
+
+    path = samples_dir / "dataset-1_walk_normal_001.bvh"
+    raw = bvh_to_motion(path, threads=1, ground=False)
+    m = bvh_to_motion(path, threads=1)
+    shift = m.meta["retarget"]["ground_shift_m"]
+    assert 0.01 < shift < 0.06  # Bandai toe joints sit ~4 cm up: the raw SMPL body floats
+    assert np.allclose(raw.trans[:, 2] - shift, m.trans[:, 2], atol=1e-4)
+    assert m.meta["fit_error_mm"] == raw.meta["fit_error_mm"]  # fit measured before the shift
+    pos = m.positions()
+    assert abs(np.percentile(sole_heights(pos, m.body_scale).min(1), 5)) < 1e-6
+    assert float_mm(pos, m.body_scale) < 5 and penetration_mm(pos, m.body_scale) < 5
+    assert float_mm(raw.positions(), raw.body_scale) > 20
 
 
 def test_options(samples_dir):
@@ -175,7 +192,7 @@ def test_recovers_clip_written_from_smpl(tmp_path, random_clip, scale):
     assert b.unit == ("m" if scale == 1.0 else "cm")
     ref_pos = random_clip.positions()
     np.testing.assert_allclose(source_positions(b, "y")[:, [b.index(n) for n in SMPL_JOINT_NAMES]], ref_pos, atol=1e-6)
-    m = bvh_to_motion(path, mapping=_identity_mapping(tmp_path / "smpl.json"), iters=20, threads=1)
+    m = bvh_to_motion(path, mapping=_identity_mapping(tmp_path / "smpl.json"), iters=20, threads=1, ground=False)
     assert m.body_scale == pytest.approx(1.0, abs=1e-3)
     assert m.meta["fit_error_mm"] < 2.0
     assert np.abs(m.positions() - ref_pos).max() < 0.01

@@ -294,7 +294,13 @@ def _parse_motion(text: str, n_channels: int, src: str) -> tuple[np.ndarray, flo
 
 
 def _detect_unit(rest: np.ndarray, first: np.ndarray) -> str:
-    extent = max(float(np.ptp(rest, axis=0).max()), float(np.ptp(first, axis=0).max()))
+    """Guess the length unit from the skeleton's own size. Only the rest pose
+    (OFFSETs) counts: a first frame also holds the root's global position,
+    which for an actor standing metres from the origin would read as a giant
+    skeleton (seen on Bandai dataset-2 clips starting > 5 m away)."""
+    extent = float(np.ptp(rest, axis=0).max())
+    if extent < 1e-9:  # all OFFSETs zero: fall back to the posed skeleton about its centre
+        extent = float(np.ptp(first - first.mean(axis=0), axis=0).max())
     if extent > 500:
         return "mm"
     if extent > 5:

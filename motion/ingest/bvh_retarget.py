@@ -248,7 +248,7 @@ def _snap_fps(fps: float) -> float:
 
 def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float | None = None,
                   iters: int = DEFAULT_ITERS, threads: int | None = None, unit: str | None = None,
-                  body: str = "scaled") -> Motion:
+                  body: str = "scaled", ground: bool = True) -> Motion:
     """Read a BVH file and retarget it to an SMPL :class:`Motion`.
 
     ``mapping``: a shipped name ("bandai"), "auto" (detect from joint names) or a
@@ -259,6 +259,12 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
     ``body``: "scaled" (default SMPL body scaled uniformly, ``Motion.body_scale``)
     or "fitted" (per-bone offsets matched to the source, ``Motion.offsets``; see
     :func:`fitted_offsets`).
+    ``ground``: shift the clip vertically so the soles (see
+    :mod:`motionlib.motion.metrics`) rest on z = 0: the 5th percentile of the
+    per-frame lowest sole point is moved to the ground. Source joint centres
+    (e.g. Bandai's Toes joint, ~4 cm up when planted) differ from SMPL's, so
+    without this the SMPL body floats a few centimetres. The fit error is
+    measured before the shift; the shift is kept in ``meta["retarget"]``.
     """
     if body not in ("scaled", "fitted"):
         raise MotionError(f"body must be 'scaled' or 'fitted', got {body!r}", str(path))
@@ -321,6 +327,15 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
             "seconds": round(time.perf_counter() - t0, 3),
         },
     }
+    if ground:
+        from ..metrics import sole_heights
+
+        bscale = scale if offsets is None else float(np.linalg.norm(offsets, axis=1).sum()
+                                                     / np.linalg.norm(Skeleton.default().offsets, axis=1).sum())
+        shift = float(np.percentile(sole_heights(pos, bscale).min(axis=1), 5))
+        trans = trans.copy()
+        trans[:, 2] -= shift
+        meta["retarget"]["ground_shift_m"] = round(shift, 4)
     quats = R.quat_fix_continuity(R.matrix_to_quat(rot))
     motion = Motion(fps=_snap_fps(bvh.fps), trans=trans, rotations=quats, body_scale=scale,
                     offsets=offsets, meta=meta)

@@ -47,6 +47,7 @@ class IngestConfig:
     workers: int = 2
     fps: float | None = None  # WHAM frame rate (required for WHAM) / optional resample target
     mapping: str = "auto"
+    smpl_model: str | None = None  # SMPL model file: per-subject skeletons from betas (AMASS, WHAM)
     body: str = "scaled"  # BVH body: "scaled" (mean SMPL body at the source's size) or "fitted"
     retarget_iters: int | None = None
     resume: bool = True
@@ -201,7 +202,7 @@ def build_dataset(sources: Iterable[str | os.PathLike], cfg: IngestConfig,
     clips_dir.mkdir(parents=True, exist_ok=True)
     done_dir.mkdir(parents=True, exist_ok=True)
     opts = ReadOptions(fps=cfg.fps, mapping=cfg.mapping, retarget_iters=cfg.retarget_iters, threads=1,
-                       body=cfg.body)
+                       body=cfg.body, smpl_model=cfg.smpl_model)
     t_start = time.perf_counter()
     found, problems = collect_sources(sources)
     records: list[dict] = [{"id": None, "status": "failed", "source": p.split(":")[0], "error": p} for p in problems]

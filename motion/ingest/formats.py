@@ -79,13 +79,13 @@ def read_clips(path: str | Path, fmt: str | None = None, opts: ReadOptions | Non
     elif fmt == "amass":
         from .amass import load_amass
 
-        clips = [load_amass(path)]
+        clips = [load_amass(path, smpl_model=opts.smpl_model)]
     elif fmt == "wham":
         from .wham import load_wham
 
         if opts.fps is None:
             raise MotionError("WHAM output does not store its frame rate: pass --fps", str(path))
-        return list(load_wham(path, fps=opts.fps))
+        return list(load_wham(path, fps=opts.fps, smpl_model=opts.smpl_model))
     elif fmt == "motionlib":
         from ..io import load_motion
 

@@ -1,0 +1,142 @@
+"""Kinematic plausibility and pose-error metrics, shared by every stage.
+
+All lengths are reported in millimetres. Functions work on global joint
+positions ``(T, 24, 3)`` in metres (z-up, ground plane z = 0), so the
+simulator's body positions can be scored exactly like kinematic clips;
+``plausibility(motion)`` / ``compare(a, b)`` wrap them for Motion clips.
+
+Ground contact uses the soles, not the joints: SMPL's ankle and toe joints sit
+above the skin. The sole offsets below are the distances from each joint to
+the bottom of its foot collision box in the shipped humanoid
+(``smpl_neutral_humanoid.json``: ankle box bottom 70 mm, toe box bottom
+14.5 mm below the joint), scaled with the body, so kinematic clips and the
+simulated humanoid are measured against the same surface.
+
+Definitions (after PhysDiff, Yuan et al., ICCV 2023, with its 5 mm tolerance):
+
+* ``penetration_mm``: mean over frames of how far the lowest sole point is
+  below the ground beyond the tolerance, ``max(0, -h - tol)``.
+* ``float_mm``: mean over frames of ``max(0, h - tol)`` for the lowest sole
+  point (a body that never touches the ground floats).
+* ``skate_mm``: mean over consecutive frame pairs of the horizontal
+  displacement of sole points that are in contact (height below
+  ``contact_height``) in both frames, summed over the feet.
+* ``jitter``: mean jerk magnitude of all joints, m/s^3 (third finite
+  difference x fps^3), as video-based estimators (TRAM, WHAM) report it.
+* ``mpjpe_mm`` / ``pa_mpjpe_mm``: mean joint position error, without and with
+  per-frame Procrustes alignment (rotation, translation, scale).
+* ``accel_err``: mean acceleration error, mm/frame^2; ``vel_err`` mm/frame
+  (PHC's definitions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .clip import Motion
+from .skeleton import Skeleton
+
+TOLERANCE_M = 0.005  # PhysDiff's 5 mm
+CONTACT_HEIGHT_M = 0.025  # a sole point lower than this is in contact
+FOOT_JOINTS = (7, 8, 10, 11)  # left/right ankle, left/right toe
+SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])  # joint -> box bottom, mean body
+
+
+def body_scale_of(motion: Motion) -> float:
+    if motion.offsets is None:
+        return motion.body_scale
+    ref = np.linalg.norm(Skeleton.default().offsets, axis=1).sum()
+    return float(np.linalg.norm(motion.offsets, axis=1).sum() / ref)
+
+
+def sole_heights(pos: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(T, 4) heights of the sole points under the ankles and toes."""
+    return pos[:, FOOT_JOINTS, 2] - SOLE_OFFSET_M * scale
+
+
+def penetration_mm(pos: np.ndarray, scale: float = 1.0, tol: float = TOLERANCE_M) -> float:
+    h = sole_heights(pos, scale).min(axis=1)
+    return float(np.maximum(0.0, -h - tol).mean() * 1000.0)
+
+
+def float_mm(pos: np.ndarray, scale: float = 1.0, tol: float = TOLERANCE_M) -> float:
+    h = sole_heights(pos, scale).min(axis=1)
+    return float(np.maximum(0.0, h - tol).mean() * 1000.0)
+
+
+def skate_mm(pos: np.ndarray, scale: float = 1.0, contact_height: float = CONTACT_HEIGHT_M) -> float:
+    h = sole_heights(pos, scale)
+    contact = (h[:-1] < contact_height) & (h[1:] < contact_height)  # (T-1, 4)
+    disp = np.linalg.norm(pos[1:, FOOT_JOINTS, :2] - pos[:-1, FOOT_JOINTS, :2], axis=-1)
+    # per frame pair: the feet (ankle and toe points averaged per foot) that slide while planted
+    per_foot = np.stack([(disp[:, [0, 2]] * contact[:, [0, 2]]).max(1), (disp[:, [1, 3]] * contact[:, [1, 3]]).max(1)], 1)
+    return float(per_foot.sum(axis=1).mean() * 1000.0)
+
+
+def jitter(pos: np.ndarray, fps: float) -> float:
+    if pos.shape[0] < 4:
+        return 0.0
+    jerk = np.diff(pos, n=3, axis=0) * fps**3
+    return float(np.linalg.norm(jerk, axis=-1).mean())
+
+
+def plausibility_from_positions(pos: np.ndarray, fps: float, scale: float = 1.0) -> dict[str, float]:
+    return {"penetration_mm": penetration_mm(pos, scale), "float_mm": float_mm(pos, scale),
+            "skate_mm": skate_mm(pos, scale), "jitter": jitter(pos, fps)}
+
+
+def plausibility(motion: Motion) -> dict[str, float]:
+    return plausibility_from_positions(motion.positions(), motion.fps, body_scale_of(motion))
+
+
+# --------------------------------------------------------------------- errors
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    return float(np.linalg.norm(pred - gt, axis=-1).mean() * 1000.0)
+
+
+def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Align each frame of ``pred`` (T,J,3) to ``gt`` with the similarity
+    transform (rotation, translation, scale) that minimises squared error."""
+    mu_p, mu_g = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p, g = pred - mu_p, gt - mu_g
+    cov = np.einsum("tji,tjk->tik", p, g)  # (T,3,3)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(np.einsum("tij,tjk->tik", u, vt)))
+    s[:, 2] *= d
+    u[:, :, 2] *= d[:, None]
+    rot = np.einsum("tij,tjk->tik", u, vt)  # maps p (row vectors) onto g: p @ rot
+    var = (p**2).sum(axis=(1, 2))
+    scale = s.sum(1) / np.maximum(var, 1e-12)
+    return scale[:, None, None] * np.einsum("tji,tik->tjk", p, rot) + mu_g
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    return mpjpe(procrustes_align(pred, gt), gt)
+
+
+def accel_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean |second difference| error, mm/frame^2."""
+    if pred.shape[0] < 3:
+        return 0.0
+    return float(np.linalg.norm(np.diff(pred, 2, axis=0) - np.diff(gt, 2, axis=0), axis=-1).mean() * 1000.0)
+
+
+def vel_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean |first difference| error, mm/frame."""
+    return float(np.linalg.norm(np.diff(pred, 1, axis=0) - np.diff(gt, 1, axis=0), axis=-1).mean() * 1000.0)
+
+
+def tracking_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """PHC's tracking metrics: global MPJPE, root-relative (local) MPJPE,
+    PA-MPJPE (mm), acceleration (mm/frame^2) and velocity (mm/frame) error."""
+    return {"g_mpjpe_mm": mpjpe(pred, gt), "l_mpjpe_mm": mpjpe(pred - pred[:, :1], gt - gt[:, :1]),
+            "pa_mpjpe_mm": pa_mpjpe(pred, gt), "accel_err": accel_error(pred, gt), "vel_err": vel_error(pred, gt)}
+
+
+def compare(a: Motion, b: Motion) -> dict[str, float]:
+    """Errors of clip ``a`` against reference ``b`` (same length and fps)."""
+    if a.num_frames != b.num_frames:
+        raise ValueError(f"clips differ in length ({a.num_frames} vs {b.num_frames} frames); resample or slice first")
+    pa, pb = a.positions(), b.positions()
+    return {"mpjpe_mm": mpjpe(pa, pb), "pa_mpjpe_mm": pa_mpjpe(pa, pb), "accel_err": accel_error(pa, pb),
+            **{k: v for k, v in tracking_errors(pa, pb).items() if k in ("l_mpjpe_mm", "vel_err")}}
