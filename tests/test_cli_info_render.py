@@ -36,7 +36,8 @@ def test_info_json(walk_file, capsys):
     pos = clip.joints()[0].reshape(-1, 3)
     np.testing.assert_allclose(info["bbox_min"], pos.min(0), atol=1e-9)
     np.testing.assert_allclose(info["bbox_max"], pos.max(0), atol=1e-9)
-    assert info["bbox_min"][2] == pytest.approx(0.0, abs=1e-6)  # the feet touch the ground
+    # soles on the floor: the lowest joint (a toe) sits its sole offset above z=0
+    assert 0.0 < info["bbox_min"][2] < 0.03
     assert info["texts"] == clip.meta["texts"]
     for k in ("penetration_mm", "float_mm", "skate_mm", "jitter"):
         assert isinstance(info[k], float) and np.isfinite(info[k])
