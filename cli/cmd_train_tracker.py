@@ -27,7 +27,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--horizon", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-clips", type=int, default=None, help="use only the first N clips (curriculum start)")
+    p.add_argument("--max-clips", type=int, default=None, help="use only the first N clips")
+    p.add_argument("--curriculum", type=int, default=0,
+                   help="start on the first N clips; double the set whenever an epoch's training success >= 0.8")
     p.add_argument("--quiet", action="store_true")
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -44,7 +46,7 @@ def run(args) -> int:
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     cfg = TrainConfig(
         clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
-        max_env_steps=int(args.steps), eval_every_epochs=args.eval_every, resume=args.resume, seed=args.seed,
+        max_env_steps=int(args.steps), eval_every_epochs=args.eval_every, curriculum_clips=args.curriculum, resume=args.resume, seed=args.seed,
         threads=args.threads, device=args.device, backend=args.backend,
         tracking=TrackingConfig(num_envs=args.envs, seed=args.seed),
         ppo=PPOConfig(units=tuple(int(u) for u in args.units.split(",")), learning_rate=args.lr,

@@ -21,7 +21,8 @@ class TrackingObserver(AlgoObserver):
         self.holder = holder
         self.progress = progress
         self.best: dict | None = None
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # deterministic evaluations
+        self.train_history: list[dict] = []  # per epoch: mean step reward, episode length, train success
         self._reset_stats()
         self.t0 = time.time()
 
@@ -35,6 +36,7 @@ class TrackingObserver(AlgoObserver):
         self.n_term_samples = 0
         self.blowups = 0
         self.body_dist: list[float] = []
+        self.step_reward = 0.0
 
     def after_init(self, algo) -> None:
         self.algo = algo
@@ -47,6 +49,7 @@ class TrackingObserver(AlgoObserver):
         for k, v in infos["terms"].items():
             self.terms[k] = self.terms.get(k, 0.0) + v
         self.n_term_samples += 1
+        self.step_reward += float(infos.get("reward_mean", 0.0))
         self.blowups += int(infos["blowups"])
         self.body_dist.append(float(infos["mean_body_dist"]))
         term = infos["done_terminated"]
@@ -60,6 +63,20 @@ class TrackingObserver(AlgoObserver):
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
         w = self.writer
         vec = self.holder.get("vec")
+        self.train_history.append({
+            "env_steps": int(frame), "epoch": int(epoch_num),
+            "reward": self.step_reward / max(self.n_term_samples, 1),
+            "episode_length": float(np.mean(self.ep_steps)) if self.ep_steps else float("nan"),
+            "episode_return": float(np.mean(self.ep_returns)) if self.ep_returns else float("nan"),
+            "train_success": 1.0 - self.n_terminated / self.n_episodes if self.n_episodes else float("nan"),
+        })
+        self._advance_curriculum(vec)
+        if vec is not None:
+            self.train_history[-1]["active_clips"] = vec.env.sampler.active_clips
+        if w is not None:
+            w.add_scalar("episodes/step_reward", self.train_history[-1]["reward"], frame)
+            if vec is not None:
+                w.add_scalar("curriculum/active_clips", vec.env.sampler.active_clips, frame)
         if w is not None:
             for k, v in self.terms.items():
                 w.add_scalar(f"reward_terms/{k}", v / max(self.n_term_samples, 1), frame)
@@ -81,6 +98,15 @@ class TrackingObserver(AlgoObserver):
         every = self.cfg.eval_every_epochs
         if every > 0 and (epoch_num % every == 0 or epoch_num >= self.algo.max_epochs):
             self.evaluate(frame, epoch_num)
+
+    def _advance_curriculum(self, vec) -> None:
+        """Double the active clip set when this epoch's training success is high enough."""
+        if vec is None or self.cfg.curriculum_clips <= 0:
+            return
+        sampler = vec.env.sampler
+        sr = self.train_history[-1]["train_success"]
+        if self.n_episodes >= 32 and sr >= self.cfg.curriculum_success and sampler.active_clips < sampler.num_clips:
+            sampler.set_active_clips(2 * sampler.active_clips)
 
     def evaluate(self, frame: int, epoch_num: int) -> dict:
         from .rollout import rollout
@@ -110,4 +136,4 @@ class TrackingObserver(AlgoObserver):
     def summary(self) -> dict:
         if self.progress:
             self.bar.close()
-        return {"best": self.best, "history": self.history}
+        return {"best": self.best, "history": self.history, "train_history": self.train_history}

@@ -43,6 +43,7 @@ class TrackingVecEnv(IVecEnv):
         infos = {
             "time_outs": res.truncated,  # value bootstrap on truncation
             "terms": info["terms"],
+            "reward_mean": res.reward.mean().item(),
             "blowups": info["blowups"],
             "done_terminated": info["done_terminated"],
             "done_clip_end": info["done_clip_end"],

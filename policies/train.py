@@ -55,7 +55,7 @@ def rlgames_params(cfg: TrainConfig) -> dict:
         "network": {
             "name": "actor_critic", "separate": False,
             "space": {"continuous": {"mu_activation": "None", "sigma_activation": "None",
-                                     "mu_init": {"name": "default"},
+                                     "mu_init": {"name": "random_uniform_initializer", "a": -1e-3, "b": 1e-3},  # start at the reference pose
                                      "sigma_init": {"name": "const_initializer", "val": p.sigma_init},
                                      "fixed_sigma": True}},
             "mlp": {"units": list(p.units), "activation": p.activation, "d2rl": False,
@@ -107,6 +107,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
 
         env = TrackingEnv(ref, cfg.tracking, cfg.humanoid, backend=cfg.backend,
                           backend_cfg=CpuBackendConfig(threads=cfg.threads), device=cfg.device)
+        if cfg.curriculum_clips > 0:  # a resumed run restores the sampler's state over this
+            env.sampler.set_active_clips(cfg.curriculum_clips)
         holder["vec"] = TrackingVecEnv(env)
         return holder["vec"]
 

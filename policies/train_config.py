@@ -17,7 +17,7 @@ class PPOConfig:
 
     units: tuple[int, ...] = (512, 256, 128)
     activation: str = "elu"
-    sigma_init: float = -1.6  # fixed log-std: std 0.2 -> 0.1 rad of residual PD target noise
+    sigma_init: float = -2.3  # fixed log-std: std 0.1 -> 0.05 rad of residual PD target noise (PHC: -2.9)
     learning_rate: float = 2e-4
     lr_schedule: str = "constant"
     gamma: float = 0.99
@@ -41,7 +41,10 @@ class TrainConfig:
     max_env_steps: int = 2_000_000
     eval_every_epochs: int = 25
     eval_max_clips: int = 32
-    curriculum_clips: int = 0  # >0: start with this many clips, add more as success rises
+    # curriculum: >0 starts on the first N clips and doubles the active set whenever
+    # the training success rate of an epoch reaches curriculum_success
+    curriculum_clips: int = 0
+    curriculum_success: float = 0.8
     resume: str | None = None  # rl-games checkpoint (.pth) to continue from
     seed: int = 0
     threads: int | None = None

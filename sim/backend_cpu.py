@@ -34,6 +34,20 @@ def default_threads() -> int:
 class CpuBackendConfig:
     threads: int | None = None  # None: every core
     max_qvel: float = 1e3  # |qvel| above this counts as a blow-up
+    # On set_state, raise the root so that no geom starts inside the floor: a
+    # reference whose toes dip a few cm into the ground would otherwise start
+    # with a large contact impulse (ProtoMotions/PHC lift the reset state too).
+    lift_clear_of_floor: bool = True
+
+
+def floor_penetration(m: mujoco.MjModel, d: mujoco.MjData) -> float:
+    """Deepest penetration (m, >= 0) of any geom into a world-body geom (the floor)."""
+    depth = 0.0
+    for k in range(d.ncon):
+        c = d.contact[k]
+        if m.geom_bodyid[c.geom1] == 0 or m.geom_bodyid[c.geom2] == 0:
+            depth = max(depth, -float(c.dist))
+    return depth
 
 
 class CpuBackend:
@@ -80,6 +94,12 @@ class CpuBackend:
             d = self._scratch[self.model_of_env[i]]
             mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
             mujoco.mj_forward(m, d)
+            if self.cfg.lift_clear_of_floor:
+                depth = floor_penetration(m, d)
+                if depth > 0.0:
+                    self._state[i, 1 + 2] += depth
+                    mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
+                    mujoco.mj_forward(m, d)
             self._sensor[i] = d.sensordata
 
     def step(self, ctrl: torch.Tensor, substeps: int) -> None:

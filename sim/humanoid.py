@@ -155,10 +155,27 @@ def build_mjcf(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidC
             ET.SubElement(sensor, kind, name=f"{info['name']}_{kind}", objtype="xbody", objname=info["name"])
 
     contact = ET.SubElement(root, "contact")
-    for a, b in _overlapping_pairs(ET.tostring(root, encoding="unicode"), [j["name"] for j in joints]):
+    names = [j["name"] for j in joints]
+    pairs = set(_overlapping_pairs(ET.tostring(root, encoding="unicode"), names)) | set(_near_pairs(joints))
+    for a, b in sorted(pairs, key=lambda p: (names.index(p[0]), names.index(p[1]))):
         ET.SubElement(contact, "exclude", body1=a, body2=b)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode")
+
+
+def _near_pairs(joints: list[dict]) -> list[tuple[str, str]]:
+    """Bodies two links apart (e.g. torso and chest around the spine): their
+    geoms meet whenever the middle joint bends, so they never collide (MuJoCo
+    already skips parent/child pairs)."""
+    by_index = {j["smpl_index"]: j for j in joints}
+    parent = {j["smpl_index"]: SMPL_PARENTS[j["smpl_index"]] for j in joints}
+    out = []
+    for i in by_index:
+        p = parent[i]
+        gp = parent.get(p, -1) if p >= 0 else -1
+        if gp >= 0:
+            out.append((by_index[gp]["name"], by_index[i]["name"]))
+    return out
 
 
 def _overlapping_pairs(xml: str, names: list[str]) -> list[tuple[str, str]]:

@@ -7,6 +7,9 @@ uniform distribution and one proportional to each bin's (smoothed) failure
 rate, so hard parts of hard clips are practised more (as PHC's hard-negative
 mining and ProtoMotions' prioritized sampling do), while everything keeps a
 non-zero probability.
+
+A curriculum restricts sampling to the first ``active_clips`` clips
+(``set_active_clips``); the trainer widens it as the policy masters them.
 """
 
 from __future__ import annotations
@@ -32,16 +35,27 @@ class FailureWeightedSampler:
         self.uniform_mix = float(uniform_mix)
         self.enabled = enabled
         self.gen = generator
+        self.active_clips = len(self.clip_len)
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clip_len)
+
+    def set_active_clips(self, k: int) -> None:
+        """Sample only clips 0..k-1 (curriculum); k is clamped to [1, num_clips]."""
+        self.active_clips = int(min(max(1, k), self.num_clips))
 
     @property
     def num_bins(self) -> int:
         return int(self.bin_clip.shape[0])
 
     def probabilities(self) -> torch.Tensor:
-        uniform = self.bin_size.float() / self.bin_size.sum()
+        active = (self.bin_clip < self.active_clips).float()
+        size = self.bin_size.float() * active
+        uniform = size / size.sum()
         if not self.enabled:
             return uniform
-        rate = (self.failures + 1.0) / (self.attempts + 2.0)  # Laplace-smoothed failure rate
+        rate = (self.failures + 1.0) / (self.attempts + 2.0) * active  # Laplace-smoothed failure rate
         fw = rate / rate.sum()
         return self.uniform_mix * uniform + (1.0 - self.uniform_mix) * fw
 
@@ -62,9 +76,11 @@ class FailureWeightedSampler:
             self.failures.index_add_(0, self.bin_of(clip.cpu(), t.cpu()), torch.ones(clip.numel()))
 
     def state_dict(self) -> dict:
-        return {"attempts": self.attempts.clone(), "failures": self.failures.clone()}
+        return {"attempts": self.attempts.clone(), "failures": self.failures.clone(),
+                "active_clips": self.active_clips}
 
     def load_state_dict(self, d: dict) -> None:
         if d["attempts"].shape == self.attempts.shape:
             self.attempts.copy_(d["attempts"])
             self.failures.copy_(d["failures"])
+            self.set_active_clips(int(d.get("active_clips", self.num_clips)))

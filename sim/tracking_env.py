@@ -79,6 +79,7 @@ class TrackingEnv:
         self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
         self.kp = torch.tensor(m.actuator_gainprm[:, 0], dtype=torch.float32, device=self.device)
         self.kd = -torch.tensor(m.actuator_biasprm[:, 2], dtype=torch.float32, device=self.device)
+        self.kd_over_kp = self.kd / self.kp
         self.force_limit = torch.tensor(np.where(m.actuator_forcelimited, m.actuator_forcerange[:, 1], np.inf),
                                         dtype=torch.float32, device=self.device)
         bin_frames = int(round(cfg.sampling_bin_s * cfg.control_fps))
@@ -155,6 +156,11 @@ class TrackingEnv:
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
         target = self.ref.qpos[nxt, 7:] + cfg.action_scale * a
+        if cfg.velocity_feedforward:
+            # fold the reference joint velocity into the position target:
+            # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
+            ff = self.kd_over_kp * self.ref.qvel[nxt, 6:]
+            target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
         self.backend.step(target, cfg.substeps)
         self.frame += 1
         self.steps += 1
@@ -185,6 +191,7 @@ class TrackingEnv:
 
         info = {
             "terms": {k: v.mean().item() for k, v in terms.items()},
+            "reward_mean": reward.mean().item(),
             "mean_body_dist": mean_dist,
             "max_body_dist": max_dist,
             "blowups": int(unstable.sum()),

@@ -1,0 +1,108 @@
+"""Physics and tracking-environment throughput, and refine's real-time factor.
+
+    python benchmarks/bench_tracking.py [--envs 64] [--threads 2] [--policy CKPT]
+
+Prints
+  * raw physics rate of the SMPL humanoid: ``mj_step`` on one world (1 thread),
+    and ``mujoco.rollout`` over N worlds on T threads (in env-steps/s, i.e.
+    physics steps / substeps);
+  * env-steps/s of the tracking env (observations, rewards, terminations,
+    resets) with a random policy and with the real policy (the shipped default
+    unless ``--policy``), and each as a share of the raw rollout rate
+    (target >= 80%);
+  * refine's real-time factor per core (seconds of motion per wall second on
+    one thread; target >= 50x) on the bundled walking clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+WALK = REPO / "data" / "samples" / "bandai" / "dataset-1_walk_normal_001.bvh"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--envs", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=300, help="control steps per measurement")
+    ap.add_argument("--policy", default=None)
+    args = ap.parse_args()
+
+    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.default import default_policy_path
+    from motionlib.policies.refine import refine_clips
+    from motionlib.sim.backend_cpu import CpuBackendConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+    from motionlib.sim.tracking_env import TrackingEnv
+
+    clip = bvh_to_motion(WALK)
+    try:
+        policy = TrackingPolicy.load(args.policy or default_policy_path())
+        policy_label = str(args.policy or "shipped default")
+    except Exception as e:  # noqa: BLE001
+        raise SystemExit(f"no policy to benchmark: {e}")
+    tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": args.envs})
+    env = TrackingEnv([clip], tcfg, policy.humanoid, backend_cfg=CpuBackendConfig(threads=args.threads))
+    env.reset()
+    sub = tcfg.substeps
+    m = env.models[0]
+
+    # raw mj_step, one world, standing at a reference pose with PD targets held
+    d = mujoco.MjData(m)
+    d.qpos[:] = env.backend.qpos[0].numpy()
+    d.ctrl[:] = d.qpos[7:]
+    n = 4000
+    t = time.perf_counter()
+    for _ in range(n):
+        mujoco.mj_step(m, d)
+    mj_rate = n / (time.perf_counter() - t)
+
+    # raw rollout: the backend alone, N worlds, T threads
+    ctrl = env.ref.qpos[env.ref.index(env.clip, env.frame + 1), 7:]
+    env.backend.step(ctrl, sub)
+    t = time.perf_counter()
+    for _ in range(args.steps):
+        env.backend.step(ctrl, sub)
+        if env.backend.unstable.any():
+            env.reset(env.backend.unstable.nonzero().flatten())
+    raw = args.envs * args.steps / (time.perf_counter() - t)
+
+    def env_rate(act_fn) -> float:
+        obs = env.reset()
+        env.step(act_fn(obs))
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            res = env.step(act_fn(obs))
+            done = (res.terminated | res.truncated).nonzero().flatten()
+            obs = env.reset(done) if done.numel() else res.obs
+        return args.envs * args.steps / (time.perf_counter() - t0)
+
+    torch.manual_seed(0)
+    rand = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
+    real = env_rate(lambda o: policy.act(o))
+    env.close()
+
+    print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF), {1 / m.opt.timestep:.0f} Hz physics, "
+          f"{tcfg.control_fps:.0f} Hz control, {args.envs} envs, {args.threads} threads")
+    print(f"  raw mj_step, 1 world, 1 thread     : {mj_rate:10,.0f} physics steps/s "
+          f"({mj_rate / sub:,.0f} env-steps/s)")
+    print(f"  raw mujoco.rollout, {args.envs} worlds     : {raw * sub:10,.0f} physics steps/s ({raw:,.0f} env-steps/s)")
+    print(f"  tracking env, random policy        : {rand:10,.0f} env-steps/s  ({100 * rand / raw:.0f}% of raw; target >= 80%)")
+    print(f"  tracking env, real policy          : {real:10,.0f} env-steps/s  ({100 * real / raw:.0f}% of raw; policy: {policy_label})")
+
+    _, totals = refine_clips([clip] * 4, policy, retry=True, threads=1)
+    print(f"  refine, 1 thread, 4 x {clip.duration:.1f} s clip   : real-time factor {totals['realtime_factor']:.1f}x per core "
+          f"(target >= 50x; success {totals['success_rate'] * 100:.0f}%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Build the clip sets the default tracker is trained and evaluated on.
+
+Training (dataset-2, curriculum order): one take per content x style, ordered
+round-robin over contents so that the first N clips of the curriculum already
+cover every content. Evaluation: dataset-1 (never trained on), one clip per
+content in the ``normal`` style plus every ``walk``/``run`` style.
+
+Writes symlink folders ``OUT/train`` and ``OUT/eval`` (clip names are prefixed
+with their curriculum rank so that a sorted listing is the curriculum order).
+
+    python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+NAME = re.compile(r"^(dataset-\d)_(.+)_([a-z]+)_(\d+)$")
+
+
+def parse(p: Path):
+    m = NAME.match(p.stem)
+    return (m.group(1), m.group(2), m.group(3), int(m.group(4))) if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("clips", type=Path, help="folder of ingested Bandai clips")
+    ap.add_argument("--out", type=Path, default=Path("out/tracker_sets"))
+    ap.add_argument("--takes", type=int, default=1, help="takes per content x style for training")
+    args = ap.parse_args()
+
+    train = defaultdict(list)  # content -> [(style, take, path)]
+    evals = []
+    for p in sorted(args.clips.glob("*.npz")):
+        k = parse(p)
+        if k is None:
+            continue
+        ds, content, style, take = k
+        if ds == "dataset-2" and take <= args.takes:
+            train[content].append((style, take, p))
+        elif ds == "dataset-1" and (style == "normal" or content in ("walk", "run")):
+            evals.append(p)
+    order = []
+    queues = {c: sorted(v) for c, v in sorted(train.items())}
+    while any(queues.values()):
+        for c in list(queues):
+            if queues[c]:
+                order.append(queues[c].pop(0)[2])
+    for name, files in (("train", order), ("eval", evals)):
+        d = args.out / name
+        d.mkdir(parents=True, exist_ok=True)
+        for old in d.glob("*.npz"):
+            old.unlink()
+        for i, f in enumerate(files):
+            os.symlink(f.resolve(), d / f"{i:04d}_{f.name}")
+        print(f"{name}: {len(files)} clips -> {d}")
+
+
+if __name__ == "__main__":
+    main()
