@@ -93,8 +93,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     from .observer import TrackingObserver
 
     torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(1)
+    if cfg.threads:  # PPO updates use the cores while the physics threads are idle
+        torch.set_num_threads(cfg.threads)
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.json", json.dumps(asdict(cfg), indent=1, default=str))

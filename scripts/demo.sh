@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the bundled sample clips.
-# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> render a video.
+# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> render a video -> physics refine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
@@ -20,4 +20,8 @@ echo "== 4. render the walk"
 $ML render "$CLIP" -o "$OUT/walk.mp4" --caption
 $ML render "$CLIP" --frame 60 --png "$OUT/walk_frame60.png"
 echo
-echo "demo outputs in $OUT: clips/, manifest.json, walk.mp4, walk_frame60.png"
+echo "== 5. physics refinement with the shipped tracking policy (report + before/after video)"
+$ML refine "$CLIP" --out "$OUT/refined" --video
+echo
+echo "demo outputs in $OUT: clips/, manifest.json, walk.mp4, walk_frame60.png,"
+echo "  refined/clips/, refined/report.json, refined/dataset-1_walk_normal_001_before_after.mp4"
