@@ -39,7 +39,7 @@ def main() -> None:
 
     from motionlib.motion.features import decode, encode, roundtrip_error
     from motionlib.motion.fk import fk, fk_t
-    from motionlib.motion.io import load_motion
+    from motionlib.motion.io import find_clips, load_motion
 
     if args.clips is None:
         import tempfile
@@ -49,7 +49,7 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="bench-fk-"))
         build_dataset([REPO / "data" / "samples" / "bandai"], IngestConfig(out=out, workers=1, progress=False))
         args.clips = out / "clips"
-    files = sorted(args.clips.rglob("*.npz"))
+    files = find_clips(args.clips)
     if not files:
         raise SystemExit(f"no clips in {args.clips}")
 

@@ -34,7 +34,7 @@ def main() -> None:
 
     from motionlib.motion import metrics as M
     from motionlib.motion.corrupt import corrupt
-    from motionlib.motion.io import load_motion
+    from motionlib.motion.io import find_clips, load_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips
@@ -44,7 +44,7 @@ def main() -> None:
 
         clean = [bvh_to_motion(p) for p in sorted((REPO / "data" / "samples" / "bandai").glob("*.bvh"))]
     else:
-        clean = [load_motion(f) for f in sorted(args.clips.rglob("*.npz"))[: args.max_clips]]
+        clean = [load_motion(f) for f in find_clips(args.clips)[: args.max_clips]]
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     fps = policy.tracking.control_fps
     clean = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clean]

@@ -22,13 +22,9 @@ def register(sub) -> None:
 
 
 def clip_files(inputs: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*.npz") if not f.name.startswith("."))
-        else:
-            files.append(p)
-    return files
+    from motionlib.motion.io import find_clips
+
+    return find_clips(inputs)
 
 
 def run(args) -> int:

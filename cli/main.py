@@ -15,7 +15,8 @@ import sys
 from motionlib import __version__
 
 # Order here is the order in `motionlib --help`.
-COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "train-tracker", "eval-tracker", "refine")
+COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "train-tracker", "eval-tracker", "refine",
+            "train-tokenizer", "tokenize", "detokenize", "eval-tokenizer")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,3 +92,28 @@ def load_motion(path: str | os.PathLike) -> Motion:
         )
     except MotionError as e:
         raise MotionError(e.problem, src) from None
+
+
+TOKEN_SUFFIX = ".tokens.npz"  # token files written beside clips by `motionlib tokenize`
+
+
+def is_clip_file(f: Path) -> bool:
+    """A motionlib clip in a dataset folder (not a hidden temp file, not a token file)."""
+    return f.suffix == ".npz" and not f.name.startswith(".") and not f.name.endswith(TOKEN_SUFFIX)
+
+
+def find_clips(inputs) -> list[Path]:
+    """Clip files given as files and/or folders (searched recursively), folders sorted.
+
+    A path that does not exist raises :class:`MotionError` naming it."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    files: list[Path] = []
+    for p in map(Path, inputs):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*.npz") if is_clip_file(f))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise MotionError("no such clip file or folder", str(p))
+    return files

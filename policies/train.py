@@ -143,15 +143,9 @@ def append_curve(path: Path, row: dict) -> None:
 
 def load_clip_set(paths: list[str]) -> list[Motion]:
     """Clip files and folders (motionlib .npz) -> clips, in a stable order."""
-    from motionlib.motion.io import load_motion
+    from motionlib.motion.io import find_clips, load_motion
 
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*.npz") if not f.name.startswith("."))
-        else:
-            files.append(p)
+    files = find_clips(paths)
     if not files:
         raise FileNotFoundError(f"no clips found in {paths}")
     return [load_motion(f) for f in files]

@@ -1,0 +1,69 @@
+"""``motionlib eval-tokenizer DATASET --tokenizer CKPT [--json]``: reconstruction and codebook metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from motionlib.cli.common import add_json_flag, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval-tokenizer", help="reconstruction MPJPE and codebook use of a motion tokenizer",
+                       description="Tokenize and decode every clip under DATASET (whole clips, as `motionlib "
+                                   "tokenize` does; --windows: the training window instead) and report MPJPE in mm "
+                                   "via FK (global and root-aligned, per body part), feature error, codebook "
+                                   "utilisation and perplexity, and tokens per second of motion.")
+    p.add_argument("dataset", type=Path, nargs="+", help="dataset folder (or clip files)")
+    p.add_argument("--tokenizer", default=None, help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+    p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips")
+    p.add_argument("--windows", action="store_true", help="evaluate sequential training windows, not whole clips")
+    p.add_argument("--device", default="cpu")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from motionlib.motion.errors import MotionError
+    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
+    from motionlib.tokenizer.data import WindowDataset, list_clips, load_clip_features
+    from motionlib.tokenizer.losses import FeatureDenormalizer
+    from motionlib.tokenizer.metrics import evaluate_clips, evaluate_windows
+
+    model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
+    cfg = ckpt.config
+    files = list_clips(args.dataset)[: args.max_clips]
+    if not files:
+        raise FileNotFoundError(f"no clips in {[str(d) for d in args.dataset]}")
+    clips, errors = [], []
+    for f in files:
+        try:
+            clips.append(load_clip_features(f, cfg.fps, cfg.window if args.windows else cfg.alpha))
+        except MotionError as e:
+            errors.append(str(e))
+    if not clips:
+        raise MotionError(f"no clip could be evaluated ({len(errors)} failed; first: {errors[0]})")
+    denorm = FeatureDenormalizer(ckpt.stats).to(args.device)
+    if args.windows:
+        res = evaluate_windows(model, WindowDataset(clips, ckpt.stats, cfg.window), denorm)
+        res["clips"] = len(clips)
+    else:
+        res = evaluate_clips(model, clips, denorm)
+    result = {"mpjpe_mm": res["mpjpe_mm"], "mpjpe_root_aligned_mm": res["mpjpe_root_aligned_mm"],
+              "per_part_mpjpe_mm": res["per_part_mpjpe_mm"], "feature_l1": res["feature_l1"],
+              "codebook_size": res["codebook_size"], "utilization": res["utilization"],
+              "perplexity": res["perplexity"], "codes_used": res["codes_used"],
+              "tokens_per_second": res["tokens_per_second"], "tokens": res["tokens"], "frames": res["frames"],
+              "clips": res["clips"], "failed": len(errors), "errors": errors[:20], "mode": "windows" if args.windows
+              else "clips", "kind": cfg.kind, "tokenizer_id": ckpt.tokenizer_id, "checkpoint_step": ckpt.step}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{cfg.kind} tokenizer {ckpt.tokenizer_id} on {result['clips']} clip(s), {result['frames']} frames:")
+        print(f"  MPJPE {result['mpjpe_mm']:.1f} mm global, {result['mpjpe_root_aligned_mm']:.1f} mm root-aligned; "
+              f"feature L1 {result['feature_l1']:.4f}")
+        print("  per part (mm): " + ", ".join(f"{k} {v:.1f}" for k, v in result["per_part_mpjpe_mm"].items()))
+        print(f"  codebook {result['codebook_size']}: utilisation {result['utilization']:.4f}, perplexity "
+              f"{result['perplexity']:.1f}; {result['tokens_per_second']:g} tokens/s")
+        for e in errors[:20]:
+            print(f"  failed: {e}")
+    return 0

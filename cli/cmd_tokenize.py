@@ -1,0 +1,59 @@
+"""``motionlib tokenize DATASET --tokenizer CKPT``: token arrays next to each clip (resumable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from motionlib.cli.common import add_json_flag, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tokenize", help="write MotionBook token files next to the clips of a dataset",
+                       description="Tokenize every clip under DATASET with a trained tokenizer, writing "
+                                   "<clip>.tokens.npz beside each clip (atomic). Clips whose token file was made by "
+                                   "the same tokenizer are skipped, so an interrupted run can simply be rerun.")
+    p.add_argument("dataset", type=Path, help="dataset folder (or clip files)", nargs="+")
+    p.add_argument("--tokenizer", default=None, help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+    p.add_argument("--force", action="store_true", help="re-tokenize clips that already have tokens")
+    p.add_argument("--device", default="cpu")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from motionlib.motion.errors import MotionError
+    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
+    from motionlib.tokenizer.codec import tokenize_clip
+    from motionlib.tokenizer.data import list_clips
+    from motionlib.tokenizer.tokens import read_tokenizer_id, save_tokens, token_path
+
+    model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
+    files = list_clips(args.dataset)
+    if not files:
+        raise FileNotFoundError(f"no clips in {[str(d) for d in args.dataset]}")
+    done, skipped, tokens, errors = 0, 0, 0, []
+    for f in tqdm(files, desc="tokenize", unit="clip", disable=args.json or len(files) < 2):
+        out = token_path(f)
+        if not args.force and out.exists() and read_tokenizer_id(out) == ckpt.tokenizer_id:
+            skipped += 1
+            continue
+        try:
+            tf = tokenize_clip(model, ckpt, f)
+        except MotionError as e:
+            errors.append(str(e))
+            continue
+        save_tokens(out, tf)
+        done += 1
+        tokens += int(tf.indices.size)
+    result = {"clips": len(files), "tokenized": done, "skipped": skipped, "failed": len(errors), "tokens": tokens,
+              "tokenizer_id": ckpt.tokenizer_id, "errors": errors[:20]}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"tokenize: {len(files)} clip(s): {done} tokenized ({tokens} tokens), {skipped} already done, "
+              f"{len(errors)} failed; tokenizer {ckpt.tokenizer_id}")
+        for e in errors[:20]:
+            print(f"  {e}")
+    return 1 if errors else 0

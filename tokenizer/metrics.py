@@ -1,0 +1,138 @@
+"""Tokenizer evaluation: reconstruction error through FK and codebook usage.
+
+* MPJPE (mean per-joint position error, mm) over SMPL joints 0..21, from
+  joint positions decoded by forward kinematics of the clip's own skeleton
+  (:func:`motionlib.motion.features.decode_positions_t`). *Global*: positions
+  with the root path integrated from the decoded root velocities, both
+  sequences starting at the same canonical origin (so it includes trajectory
+  drift over the evaluated span); *root-aligned*: pelvis subtracted per frame.
+* Per-part MPJPE (mm): root-aligned error of each part's joints
+  (:data:`motionlib.tokenizer.parts.PART_JOINTS`); the root part reports the
+  global pelvis error (its root-aligned error is zero by construction).
+* Feature error: mean absolute error of normalised D135 features.
+* Utilisation: fraction of the codebook used at least once on the set.
+* Perplexity: exp of the entropy (nats) of the empirical code distribution
+  -- the effective number of equally used codes (codebook size at best).
+* Tokens per second of motion: parts x fps / alpha.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import TokenizerConfig
+from .data import ClipFeatures, WindowDataset
+from .losses import FeatureDenormalizer, joint_positions
+from .model import MotionTokenizer, pad_to_multiple
+from .parts import PART_JOINTS, PART_NAMES
+
+
+def utilization(counts: torch.Tensor | np.ndarray) -> float:
+    c = torch.as_tensor(counts)
+    return float((c > 0).sum()) / c.numel()
+
+
+def perplexity(counts: torch.Tensor | np.ndarray) -> float:
+    c = torch.as_tensor(counts, dtype=torch.float64)
+    total = c.sum()
+    if total <= 0:
+        return 0.0
+    p = c[c > 0] / total
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def code_counts(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    return torch.bincount(indices.reshape(-1).long().cpu(), minlength=codebook_size)
+
+
+class MetricAccumulator:
+    """Running sums of the reconstruction and codebook metrics."""
+
+    def __init__(self, cfg: TokenizerConfig, codebook_size: int):
+        self.cfg = cfg
+        self.counts = torch.zeros(codebook_size, dtype=torch.long)
+        self.sum_g = self.sum_ra = self.sum_feat = 0.0
+        self.n_joint = self.n_feat = 0
+        self.frames = 0
+        self.part_sum = {p: 0.0 for p in PART_NAMES}
+        self.part_n = {p: 0 for p in PART_NAMES}
+
+    @torch.no_grad()
+    def add(self, gt: torch.Tensor, rec: torch.Tensor, denorm: FeatureDenormalizer, offsets: torch.Tensor,
+            indices: torch.Tensor | None = None) -> None:
+        """``gt``/``rec``: normalised (B, T, 135); ``offsets``: (24, 3) or (B, 24, 3)."""
+        if offsets.ndim == 3:
+            offsets = offsets[:, None]
+        p_gt = joint_positions(denorm(gt).double(), offsets.double(), self.cfg.fps)
+        p_rec = joint_positions(denorm(rec).double(), offsets.double(), self.cfg.fps)
+        err_g = (p_rec - p_gt).norm(dim=-1)  # (B, T, 22)
+        err_ra = ((p_rec - p_rec[:, :, :1]) - (p_gt - p_gt[:, :, :1])).norm(dim=-1)
+        self.sum_g += float(err_g.sum())
+        self.sum_ra += float(err_ra.sum())
+        self.n_joint += err_g.numel()
+        for name in PART_NAMES:
+            j = list(PART_JOINTS[name])
+            e = err_g[..., j] if name == "root" else err_ra[..., j]
+            self.part_sum[name] += float(e.sum())
+            self.part_n[name] += e.numel()
+        self.sum_feat += float((rec - gt).abs().sum())
+        self.n_feat += gt.numel()
+        self.frames += gt.shape[0] * gt.shape[1]
+        if indices is not None:
+            self.counts += code_counts(indices, self.counts.numel())
+
+    def result(self) -> dict[str, Any]:
+        n = max(self.n_joint, 1)
+        return {
+            "mpjpe_mm": 1000.0 * self.sum_g / n,
+            "mpjpe_root_aligned_mm": 1000.0 * self.sum_ra / n,
+            "per_part_mpjpe_mm": {p: 1000.0 * self.part_sum[p] / max(self.part_n[p], 1) for p in PART_NAMES},
+            "feature_l1": self.sum_feat / max(self.n_feat, 1),
+            "codebook_size": int(self.counts.numel()),
+            "utilization": utilization(self.counts),
+            "perplexity": perplexity(self.counts),
+            "codes_used": int((self.counts > 0).sum()),
+            "tokens": int(self.counts.sum()),
+            "frames": int(self.frames),
+            "tokens_per_second": self.cfg.tokens_per_second(),
+        }
+
+
+@torch.no_grad()
+def evaluate_windows(model: MotionTokenizer, data: WindowDataset, denorm: FeatureDenormalizer,
+                     batch: int = 64) -> dict[str, Any]:
+    """Metrics over sequential windows of ``data`` (what training validates on)."""
+    acc = MetricAccumulator(model.cfg, model.codebook_size)
+    dev = next(model.parameters()).device
+    for x, off in data.eval_batches(batch):
+        x = x.to(dev)
+        idx = model.encode(x)
+        acc.add(x, model.decode_indices(idx), denorm, off.to(dev), idx)
+    return acc.result()
+
+
+@torch.no_grad()
+def reconstruct_clip(model: MotionTokenizer, normed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole clip (T, 135) normalised -> (tokens (T', P), reconstruction (T, 135)); the
+    clip is padded to a multiple of alpha by repeating its last frame, then cropped."""
+    x, t = pad_to_multiple(normed[None], model.cfg.alpha)
+    idx = model.encode(x)
+    return idx[0], model.decode_indices(idx)[0, :t]
+
+
+@torch.no_grad()
+def evaluate_clips(model: MotionTokenizer, clips: list[ClipFeatures], denorm: FeatureDenormalizer
+                   ) -> dict[str, Any]:
+    """Metrics over whole clips, each tokenized in one pass as ``motionlib tokenize`` does."""
+    acc = MetricAccumulator(model.cfg, model.codebook_size)
+    dev = next(model.parameters()).device
+    for c in clips:
+        x = denorm.normalize(torch.as_tensor(c.feats, dtype=torch.float32, device=dev))
+        idx, rec = reconstruct_clip(model, x)
+        acc.add(x[None], rec[None], denorm, torch.as_tensor(c.offsets, dtype=torch.float32, device=dev), idx)
+    out = acc.result()
+    out["clips"] = len(clips)
+    return out

@@ -1,0 +1,118 @@
+"""Token files: one clip's token grid, saved next to the clip.
+
+``<clip>.npz`` -> ``<clip>.tokens.npz`` (versioned ``.npz``, no pickles,
+atomic write). Keys (format version 1):
+
+``format`` = "motionlib.tokens", ``version``, ``indices`` (T', P) int32 in
+[0, codebook_size), ``tokenizer_id`` (config + statistics + weights hash of
+the checkpoint, see :mod:`.checkpoint`), ``config_hash``, ``config_json``,
+``num_frames`` (frames of the tokenized clip; the decoder's output is cropped
+to it), ``fps``, ``origin_json`` (the clip's D135 origin, so detokenizing
+restores its global placement), ``body_scale``, ``offsets`` (24, 3; absent
+when the clip uses the default body), ``source`` (the clip file name).
+
+Files of another tokenizer are detected by ``tokenizer_id``, which is what
+makes ``motionlib tokenize`` resumable and safe to rerun after retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionlib.motion.atomic import atomic_path
+from motionlib.motion.errors import MotionError
+
+from .data import TOKEN_SUFFIX
+
+FORMAT = "motionlib.tokens"
+VERSION = 1
+
+
+def token_path(clip_path: str | os.PathLike) -> Path:
+    """``dir/name.npz`` -> ``dir/name.tokens.npz``."""
+    p = Path(clip_path)
+    stem = p.name[:-4] if p.name.endswith(".npz") else p.name
+    return p.with_name(stem + TOKEN_SUFFIX)
+
+
+@dataclass
+class TokenFile:
+    indices: np.ndarray  # (T', P) integer
+    tokenizer_id: str
+    config_hash: str
+    num_frames: int
+    fps: float
+    config: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, Any] | None = None
+    body_scale: float = 1.0
+    offsets: np.ndarray | None = None
+    source: str = ""
+
+
+def save_tokens(path: str | os.PathLike, tf: TokenFile) -> Path:
+    path = Path(path)
+    idx = np.asarray(tf.indices)
+    if idx.ndim != 2 or not np.issubdtype(idx.dtype, np.integer) or (idx.size and idx.min() < 0):
+        raise MotionError(f"token indices must be a (T', P) array of non-negative integers, got "
+                          f"{idx.dtype} {idx.shape}", str(path))
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT), "version": np.array(VERSION), "indices": idx.astype(np.int32),
+        "tokenizer_id": np.array(tf.tokenizer_id), "config_hash": np.array(tf.config_hash),
+        "config_json": np.array(json.dumps(tf.config, sort_keys=True)), "num_frames": np.array(int(tf.num_frames)),
+        "fps": np.array(float(tf.fps)), "origin_json": np.array(json.dumps(tf.origin)),
+        "body_scale": np.array(float(tf.body_scale)), "source": np.array(tf.source),
+    }
+    if tf.offsets is not None:
+        arrays["offsets"] = np.asarray(tf.offsets, dtype=np.float64)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return path
+
+
+def load_tokens(path: str | os.PathLike, tokenizer_id: str | None = None) -> TokenFile:
+    """Read a token file; ``tokenizer_id``: refuse tokens of another tokenizer."""
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise MotionError("no such token file", src)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise MotionError(f"not a readable token file ({e})", src) from None
+    if str(data.get("format", "")) != FORMAT:
+        raise MotionError("not a motionlib token file", src)
+    if int(data.get("version", -1)) != VERSION:
+        raise MotionError(f"unsupported token file version {int(data.get('version', -1))}", src)
+    try:
+        tf = TokenFile(indices=data["indices"].astype(np.int64), tokenizer_id=str(data["tokenizer_id"]),
+                       config_hash=str(data["config_hash"]), num_frames=int(data["num_frames"]),
+                       fps=float(data["fps"]), config=json.loads(str(data["config_json"])),
+                       origin=json.loads(str(data["origin_json"])), body_scale=float(data["body_scale"]),
+                       offsets=data.get("offsets"), source=str(data.get("source", "")))
+    except (KeyError, ValueError) as e:
+        raise MotionError(f"token file is incomplete ({e})", src) from None
+    if tf.indices.ndim != 2:
+        raise MotionError(f"token indices must be (T', P), got {tf.indices.shape}", src)
+    if tokenizer_id is not None and tf.tokenizer_id != tokenizer_id:
+        raise MotionError(f"tokens were made by tokenizer {tf.tokenizer_id}, not {tokenizer_id}", src)
+    return tf
+
+
+def read_tokenizer_id(path: str | os.PathLike) -> str | None:
+    """The tokenizer id of a token file, or None when it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["format"]) != FORMAT:
+                return None
+            return str(z["tokenizer_id"])
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError):
+        return None

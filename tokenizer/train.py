@@ -1,0 +1,158 @@
+"""Training loop of the MotionBook tokenizer and its baselines.
+
+All kinds are trained the same way on the same windows, so their numbers are
+comparable: AdamW (betas 0.9/0.99 as in T2M-GPT), linear warm-up then cosine
+decay to 10 % of the learning rate, gradient clipping, random windows drawn
+uniformly over the train clips, validation on sequential windows of the
+held-out clips every ``eval_every`` steps.
+
+Outputs in ``TrainConfig.out``: ``last.pt`` (atomic, written at every
+evaluation and at the end; resuming continues from it), ``best.pt`` (lowest
+validation MPJPE), ``tb/`` TensorBoard logs (losses, learning rate, codebook
+utilisation and perplexity over the last ``log_every`` steps, validation
+metrics). Resuming with a different :class:`TokenizerConfig` is an error; the
+data statistics of a resumed run are the checkpoint's, not recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from motionlib.motion.errors import MotionError
+
+from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from .config import TokenizerConfig, TrainConfig
+from .data import WindowDataset, load_split
+from .losses import TokenizerLoss
+from .metrics import code_counts, evaluate_windows, perplexity, utilization
+from .model import build_tokenizer
+
+
+@dataclass
+class TrainResult:
+    step: int
+    checkpoint: Path
+    tokenizer_id: str
+    train_clips: int
+    val_clips: int
+    last_losses: dict[str, float] = field(default_factory=dict)
+    val: dict[str, Any] = field(default_factory=dict)
+    resumed_from: int = 0
+
+
+def lr_at(step: int, tcfg: TrainConfig) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to 10 %."""
+    if tcfg.warmup_steps > 0 and step < tcfg.warmup_steps:
+        return tcfg.lr * (step + 1) / tcfg.warmup_steps
+    span = max(tcfg.steps - tcfg.warmup_steps, 1)
+    prog = min(max(step - tcfg.warmup_steps, 0) / span, 1.0)
+    return tcfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * prog)))
+
+
+def _writer(tcfg: TrainConfig):
+    if not tcfg.tensorboard:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(tcfg.out_dir / "tb"))
+
+
+def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: TrainConfig,
+                    resume: bool = True) -> TrainResult:
+    """Train (or resume) a tokenizer on the clips under ``clips_dir``."""
+    from tqdm import tqdm
+
+    if tcfg.num_threads > 0:
+        torch.set_num_threads(tcfg.num_threads)
+    out = tcfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    train_clips, val_clips, stats = load_split(clips_dir, cfg.fps, cfg.window, tcfg.val_fraction)
+
+    torch.manual_seed(tcfg.seed)
+    model = build_tokenizer(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.99), weight_decay=tcfg.weight_decay,
+                            foreach=True)
+    start, best, extra = 0, float("inf"), {}
+    if resume and last_path.exists():
+        try:
+            ck = load_checkpoint(last_path, expected=cfg)
+        except MotionError as e:
+            raise MotionError(f"{e.problem}; to start a new run use another output folder or resume=False "
+                              f"(--no-resume)", e.source) from None
+        load_state_into(model, ck)
+        if ck.optimizer_state is not None:
+            opt.load_state_dict(ck.optimizer_state)
+        start, stats = ck.step, ck.stats
+        best = float(ck.extra.get("best_val_mpjpe_mm", best))
+    dev = torch.device(tcfg.device)
+    model.to(dev)
+    loss_fn = TokenizerLoss(cfg, stats).to(dev)
+    data = WindowDataset(train_clips, stats, cfg.window)
+    val_data = WindowDataset(val_clips, stats, cfg.window) if val_clips else None
+    gen = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + start)
+    torch.manual_seed(tcfg.seed + start)  # LFQ's entropy subsampling / VQ resets draw from the global RNG
+
+    writer = _writer(tcfg)
+    counts = torch.zeros(model.codebook_size, dtype=torch.long)
+    result = TrainResult(start, last_path, "", len(train_clips), len(val_clips), resumed_from=start)
+    parts: dict[str, float] = {}
+    pbar = tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, desc=f"train {cfg.kind}",
+                unit="step", disable=not tcfg.progress)
+    try:
+        for step in pbar:
+            model.train()
+            lr = lr_at(step, tcfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x = data.sample(tcfg.batch, gen).to(dev)
+            recon, aux, idx = model(x)
+            loss, parts = loss_fn(recon, x, aux)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"tokenizer loss is {float(loss)} at step {step} ({parts})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            opt.step()
+            counts += code_counts(idx, counts.numel())
+            done = step + 1
+            if done % tcfg.log_every == 0 or done == tcfg.steps:
+                use, ppl = utilization(counts), perplexity(counts)
+                pbar.set_postfix(loss=f"{parts['total']:.4f}", fk=f"{parts.get('fk', 0.0):.4f}", use=f"{use:.3f}")
+                if writer is not None:
+                    for k, v in parts.items():
+                        writer.add_scalar(f"loss/{k}", v, done)
+                    writer.add_scalar("lr", lr, done)
+                    writer.add_scalar("codebook/utilization", use, done)
+                    writer.add_scalar("codebook/perplexity", ppl, done)
+                counts.zero_()
+            if done % tcfg.eval_every == 0 or done == tcfg.steps:
+                val = evaluate_windows(model, val_data or data, loss_fn.denorm, batch=tcfg.batch)
+                val["split"] = "val" if val_data is not None else "train"
+                if writer is not None:
+                    for k in ("mpjpe_mm", "mpjpe_root_aligned_mm", "feature_l1", "utilization", "perplexity"):
+                        writer.add_scalar(f"val/{k}", val[k], done)
+                is_best = val["mpjpe_mm"] < best
+                best = min(best, val["mpjpe_mm"])
+                extra = {"best_val_mpjpe_mm": best, "val_mpjpe_mm": val["mpjpe_mm"],
+                         "val_utilization": val["utilization"]}
+                tid = save_checkpoint(last_path, model, cfg, stats, tcfg, opt, done, extra)
+                if is_best:
+                    save_checkpoint(best_path, model, cfg, stats, tcfg, None, done, extra)
+                result.tokenizer_id, result.val = tid, val
+            result.step = done
+    finally:
+        pbar.close()
+        if writer is not None:
+            writer.close()
+    if not result.tokenizer_id and last_path.exists():  # nothing left to train: report the checkpoint
+        result.tokenizer_id = load_checkpoint(last_path).tokenizer_id
+    result.last_losses = parts
+    return result
