@@ -91,6 +91,7 @@ class TrackingEnv:
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = 0
         self.eval_mode = False  # evaluation: no early termination at 0.25 m, success judged at 0.5 m
+        self.record_final_obs = False  # put the last observation of finished episodes in the step info
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- state
@@ -208,6 +209,9 @@ class TrackingEnv:
         if failed.any():
             self.sampler.record_failures(self.clip[failed], self.frame[failed])
         done_ids = torch.nonzero(done).flatten()
+        if self.record_final_obs and done_ids.numel():
+            info["final_obs"] = self.observe()[done_ids]
+            info["final_ids"] = done_ids
         if done_ids.numel() and not self.eval_mode:
             self._reset_envs(done_ids)
         obs = self.observe()

@@ -129,3 +129,17 @@ def test_failure_weighted_sampler_prefers_failing_bins():
     clips, frames, bins = s.sample(2000)
     assert (frames < torch.tensor([91, 31])[clips] - 1).all()
     assert (bins == 2).float().mean() > 0.4
+
+
+def test_gymnasium_vector_env(standing_clip):
+    from motionlib.sim.gym_env import TrackingGymVecEnv
+
+    venv = TrackingGymVecEnv(_env([standing_clip], n=3, max_episode_steps=4))
+    obs, _ = venv.reset(seed=1)
+    assert obs.shape == (3, venv.single_observation_space.shape[0]) and obs.dtype == np.float32
+    for t in range(4):
+        obs, rew, term, trunc, info = venv.step(np.zeros(venv.action_space.shape, np.float32))
+        assert rew.shape == (3,) and np.isfinite(obs).all()
+    assert trunc.all() and not term.any()  # timeout after 4 steps, standing still never falls
+    assert info["_final_obs"].all() and info["final_obs"].shape == obs.shape
+    venv.close()
