@@ -57,8 +57,8 @@ def main() -> None:
         rows.append({
             "id": Path(str(c.meta.get("source", "clip"))).stem,
             "success": r.report["success"],
-            "input_to_clean_mm": M.mpjpe(n.joints()[0], gt) * 1000.0,
-            "refined_to_clean_mm": M.mpjpe(r.clip.joints()[0][: len(gt)], gt[: r.clip.num_frames]) * 1000.0,
+            "input_to_clean_mm": M.mpjpe(n.joints()[0], gt),  # mm
+            "refined_to_clean_mm": M.mpjpe(r.clip.joints()[0][: len(gt)], gt[: r.clip.num_frames]),
             "clean": {k: float(v) for k, v in M.plausibility(c).items()},
             "input": r.report["before"], "refined": r.report["after"],
         })
