@@ -93,13 +93,14 @@ class CpuBackend:
             m = self.models[self.model_of_env[i]]
             d = self._scratch[self.model_of_env[i]]
             mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
-            mujoco.mj_forward(m, d)
-            if self.cfg.lift_clear_of_floor:
+            if self.cfg.lift_clear_of_floor:  # positions + contacts only, then one full forward
+                mujoco.mj_kinematics(m, d)
+                mujoco.mj_collision(m, d)
                 depth = floor_penetration(m, d)
                 if depth > 0.0:
                     self._state[i, 1 + 2] += depth
                     mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
-                    mujoco.mj_forward(m, d)
+            mujoco.mj_forward(m, d)
             self._sensor[i] = d.sensordata
 
     def step(self, ctrl: torch.Tensor, substeps: int) -> None:
