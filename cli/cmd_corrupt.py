@@ -21,23 +21,17 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def clip_files(inputs: list[Path]) -> list[Path]:
-    from motionlib.motion.io import find_clips
-
-    return find_clips(inputs)
-
-
 def run(args) -> int:
     import zlib
 
     from motionlib.motion.corrupt import CorruptConfig, corrupt
-    from motionlib.motion.io import load_motion, save_motion
+    from motionlib.motion.io import find_clips, load_motion, save_motion
 
     over = {k: v for k, v in (("rot_jitter_deg", args.rot_jitter_deg), ("height_offset_m", args.height_offset_m),
                               ("drift_m_per_s", args.drift_m_per_s)) if v is not None}
     cfg = CorruptConfig(**over)
     written = []
-    for f in clip_files(args.inputs):
+    for f in find_clips(args.inputs, required=True):
         clip = load_motion(f)
         seed = args.seed * 1_000_003 + zlib.crc32(f.stem.encode())  # per clip, reproducible
         out = args.out / f.name

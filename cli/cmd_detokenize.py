@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
 
 
 def register(sub) -> None:
@@ -13,7 +13,7 @@ def register(sub) -> None:
                                    "tokenizer id) into motionlib clip files with the original fps, body and global "
                                    "placement. --out is a folder, or a .npz path when decoding one file.")
     p.add_argument("tokens", type=Path, nargs="+", help="token files or folders holding them")
-    p.add_argument("--tokenizer", default=None, help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+    add_tokenizer_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (or .npz for a single token file)")
     p.add_argument("--device", default="cpu")
     add_json_flag(p)
@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def _token_files(inputs: list[Path]) -> list[Path]:
-    from motionlib.tokenizer.data import TOKEN_SUFFIX
+    from motionlib.motion.io import TOKEN_SUFFIX
 
     files: list[Path] = []
     for p in inputs:
@@ -33,7 +33,7 @@ def run(args) -> int:
     from motionlib.motion.io import save_motion
     from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
     from motionlib.tokenizer.codec import detokenize
-    from motionlib.tokenizer.data import TOKEN_SUFFIX
+    from motionlib.motion.io import TOKEN_SUFFIX
     from motionlib.tokenizer.tokens import load_tokens
 
     model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)

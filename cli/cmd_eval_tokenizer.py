@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
 
 
 def register(sub) -> None:
@@ -14,7 +14,7 @@ def register(sub) -> None:
                                    "via FK (global and root-aligned, per body part), feature error, codebook "
                                    "utilisation and perplexity, and tokens per second of motion.")
     p.add_argument("dataset", type=Path, nargs="+", help="dataset folder (or clip files)")
-    p.add_argument("--tokenizer", default=None, help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+    add_tokenizer_flag(p)
     p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips")
     p.add_argument("--windows", action="store_true", help="evaluate sequential training windows, not whole clips")
     p.add_argument("--device", default="cpu")
@@ -24,16 +24,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from motionlib.motion.errors import MotionError
+    from motionlib.motion.io import find_clips
     from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
-    from motionlib.tokenizer.data import WindowDataset, list_clips, load_clip_features
+    from motionlib.tokenizer.data import WindowDataset, load_clip_features
     from motionlib.tokenizer.losses import FeatureDenormalizer
     from motionlib.tokenizer.metrics import evaluate_clips, evaluate_windows
 
     model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
     cfg = ckpt.config
-    files = list_clips(args.dataset)[: args.max_clips]
-    if not files:
-        raise FileNotFoundError(f"no clips in {[str(d) for d in args.dataset]}")
+    files = find_clips(args.dataset, required=True)[: args.max_clips]
     clips, errors = [], []
     for f in files:
         try:

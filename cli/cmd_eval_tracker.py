@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, print_json
-from motionlib.cli.cmd_corrupt import clip_files
 
 
 def register(sub) -> None:
@@ -25,14 +24,14 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from motionlib.motion.io import load_motion
+    from motionlib.motion.io import find_clips, load_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import summarize, tracking_report
     from motionlib.policies.rollout import rollout
 
     policy = TrackingPolicy.load(args.policy or default_policy_path())
-    files = clip_files(args.clips)
+    files = find_clips(args.clips, required=True)
     reports = []
     for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json):
         chunk = files[i : i + args.batch]

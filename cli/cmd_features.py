@@ -24,15 +24,13 @@ def run(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from motionlib.cli.cmd_corrupt import clip_files
+    from motionlib.motion.io import find_clips
     from motionlib.motion.atomic import atomic_path
     from motionlib.motion.feature_stats import StatsAccumulator
     from motionlib.motion.features import encode, roundtrip_error
     from motionlib.motion.io import load_motion
 
-    files = clip_files(args.clips)
-    if not files:
-        raise FileNotFoundError(f"no clips in {[str(c) for c in args.clips]}")
+    files = find_clips(args.clips, required=True)
     acc = StatsAccumulator()
     worst = {"max_joint_err_m": 0.0, "max_rot_err_rad": 0.0, "clip": None}
     frames = 0

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, print_json
-from motionlib.cli.cmd_corrupt import clip_files
 
 
 def register(sub) -> None:
@@ -30,15 +29,13 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from motionlib.motion.atomic import write_text_atomic
-    from motionlib.motion.io import load_motion, save_motion
+    from motionlib.motion.io import find_clips, load_motion, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
 
     policy = TrackingPolicy.load(args.policy or default_policy_path())
-    files = clip_files(args.inputs)
-    if not files:
-        raise FileNotFoundError(f"no clips in {[str(i) for i in args.inputs]}")
+    files = find_clips(args.inputs, required=True)
     reports, wall, motion_s = [], 0.0, 0.0
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
     for i in range(0, len(files), args.batch):
@@ -47,14 +44,14 @@ def run(args) -> int:
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads)
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
-        for f, r in zip(chunk, results):
+        for f, clip, r in zip(chunk, clips, results):
             save_motion(r.clip, args.out / "clips" / f.name)
             r.report["id"] = f.stem
             reports.append(r.report)
             if args.video:
                 from motionlib.motion.render import render_video
 
-                render_video([load_motion(f), r.clip], args.out / f"{f.stem}_before_after.mp4",
+                render_video([clip, r.clip], args.out / f"{f.stem}_before_after.mp4",
                              titles=["input", "refined"])
         bar.update(len(chunk))
     bar.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
 
 
 def register(sub) -> None:
@@ -13,7 +13,7 @@ def register(sub) -> None:
                                    "<clip>.tokens.npz beside each clip (atomic). Clips whose token file was made by "
                                    "the same tokenizer are skipped, so an interrupted run can simply be rerun.")
     p.add_argument("dataset", type=Path, help="dataset folder (or clip files)", nargs="+")
-    p.add_argument("--tokenizer", default=None, help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+    add_tokenizer_flag(p)
     p.add_argument("--force", action="store_true", help="re-tokenize clips that already have tokens")
     p.add_argument("--device", default="cpu")
     add_json_flag(p)
@@ -26,13 +26,11 @@ def run(args) -> int:
     from motionlib.motion.errors import MotionError
     from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
     from motionlib.tokenizer.codec import tokenize_clip
-    from motionlib.tokenizer.data import list_clips
+    from motionlib.motion.io import find_clips
     from motionlib.tokenizer.tokens import read_tokenizer_id, save_tokens, token_path
 
     model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
-    files = list_clips(args.dataset)
-    if not files:
-        raise FileNotFoundError(f"no clips in {[str(d) for d in args.dataset]}")
+    files = find_clips(args.dataset, required=True)
     done, skipped, tokens, errors = 0, 0, 0, []
     for f in tqdm(files, desc="tokenize", unit="clip", disable=args.json or len(files) < 2):
         out = token_path(f)

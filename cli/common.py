@@ -31,3 +31,9 @@ def print_json(obj: dict) -> None:
 
 def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def add_tokenizer_flag(parser) -> None:
+    """``--tokenizer``, resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``."""
+    parser.add_argument("--tokenizer", default=None,
+                        help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")

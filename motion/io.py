@@ -41,10 +41,38 @@ def save_motion(motion: Motion, path: str | os.PathLike) -> Path:
     }
     if motion.offsets is not None:
         arrays["offsets"] = motion.offsets.astype(np.float64)
+    return write_npz_atomic(path, arrays)
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez_compressed`` to ``path`` atomically (a crash leaves no partial file)."""
+    path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
     return path
+
+
+def read_versioned_npz(path: str | os.PathLike, fmt: str, version: int, kind: str) -> dict[str, np.ndarray]:
+    """Read a motionlib ``.npz`` (no pickles) and check its ``format``/``version`` keys.
+
+    ``kind`` names the file type in errors ("clip", "token file"); every error is
+    a :class:`MotionError` naming the file."""
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise MotionError(f"no such {kind}", src)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise MotionError(f"not a readable .npz {kind} ({e})", src) from None
+    if str(data.get("format", "")) != fmt:
+        raise MotionError(f"not a motionlib {kind} (format key is {str(data.get('format'))!r})", src)
+    got = int(data.get("version", -1))
+    if got != version:
+        raise MotionError(f"unsupported {kind} format version {got} (this motionlib reads {version})", src)
+    return data
 
 
 def _json_default(o):
@@ -57,20 +85,8 @@ def _json_default(o):
 
 def load_motion(path: str | os.PathLike) -> Motion:
     """Load and validate a clip file; errors name the file and the problem."""
-    path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise MotionError("no such clip file", src)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise MotionError(f"not a readable .npz clip ({e})", src) from None
-    if str(data.get("format", "")) != FORMAT:
-        raise MotionError(f"not a motionlib clip (format key is {str(data.get('format'))!r})", src)
-    version = int(data.get("version", -1))
-    if version != VERSION:
-        raise MotionError(f"unsupported clip format version {version} (this motionlib reads {VERSION})", src)
+    data = read_versioned_npz(path, FORMAT, VERSION, "clip")
     missing = [k for k in ("fps", "trans", "rotations") if k not in data]
     if missing:
         raise MotionError(f"clip file lacks {missing}", src)
@@ -102,12 +118,14 @@ def is_clip_file(f: Path) -> bool:
     return f.suffix == ".npz" and not f.name.startswith(".") and not f.name.endswith(TOKEN_SUFFIX)
 
 
-def find_clips(inputs) -> list[Path]:
+def find_clips(inputs, required: bool = False) -> list[Path]:
     """Clip files given as files and/or folders (searched recursively), folders sorted.
 
-    A path that does not exist raises :class:`MotionError` naming it."""
+    A path that does not exist raises :class:`MotionError` naming it; with
+    ``required``, so does finding no clip at all."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    inputs = list(inputs)
     files: list[Path] = []
     for p in map(Path, inputs):
         if p.is_dir():
@@ -116,4 +134,6 @@ def find_clips(inputs) -> list[Path]:
             files.append(p)
         else:
             raise MotionError("no such clip file or folder", str(p))
+    if required and not files:
+        raise MotionError("no motionlib clips found", ", ".join(map(str, inputs)))
     return files

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 from rl_games.common.algo_observer import AlgoObserver
 from tqdm import tqdm
 

@@ -145,10 +145,7 @@ def load_clip_set(paths: list[str]) -> list[Motion]:
     """Clip files and folders (motionlib .npz) -> clips, in a stable order."""
     from motionlib.motion.io import find_clips, load_motion
 
-    files = find_clips(paths)
-    if not files:
-        raise FileNotFoundError(f"no clips found in {paths}")
-    return [load_motion(f) for f in files]
+    return [load_motion(f) for f in find_clips(paths, required=True)]
 
 
 def env_steps_per_epoch(cfg: TrainConfig) -> int:

@@ -28,7 +28,7 @@ import torch
 from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import DIM, encode_clip
-from motionlib.motion.io import TOKEN_SUFFIX, find_clips, load_motion  # TOKEN_SUFFIX re-exported
+from motionlib.motion.io import find_clips, load_motion
 
 
 def list_clips(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:

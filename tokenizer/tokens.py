@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
+from motionlib.motion.io import read_versioned_npz, write_npz_atomic
 
-from .data import TOKEN_SUFFIX
+from motionlib.motion.io import TOKEN_SUFFIX
 
 FORMAT = "motionlib.tokens"
 VERSION = 1
@@ -71,27 +71,13 @@ def save_tokens(path: str | os.PathLike, tf: TokenFile) -> Path:
     }
     if tf.offsets is not None:
         arrays["offsets"] = np.asarray(tf.offsets, dtype=np.float64)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-    return path
+    return write_npz_atomic(path, arrays)
 
 
 def load_tokens(path: str | os.PathLike, tokenizer_id: str | None = None) -> TokenFile:
     """Read a token file; ``tokenizer_id``: refuse tokens of another tokenizer."""
-    path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise MotionError("no such token file", src)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise MotionError(f"not a readable token file ({e})", src) from None
-    if str(data.get("format", "")) != FORMAT:
-        raise MotionError("not a motionlib token file", src)
-    if int(data.get("version", -1)) != VERSION:
-        raise MotionError(f"unsupported token file version {int(data.get('version', -1))}", src)
+    data = read_versioned_npz(path, FORMAT, VERSION, "token file")
     try:
         tf = TokenFile(indices=data["indices"].astype(np.int64), tokenizer_id=str(data["tokenizer_id"]),
                        config_hash=str(data["config_hash"]), num_frames=int(data["num_frames"]),
