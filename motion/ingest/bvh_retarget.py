@@ -44,7 +44,7 @@ from ..errors import MotionError
 from ..fk import fk_t
 from ..skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS, Skeleton
 from .bvh import BVH, read_bvh
-from .retarget_solve import analytic_pose, refine
+from .retarget_solve import analytic_pose, flatten_toes, refine
 
 SHIPPED_MAPPINGS = ("bandai",)
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -63,6 +63,10 @@ class Mapping:
     source: str = ""
     neutral: dict[str, np.ndarray] | None = None  # source joints standing neutrally, SMPL body frame
     neutral_bones: tuple[int, ...] = ()  # SMPL joints whose bone (from the parent) aligns by the neutral pose
+    # SMPL joints whose position target is turned, about the parent joint's
+    # flexion axis, by the angle between the neutral pose and SMPL's rest pose
+    # (see :meth:`calibrated_targets`)
+    angle_calibrated: tuple[int, ...] = ()
 
     def align_offsets(self, offsets: np.ndarray) -> np.ndarray:
         """(24, 3) bone vectors used as rest directions when aligning bones:
@@ -74,6 +78,40 @@ class Mapping:
         pts = np.einsum("kj,jc->kc", self.matrix(names, self.source), np.stack([self.neutral[n] for n in names]))
         for j in self.neutral_bones:
             out[j] = pts[j] - pts[SMPL_PARENTS[j]]
+        return out
+
+    def calibrated_targets(self, targets: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Targets for the position fit with the ``angle_calibrated`` joints turned.
+
+        A source joint can sit elsewhere on the limb than SMPL's: Bandai's Toes
+        joint is 7.5 cm below the ankle standing (ankle->toe 39.6 degrees below
+        horizontal on planted feet, measured on dataset-1) where SMPL's foot
+        joint is 24.5 degrees below. Fitting positions alone pitches the SMPL
+        foot 15 degrees down, which puts the toes ~3 cm into the floor of a
+        simulated humanoid. For joint j with parent p and grandparent g, the
+        angle between bones (g->p, p->j) in the neutral pose is compared with
+        SMPL's rest pose, and each frame's target of j is turned about the
+        axis normal to that frame's two bones by the difference, so a neutral
+        source pose maps to SMPL's rest angle."""
+        if not self.angle_calibrated or not self.neutral:
+            return targets
+        names = list(self.neutral)
+        pts = np.einsum("kj,jc->kc", self.matrix(names, self.source), np.stack([self.neutral[n] for n in names]))
+        out = np.array(targets, dtype=np.float64, copy=True)
+        for j in self.angle_calibrated:
+            p = SMPL_PARENTS[j]
+            g = SMPL_PARENTS[p]
+            delta = _angle(offsets[p], offsets[j]) - _angle(pts[p] - pts[g], pts[j] - pts[p])
+            a = targets[:, p] - targets[:, g]
+            v = targets[:, j] - targets[:, p]
+            n = np.cross(a, v)
+            norm = np.linalg.norm(n, axis=-1, keepdims=True)
+            ok = norm[:, 0] > 1e-9 * np.linalg.norm(a, axis=-1) * np.linalg.norm(v, axis=-1)
+            n = np.where(ok[:, None], n / np.maximum(norm, 1e-12), 0.0)
+            # Rodrigues: turning v by +delta about n = a x v opens the angle between a and v
+            c, s_ = np.cos(delta), np.sin(delta)
+            v_rot = v * c + np.cross(n, v) * s_ + n * (n * v).sum(-1, keepdims=True) * (1 - c)
+            out[:, j] = targets[:, p] + np.where(ok[:, None], v_rot, v)
         return out
 
     @property
@@ -96,6 +134,10 @@ class Mapping:
             for n, w in combo.items():
                 m[j, names.index(n)] += w
         return m
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.arccos(np.clip(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0)))
 
 
 def _mapping_path(mapping: str | Path) -> Path | None:
@@ -155,9 +197,16 @@ def load_mapping(mapping: str | Path) -> Mapping:
     if not any(weights[j] > 0 for j in (1, 2)) or weights.sum() <= 0:
         raise MotionError("mapping must give the hips a positive weight", src)
     neutral, bones = _neutral(doc, combos, src)
+    calibrated = doc.get("angle_calibrated", [])
+    bad = [b for b in calibrated if b not in SMPL_JOINT_NAMES or SMPL_PARENTS[SMPL_JOINT_NAMES.index(b)] <= 0]
+    if bad:
+        raise MotionError(f"angle_calibrated names joints without a grandparent: {', '.join(map(str, bad))}", src)
+    if calibrated and neutral is None:
+        raise MotionError("angle_calibrated needs a neutral_pose", src)
     return Mapping(name=str(doc.get("name", Path(str(mapping)).stem)), up_axis=up,
                    unit=str(doc.get("unit", "auto")), combos=combos, weights=weights, source=src,
-                   neutral=neutral, neutral_bones=bones)
+                   neutral=neutral, neutral_bones=bones,
+                   angle_calibrated=tuple(SMPL_JOINT_NAMES.index(b) for b in calibrated))
 
 
 def _neutral(doc: dict, combos: list[dict[str, float]], src: str) -> tuple[dict[str, np.ndarray] | None, tuple[int, ...]]:
@@ -240,6 +289,27 @@ def fitted_offsets(targets: np.ndarray, align: np.ndarray) -> np.ndarray:
     return np.round(off, 4)
 
 
+def ground_height(pos: np.ndarray, rot: np.ndarray, soles: np.ndarray, level_deg: float = 10.0) -> float:
+    """Height of the floor under a retargeted clip: a level foot on the ground
+    stands on it. Over the frames where a foot is level (its up axis within
+    ``level_deg`` of vertical), the 20th percentile of that foot's lowest sole
+    point (level feet in the air are higher; planted ones the lowest). Clips with
+    fewer than 10 level-foot frames fall back to the 5th percentile of every
+    frame's lowest sole point. ``soles``: (T, 4) l/r ankle, l/r toe sole heights."""
+    from ..fk import fk
+
+    glob = fk(rot, np.zeros((rot.shape[0], 3)), np.zeros((NUM_JOINTS, 3)))[1]
+    heights = []
+    for ankle, (si, ti) in ((7, (0, 2)), (8, (1, 3))):
+        tilt = np.degrees(np.arccos(np.clip(glob[:, ankle, 2, 1], -1.0, 1.0)))
+        level = tilt < level_deg
+        heights.append(np.minimum(soles[level, si], soles[level, ti]))
+    h = np.concatenate(heights)
+    if h.size >= 10:
+        return float(np.percentile(h, 20))
+    return float(np.percentile(soles.min(axis=1), 5))
+
+
 def _snap_fps(fps: float) -> float:
     """BVH frame times are written with ~6 digits (0.0333333): snap to a whole fps."""
     r = round(fps)
@@ -260,8 +330,7 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
     or "fitted" (per-bone offsets matched to the source, ``Motion.offsets``; see
     :func:`fitted_offsets`).
     ``ground``: shift the clip vertically so the soles (see
-    :mod:`motionlib.motion.metrics`) rest on z = 0: the 5th percentile of the
-    per-frame lowest sole point is moved to the ground. Source joint centres
+    :mod:`motionlib.motion.metrics`) rest on z = 0 (see :func:`ground_height`). Source joint centres
     (e.g. Bandai's Toes joint, ~4 cm up when planted) differ from SMPL's, so
     without this the SMPL body floats a few centimetres. The fit error is
     measured before the shift; the shift is kept in ``meta["retarget"]``.
@@ -301,9 +370,12 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
     try:
         rot, trans, pos = rot0, trans0, p0
         if iters > 0 and err0 > 1.0:  # an (almost) exact analytic fit needs no refinement
-            r1, t1, p1 = refine(rot0, trans0, targets, skel.offsets, mp.weights, iters=iters)
+            fit_targets = mp.calibrated_targets(targets, skel.offsets)
+            r1, t1, p1 = refine(rot0, trans0, fit_targets, skel.offsets, mp.weights, iters=iters,
+                                direction_joints=mp.angle_calibrated)
             # keep the refinement unless it fits worse (a body that fits exactly needs none)
-            if np.linalg.norm(p1 - targets, axis=-1)[:, direct].mean() * 1000 <= err0:
+            if np.linalg.norm(p1 - fit_targets, axis=-1)[:, direct].mean() * 1000 <= \
+                    np.linalg.norm(p0 - fit_targets, axis=-1)[:, direct].mean() * 1000:
                 rot, trans, pos = r1, t1, p1
     finally:
         if threads is not None:
@@ -328,14 +400,16 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
         },
     }
     if ground:
-        from ..metrics import sole_heights
+        from ..metrics import SOLE_OFFSET_M, sole_heights
 
         bscale = scale if offsets is None else float(np.linalg.norm(offsets, axis=1).sum()
                                                      / np.linalg.norm(Skeleton.default().offsets, axis=1).sum())
-        shift = float(np.percentile(sole_heights(pos, bscale).min(axis=1), 5))
+        shift = ground_height(pos, rot, sole_heights(pos, bscale))
         trans = trans.copy()
         trans[:, 2] -= shift
         meta["retarget"]["ground_shift_m"] = round(shift, 4)
+        # toes level on the ground (a real foot bends at the ball; see flatten_toes)
+        rot = flatten_toes(rot, trans, skel.offsets, float(SOLE_OFFSET_M[2]) * bscale)
     quats = R.quat_fix_continuity(R.matrix_to_quat(rot))
     motion = Motion(fps=_snap_fps(bvh.fps), trans=trans, rotations=quats, body_scale=scale,
                     offsets=offsets, meta=meta)
