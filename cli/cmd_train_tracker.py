@@ -16,16 +16,23 @@ def register(sub) -> None:
     p.add_argument("--clips", nargs="+", required=True, help="clip files or folders")
     p.add_argument("--eval-clips", nargs="*", default=None, help="clips for evaluation (default: training clips)")
     p.add_argument("--out", default="runs/tracker")
-    p.add_argument("--steps", type=float, default=2e6, help="env steps to train")
-    p.add_argument("--envs", type=int, default=64, help="parallel environments")
+    p.add_argument("--preset", default="cpu", choices=["cpu", "gpu"],
+                   help="starting settings: cpu (64 envs, MuJoCo threads) or gpu (4096 MuJoCo Warp worlds on CUDA, "
+                        "large PPO batches); the flags below override them")
+    p.add_argument("--steps", type=float, default=None, help="env steps to train (default: preset's)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock limit: stop cleanly (checkpoint, evaluation, exported policy) after this long")
+    p.add_argument("--envs", type=int, default=None, help="parallel environments (default: preset's)")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
-    p.add_argument("--backend", default="cpu", choices=["cpu"], help="physics backend")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", default=None, choices=["cpu", "warp"],
+                   help="physics backend: cpu (mujoco.rollout threads) or warp (MuJoCo Warp; default: preset's)")
+    p.add_argument("--device", default=None, help="cpu or cuda: env tensors, warp physics and PPO (default: preset's)")
     p.add_argument("--resume", default=None, help="rl-games checkpoint (.pth) to continue from")
-    p.add_argument("--eval-every", type=int, default=25, help="epochs between deterministic evaluations")
+    p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--horizon", type=int, default=32)
+    p.add_argument("--horizon", type=int, default=None)
+    p.add_argument("--minibatches", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=None, help="use only the first N clips")
     p.add_argument("--curriculum", type=int, default=0,
@@ -36,21 +43,27 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from dataclasses import replace
+
     from motionlib.policies.train import load_clip_set, train
-    from motionlib.policies.train_config import PPOConfig, TrainConfig
-    from motionlib.sim.tracking_config import TrackingConfig
+    from motionlib.policies.train_config import preset
 
     clips = load_clip_set(args.clips)
     if args.max_clips:
         clips = clips[: args.max_clips]
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
-    cfg = TrainConfig(
-        clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
-        max_env_steps=int(args.steps), eval_every_epochs=args.eval_every, curriculum_clips=args.curriculum, resume=args.resume, seed=args.seed,
-        threads=args.threads, device=args.device, backend=args.backend,
-        tracking=TrackingConfig(num_envs=args.envs, seed=args.seed),
-        ppo=PPOConfig(units=tuple(int(u) for u in args.units.split(",")), learning_rate=args.lr,
-                      horizon_length=args.horizon),
+    cfg = preset(args.preset)
+    pick = lambda flag, default: default if flag is None else flag  # noqa: E731
+    cfg = replace(
+        cfg, clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
+        max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
+        eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
+        resume=args.resume, seed=args.seed, threads=args.threads,
+        device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend),
+        tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed),
+        ppo=replace(cfg.ppo, units=tuple(int(u) for u in args.units.split(",")), learning_rate=args.lr,
+                    horizon_length=pick(args.horizon, cfg.ppo.horizon_length),
+                    minibatches=pick(args.minibatches, cfg.ppo.minibatches)),
     )
     summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json))
     result = {"out": args.out, "clips": len(clips), "best": summary["best"], "seconds": round(summary["seconds"], 1),

@@ -26,85 +26,124 @@ class TrackingObserver(AlgoObserver):
         self.t0 = time.time()
 
     def _reset_stats(self) -> None:
+        # per-step figures arrive as device tensors and are summed there; they
+        # are read back once per epoch (after_print_stats), never per step
         self.n_episodes = 0
         self.n_terminated = 0
         self.n_clip_end = 0
-        self.ep_steps: list[float] = []
-        self.ep_returns: list[float] = []
-        self.terms: dict[str, float] = {}
+        self.ep_steps_sum = 0
+        self.ep_returns_sum = 0
+        self.terms: dict = {}
         self.n_term_samples = 0
         self.blowups = 0
-        self.body_dist: list[float] = []
-        self.step_reward = 0.0
+        self.body_dist_sum = 0
+        self.step_reward = 0
 
     def after_init(self, algo) -> None:
         self.algo = algo
         self.writer = algo.writer
         self.bar = tqdm(total=algo.max_epochs, desc="train-tracker", unit="epoch", disable=not self.progress)
+        vec = self.holder.get("vec")
+        if self.writer is not None and vec is not None:
+            env = vec.env
+            dev = str(env.device)
+            if env.device.type == "cuda":
+                import torch
+
+                dev += f" ({torch.cuda.get_device_name(env.device)})"
+            self.writer.add_text("run/device", f"backend {env.backend.name}, device {dev}, {env.num_envs} envs", 0)
 
     def process_infos(self, infos, done_indices) -> None:
         if not isinstance(infos, dict) or "terms" not in infos:
             return
         for k, v in infos["terms"].items():
-            self.terms[k] = self.terms.get(k, 0.0) + v
+            self.terms[k] = self.terms.get(k, 0) + v
         self.n_term_samples += 1
-        self.step_reward += float(infos.get("reward_mean", 0.0))
-        self.blowups += int(infos["blowups"])
-        self.body_dist.append(float(infos["mean_body_dist"]))
-        term = infos["done_terminated"]
-        if term.numel():
-            self.n_episodes += int(term.numel())
-            self.n_terminated += int(term.sum())
-            self.n_clip_end += int(infos["done_clip_end"].sum())
-            self.ep_steps += infos["episode_steps"].float().tolist()
-            self.ep_returns += infos["episode_return"].float().tolist()
+        self.step_reward = self.step_reward + infos["reward_mean"]
+        self.blowups = self.blowups + infos["blowups"]
+        self.body_dist_sum = self.body_dist_sum + infos["mean_body_dist"]
+        done = infos["done"]
+        self.n_episodes = self.n_episodes + done.sum()
+        self.n_terminated = self.n_terminated + (infos["done_terminated"] & done).sum()
+        self.n_clip_end = self.n_clip_end + (infos["done_clip_end"] & done).sum()
+        self.ep_steps_sum = self.ep_steps_sum + (infos["episode_steps"] * done).sum()
+        self.ep_returns_sum = self.ep_returns_sum + (infos["episode_return"] * done).sum()
+
+    def _epoch_figures(self) -> dict:
+        """This epoch's sums, read back from the device once."""
+        def f(x) -> float:
+            return float(x)
+
+        n = f(self.n_episodes)
+        k = max(self.n_term_samples, 1)
+        return {
+            "episodes": n,
+            "reward": f(self.step_reward) / k,
+            "episode_length": f(self.ep_steps_sum) / n if n else float("nan"),
+            "episode_return": f(self.ep_returns_sum) / n if n else float("nan"),
+            "train_success": 1.0 - f(self.n_terminated) / n if n else float("nan"),
+            "body_dist": f(self.body_dist_sum) / k if self.n_term_samples else 0.0,
+            "blowups": f(self.blowups),
+            "terms": {key: f(v) / k for key, v in self.terms.items()},
+        }
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
         w = self.writer
         vec = self.holder.get("vec")
+        e = self._epoch_figures()
         self.train_history.append({
-            "env_steps": int(frame), "epoch": int(epoch_num),
-            "reward": self.step_reward / max(self.n_term_samples, 1),
-            "episode_length": float(np.mean(self.ep_steps)) if self.ep_steps else float("nan"),
-            "episode_return": float(np.mean(self.ep_returns)) if self.ep_returns else float("nan"),
-            "train_success": 1.0 - self.n_terminated / self.n_episodes if self.n_episodes else float("nan"),
+            "env_steps": int(frame), "epoch": int(epoch_num), "reward": e["reward"],
+            "episode_length": e["episode_length"], "episode_return": e["episode_return"],
+            "train_success": e["train_success"],
         })
-        self._advance_curriculum(vec)
+        self._advance_curriculum(vec, e["episodes"])
         if vec is not None:
             self.train_history[-1]["active_clips"] = vec.env.sampler.active_clips
+        rate = vec.steps_per_second() if vec is not None else None
         if w is not None:
-            w.add_scalar("episodes/step_reward", self.train_history[-1]["reward"], frame)
+            w.add_scalar("episodes/step_reward", e["reward"], frame)
+            for k, v in e["terms"].items():
+                w.add_scalar(f"reward_terms/{k}", v, frame)
+            if e["episodes"]:
+                w.add_scalar("episodes/train_success_rate", e["train_success"], frame)
+                w.add_scalar("episodes/length", e["episode_length"], frame)
+                w.add_scalar("episodes/return", e["episode_return"], frame)
+            w.add_scalar("episodes/mean_body_dist_m", e["body_dist"], frame)
+            w.add_scalar("sim/blowups", e["blowups"], frame)
             if vec is not None:
                 w.add_scalar("curriculum/active_clips", vec.env.sampler.active_clips, frame)
-        if w is not None:
-            for k, v in self.terms.items():
-                w.add_scalar(f"reward_terms/{k}", v / max(self.n_term_samples, 1), frame)
-            if self.n_episodes:
-                w.add_scalar("episodes/train_success_rate", 1.0 - self.n_terminated / self.n_episodes, frame)
-                w.add_scalar("episodes/length", float(np.mean(self.ep_steps)), frame)
-                w.add_scalar("episodes/return", float(np.mean(self.ep_returns)), frame)
-            w.add_scalar("episodes/mean_body_dist_m", float(np.mean(self.body_dist)) if self.body_dist else 0.0, frame)
-            w.add_scalar("sim/blowups", self.blowups, frame)
-            if vec is not None:
-                w.add_scalar("perf/env_steps_per_s", vec.steps_per_second(), frame)
-                w.add_scalar("sim/blowups_total", vec.env.total_blowups, frame)
+                w.add_scalar("perf/env_steps_per_s", rate, frame)
+                w.add_scalar("sim/blowups_total", float(vec.env.total_blowups), frame)
+                overflows = getattr(vec.env.backend, "overflows", None)
+                if overflows is not None:
+                    w.add_scalar("sim/overflows_total", float(overflows), frame)
         if self.progress:
-            sr = 1.0 - self.n_terminated / self.n_episodes if self.n_episodes else float("nan")
+            sr = e["train_success"]
             self.bar.set_postfix(steps=f"{frame:.3g}", train_success=f"{sr:.2f}",
+                                 sps=f"{rate:.3g}" if rate is not None else "-",
                                  best=f"{self.best['success_rate']:.2f}" if self.best else "-")
             self.bar.update(1)
         self._reset_stats()
+        self._check_time_limit(epoch_num)
         every = self.cfg.eval_every_epochs
         if every > 0 and (epoch_num % every == 0 or epoch_num >= self.algo.max_epochs):
             self.evaluate(frame, epoch_num)
 
-    def _advance_curriculum(self, vec) -> None:
+    def _check_time_limit(self, epoch_num: int) -> None:
+        """End training cleanly once ``cfg.max_minutes`` have passed: rl-games then
+        saves its checkpoint and returns after this epoch (and we evaluate it)."""
+        limit = getattr(self.cfg, "max_minutes", None)
+        if limit and time.time() - self.t0 >= 60.0 * limit and epoch_num < self.algo.max_epochs:
+            print(f"[train-tracker] time limit of {limit:g} min reached at epoch {epoch_num}: stopping")
+            self.algo.max_epochs = epoch_num
+
+    def _advance_curriculum(self, vec, episodes: float) -> None:
         """Double the active clip set when this epoch's training success is high enough."""
         if vec is None or self.cfg.curriculum_clips <= 0:
             return
         sampler = vec.env.sampler
         sr = self.train_history[-1]["train_success"]
-        if self.n_episodes >= 32 and sr >= self.cfg.curriculum_success and sampler.active_clips < sampler.num_clips:
+        if episodes >= 32 and sr >= self.cfg.curriculum_success and sampler.active_clips < sampler.num_clips:
             sampler.set_active_clips(2 * sampler.active_clips)
 
     def evaluate(self, frame: int, epoch_num: int) -> dict:

@@ -40,16 +40,17 @@ class TrackingVecEnv(IVecEnv):
         self.env_steps += self.env.num_envs
         dones = (res.terminated | res.truncated).to(torch.uint8)
         info = res.info
-        infos = {
+        infos = {  # tensors only: nothing here waits for the device (the observer reduces them per epoch)
             "time_outs": res.truncated,  # value bootstrap on truncation
             "terms": info["terms"],
-            "reward_mean": res.reward.mean().item(),
+            "reward_mean": info["reward_mean"],
             "blowups": info["blowups"],
+            "done": info["done"],
             "done_terminated": info["done_terminated"],
             "done_clip_end": info["done_clip_end"],
             "episode_steps": info["episode_steps"],
             "episode_return": info["episode_return"],
-            "mean_body_dist": info["mean_body_dist"].mean().item(),
+            "mean_body_dist": info["mean_body_dist"].mean(),
         }
         return res.obs, res.reward, dones, infos
 

@@ -36,19 +36,21 @@ class RolloutResult:
 
 def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None = None,
             retry: bool = False, threads: int | None = None, progress: bool = False,
-            device: str = "cpu") -> list[RolloutResult]:
+            device: str = "cpu", backend: str = "cpu") -> list[RolloutResult]:
     """Roll out ``policy`` deterministically.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0.
     ``retry``: when an env is lost, restart it from the reference at that frame
     and keep going (the first failure frame is still reported).
+    ``backend``/``device``: physics backend ("cpu" or "warp") and where it runs.
     """
     from motionlib.sim.backend_cpu import CpuBackendConfig
 
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     starts = starts or [(c, 0) for c in range(ref.num_clips)]
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": len(starts), "rsi": False})
-    env = TrackingEnv(ref, tcfg, policy.humanoid, backend_cfg=CpuBackendConfig(threads=threads), device=device)
+    bcfg = CpuBackendConfig(threads=threads) if backend == "cpu" else None
+    env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=bcfg, device=device)
     env.eval_mode = True
     clip_ids = torch.tensor([c for c, _ in starts])
     frames = torch.tensor([f for _, f in starts])
@@ -56,8 +58,9 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     obs = env.reset()
     n = len(starts)
     lengths = (env.ref.clip_len[clip_ids] - frames).tolist()
-    qpos = [[env.backend.qpos[i].numpy().copy()] for i in range(n)]
-    body = [[env.body_state().pos[i].numpy().copy()] for i in range(n)]
+    q0, p0 = env.backend.qpos.cpu().numpy(), env.body_state().pos.cpu().numpy()
+    qpos = [[q0[i].copy()] for i in range(n)]
+    body = [[p0[i].copy()] for i in range(n)]
     active = torch.ones(n, dtype=torch.bool)
     fail = [None] * n
     resets: list[list[int]] = [[] for _ in range(n)]
@@ -68,14 +71,15 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
         with torch.no_grad():
             act = policy.act(obs)
         res = env.step(act)
-        lost = (res.terminated & active).nonzero().flatten().tolist()
-        ended = (res.truncated & active).nonzero().flatten().tolist()
-        pos_now = env.body_state().pos
+        lost = (res.terminated.cpu() & active).nonzero().flatten().tolist()
+        ended = (res.truncated.cpu() & active).nonzero().flatten().tolist()
+        pos_now = env.body_state().pos.cpu().numpy()
+        q_now = env.backend.qpos.cpu().numpy()
         for i in range(n):
             if active[i]:
-                qpos[i].append(env.backend.qpos[i].numpy().copy())
-                body[i].append(pos_now[i].numpy().copy())
-        blow = env.backend.unstable
+                qpos[i].append(q_now[i].copy())
+                body[i].append(pos_now[i].copy())
+        blow = env.backend.unstable.cpu()
         for i in lost:
             blowups[i] += int(blow[i])
             if fail[i] is None:
@@ -84,8 +88,8 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
                 resets[i].append(int(env.frame[i]))
                 env.set_start(env.clip.clone(), env.frame.clone())
                 env._reset_envs(torch.tensor([i]))
-                qpos[i][-1] = env.backend.qpos[i].numpy().copy()
-                body[i][-1] = env.body_state().pos[i].numpy().copy()
+                qpos[i][-1] = env.backend.qpos[i].cpu().numpy().copy()
+                body[i][-1] = env.body_state().pos[i].cpu().numpy().copy()
             else:
                 active[i] = False
         for i in ended:

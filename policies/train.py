@@ -69,7 +69,7 @@ def rlgames_params(cfg: TrainConfig) -> dict:
             "num_actors": n, "reward_shaper": {"scale_value": 1.0}, "normalize_advantage": True,
             "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate, "lr_schedule": p.lr_schedule,
             "kl_threshold": p.kl_threshold, "score_to_win": 1e12, "max_epochs": max_epochs,
-            "max_frames": -1, "save_best_after": 10**9, "save_frequency": 10, "print_stats": False,
+            "max_frames": -1, "save_best_after": 10**9, "save_frequency": cfg.save_every_epochs, "print_stats": False,
             "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": True,
             "e_clip": p.e_clip, "horizon_length": p.horizon_length, "minibatch_size": batch // p.minibatches,
             "mini_epochs": p.mini_epochs, "critic_coef": p.critic_coef, "clip_value": False,
@@ -103,10 +103,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     holder: dict = {}
 
     def make_env():
-        from motionlib.sim.backend_cpu import CpuBackendConfig
-
         env = TrackingEnv(ref, cfg.tracking, cfg.humanoid, backend=cfg.backend,
-                          backend_cfg=CpuBackendConfig(threads=cfg.threads), device=cfg.device)
+                          backend_cfg=backend_config(cfg), device=cfg.device)
         if cfg.curriculum_clips > 0:  # a resumed run restores the sampler's state over this
             env.sampler.set_active_clips(cfg.curriculum_clips)
         holder["vec"] = TrackingVecEnv(env)
@@ -123,6 +121,17 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     summary["seconds"] = time.time() - t0
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
+
+
+def backend_config(cfg: TrainConfig):
+    """Physics backend settings for ``cfg.backend`` (threads on CPU, device for warp)."""
+    if cfg.backend == "warp":
+        from motionlib.sim.backend_warp import WarpBackendConfig
+
+        return WarpBackendConfig(device=cfg.device)
+    from motionlib.sim.backend_cpu import CpuBackendConfig
+
+    return CpuBackendConfig(threads=cfg.threads)
 
 
 def export_policy(model_state: dict, cfg: TrainConfig, info: dict) -> TrackingPolicy:

@@ -41,15 +41,17 @@ class TrainConfig:
     max_env_steps: int = 2_000_000
     eval_every_epochs: int = 25
     eval_max_clips: int = 32
+    save_every_epochs: int = 10  # rl-games checkpoint interval (also written at the end)
     # curriculum: >0 starts on the first N clips and doubles the active set whenever
     # the training success rate of an epoch reaches curriculum_success
     curriculum_clips: int = 0
     curriculum_success: float = 0.8
     resume: str | None = None  # rl-games checkpoint (.pth) to continue from
+    max_minutes: float | None = None  # wall-clock limit: training ends cleanly (checkpoint + evaluation) after it
     seed: int = 0
     threads: int | None = None
-    device: str = "cpu"
-    backend: str = "cpu"
+    device: str = "cpu"  # where the env tensors, the physics (warp backend) and PPO run
+    backend: str = "cpu"  # physics: "cpu" (mujoco.rollout threads) or "warp" (MuJoCo Warp)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     humanoid: HumanoidConfig = field(default_factory=HumanoidConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -60,3 +62,32 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+PRESETS = ("cpu", "gpu")
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    """Named starting configurations; ``overrides`` replace TrainConfig fields.
+
+    ``cpu``: the defaults (64 envs, MuJoCo rollout threads).
+    ``gpu``: thousands of MuJoCo Warp worlds on one CUDA device. 4096 envs x
+    32 steps = 131k samples per epoch in 4 minibatches of 32k (as large-batch
+    GPU PPO setups run, e.g. IsaacGym humanoids); the same 5 mini-epochs and
+    fixed exploration noise as on CPU. Epochs take about a second there, so
+    the deterministic evaluation (CPU MuJoCo, all cores) runs every 100
+    epochs (~13M env steps) instead of 25."""
+    if name == "cpu":
+        cfg = TrainConfig()
+    elif name == "gpu":
+        cfg = TrainConfig(device="cuda", backend="warp", max_env_steps=2_000_000_000, eval_every_epochs=100,
+                          save_every_epochs=50,
+                          tracking=TrackingConfig(num_envs=4096),
+                          ppo=PPOConfig(horizon_length=32, minibatches=4, mini_epochs=5))
+    else:
+        raise ValueError(f"unknown preset {name!r} (available: {', '.join(PRESETS)})")
+    for k, v in overrides.items():
+        if not hasattr(cfg, k):
+            raise ValueError(f"TrainConfig has no field {k!r}")
+        setattr(cfg, k, v)
+    return cfg

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from mujoco import rollout
 
+from .floor_lift import state_floor_lift
+
 STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
 
 
@@ -38,16 +40,6 @@ class CpuBackendConfig:
     # reference whose toes dip a few cm into the ground would otherwise start
     # with a large contact impulse (ProtoMotions/PHC lift the reset state too).
     lift_clear_of_floor: bool = True
-
-
-def floor_penetration(m: mujoco.MjModel, d: mujoco.MjData) -> float:
-    """Deepest penetration (m, >= 0) of any geom into a world-body geom (the floor)."""
-    depth = 0.0
-    for k in range(d.ncon):
-        c = d.contact[k]
-        if m.geom_bodyid[c.geom1] == 0 or m.geom_bodyid[c.geom2] == 0:
-            depth = max(depth, -float(c.dist))
-    return depth
 
 
 class CpuBackend:
@@ -79,29 +71,39 @@ class CpuBackend:
         self.blowups = 0
         self._scratch = [mujoco.MjData(m) for m in models]
 
-    def set_model_of_env(self, env_ids: np.ndarray, model_ids: np.ndarray) -> None:
-        self.model_of_env[env_ids] = model_ids
+    def set_model_of_env(self, env_ids, model_ids) -> None:
+        ids = torch.as_tensor(env_ids).cpu().numpy()
+        self.model_of_env[ids] = torch.as_tensor(model_ids).cpu().numpy()
         self._env_models = [self.models[i] for i in self.model_of_env]
 
-    def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
-        """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors."""
-        ids = env_ids.cpu().numpy()
+    def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
+                  lift: torch.Tensor | None = None) -> None:
+        """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors.
+
+        ``lift`` (per env, metres): how far to raise the root so no geom starts
+        in the floor (precomputed per reference frame, see :mod:`floor_lift`);
+        None computes it here from contacts."""
+        ids = torch.as_tensor(env_ids).cpu().numpy()
         self._state[ids, 0] = 0.0
         self._state[ids, 1 : 1 + self.nq] = qpos.detach().cpu().double().numpy()
         self._state[ids, 1 + self.nq : 1 + self.nq + self.nv] = qvel.detach().cpu().double().numpy()
+        if self.cfg.lift_clear_of_floor and lift is not None:
+            self._state[ids, 1 + 2] += lift.detach().cpu().double().numpy()
         for i in ids:
             m = self.models[self.model_of_env[i]]
             d = self._scratch[self.model_of_env[i]]
+            if self.cfg.lift_clear_of_floor and lift is None:
+                self._state[i, 1 + 2] += state_floor_lift(m, d, self._state[i, 1 : 1 + self.nq])
             mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
-            if self.cfg.lift_clear_of_floor:  # positions + contacts only, then one full forward
-                mujoco.mj_kinematics(m, d)
-                mujoco.mj_collision(m, d)
-                depth = floor_penetration(m, d)
-                if depth > 0.0:
-                    self._state[i, 1 + 2] += depth
-                    mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
             mujoco.mj_forward(m, d)
             self._sensor[i] = d.sensordata
+
+    def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
+                    lift: torch.Tensor | None = None) -> None:
+        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``."""
+        ids = torch.nonzero(mask.cpu()).flatten()
+        if ids.numel():
+            self.set_state(ids, qpos.cpu()[ids], qvel.cpu()[ids], None if lift is None else lift.cpu()[ids])
 
     def step(self, ctrl: torch.Tensor, substeps: int) -> None:
         """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world."""

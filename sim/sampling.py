@@ -8,6 +8,10 @@ rate, so hard parts of hard clips are practised more (as PHC's hard-negative
 mining and ProtoMotions' prioritized sampling do), while everything keeps a
 non-zero probability.
 
+The sampler lives on the environment's device and never reads values back
+to the host (inverse-CDF draws, weighted counts), so a GPU step stays
+asynchronous.
+
 A curriculum restricts sampling to the first ``active_clips`` clips
 (``set_active_clips``); the trainer widens it as the policy masters them.
 """
@@ -20,18 +24,20 @@ import torch
 class FailureWeightedSampler:
     def __init__(self, clip_len: torch.Tensor, bin_frames: int, uniform_mix: float = 0.5,
                  enabled: bool = True, generator: torch.Generator | None = None):
-        self.clip_len = clip_len.cpu()
+        dev = generator.device if generator is not None else clip_len.device
+        self.device = dev
+        self.clip_len = clip_len.to(dev)
         self.bin_frames = max(1, int(bin_frames))
         usable = torch.clamp(self.clip_len - 1, min=1)  # start frames 0..len-2
         self.bins_per_clip = (usable + self.bin_frames - 1) // self.bin_frames
         self.bin_offset = torch.cumsum(self.bins_per_clip, 0) - self.bins_per_clip
         nb = int(self.bins_per_clip.sum())
-        self.bin_clip = torch.repeat_interleave(torch.arange(len(self.clip_len)), self.bins_per_clip)
-        self.bin_start = torch.arange(nb) - self.bin_offset[self.bin_clip]
+        self.bin_clip = torch.repeat_interleave(torch.arange(len(self.clip_len), device=dev), self.bins_per_clip)
+        self.bin_start = torch.arange(nb, device=dev) - self.bin_offset[self.bin_clip]
         self.bin_start = self.bin_start * self.bin_frames
-        self.bin_size = torch.minimum(usable[self.bin_clip] - self.bin_start, torch.tensor(self.bin_frames))
-        self.attempts = torch.zeros(nb)
-        self.failures = torch.zeros(nb)
+        self.bin_size = torch.clamp(usable[self.bin_clip] - self.bin_start, max=self.bin_frames)
+        self.attempts = torch.zeros(nb, device=dev)
+        self.failures = torch.zeros(nb, device=dev)
         self.uniform_mix = float(uniform_mix)
         self.enabled = enabled
         self.gen = generator
@@ -59,28 +65,36 @@ class FailureWeightedSampler:
         fw = rate / rate.sum()
         return self.uniform_mix * uniform + (1.0 - self.uniform_mix) * fw
 
-    def sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (clip, start frame, bin) for ``n`` new episodes."""
-        b = torch.multinomial(self.probabilities(), n, replacement=True, generator=self.gen)
-        off = (torch.rand(n, generator=self.gen) * self.bin_size[b].float()).long()
+    def sample(self, n: int, count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (clip, start frame, bin) for ``n`` new episodes.
+
+        ``count`` (n,) bool: which draws become episodes (attempts); default all."""
+        cdf = torch.cumsum(self.probabilities(), 0)
+        u = torch.rand(n, generator=self.gen, device=self.device) * cdf[-1]
+        b = torch.clamp(torch.searchsorted(cdf, u, right=True), max=self.num_bins - 1)
+        off = (torch.rand(n, generator=self.gen, device=self.device) * self.bin_size[b].float()).long()
         t = self.bin_start[b] + torch.minimum(off, self.bin_size[b] - 1)
-        self.attempts.index_add_(0, b, torch.ones(n))
+        w = torch.ones(n, device=self.device) if count is None else count.to(self.device, torch.float32)
+        self.attempts.index_add_(0, b, w)
         return self.bin_clip[b], t, b
 
     def bin_of(self, clip: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         local = torch.clamp(t // self.bin_frames, max=self.bins_per_clip[clip] - 1)
         return self.bin_offset[clip] + torch.clamp(local, min=0)
 
-    def record_failures(self, clip: torch.Tensor, t: torch.Tensor) -> None:
+    def record_failures(self, clip: torch.Tensor, t: torch.Tensor, weight: torch.Tensor | None = None) -> None:
+        """Count failures at (clip, frame); ``weight`` (bool or float per entry) masks them without a host sync."""
         if clip.numel():
-            self.failures.index_add_(0, self.bin_of(clip.cpu(), t.cpu()), torch.ones(clip.numel()))
+            clip, t = clip.to(self.device), t.to(self.device)
+            w = torch.ones(clip.numel(), device=self.device) if weight is None else weight.to(self.device, torch.float32)
+            self.failures.index_add_(0, self.bin_of(clip, t), w)
 
     def state_dict(self) -> dict:
-        return {"attempts": self.attempts.clone(), "failures": self.failures.clone(),
+        return {"attempts": self.attempts.cpu().clone(), "failures": self.failures.cpu().clone(),
                 "active_clips": self.active_clips}
 
     def load_state_dict(self, d: dict) -> None:
         if d["attempts"].shape == self.attempts.shape:
-            self.attempts.copy_(d["attempts"])
-            self.failures.copy_(d["failures"])
+            self.attempts.copy_(d["attempts"].to(self.device))
+            self.failures.copy_(d["failures"].to(self.device))
             self.set_active_clips(int(d.get("active_clips", self.num_clips)))

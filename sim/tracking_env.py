@@ -1,9 +1,12 @@
 """The motion-tracking environment: N humanoids following reference clips.
 
-Backend-agnostic core: physics lives in a backend (CPU ``mujoco.rollout``
-threads here; MuJoCo Warp later) that exposes flat ``qpos``/``qvel``/
-``sensordata`` tensors; observations, rewards, terminations, resets and
-sampling are batched torch code in this file and :mod:`tracking_terms`.
+Backend-agnostic core: physics lives in a backend (``cpu``: ``mujoco.rollout``
+threads; ``warp``: MuJoCo Warp on a GPU or warp's CPU device) that exposes
+flat ``qpos``/``qvel``/``sensordata`` tensors; observations, rewards,
+terminations, resets and sampling are batched torch code in this file and
+:mod:`tracking_terms`, on the env's device. A step never reads values back
+to the host: resets are masked tensor ops and the ``info`` figures are
+tensors (per env, masked by ``info["done"]``, or 0-dim).
 
 Step semantics (control at ``control_fps``, physics ``substeps`` x faster):
 an env at reference frame ``t`` receives an action, its PD targets are the
@@ -14,6 +17,12 @@ reference joint coordinates of frame ``t+1`` plus ``action_scale * action``
 the reference (terminated), at the end of the clip or after
 ``max_episode_steps`` (truncated). Simulator blow-ups reset that env, are
 counted in ``info["blowups"]`` and end its episode as terminated.
+
+``info`` of a step: ``terms`` (mean of each reward term), ``reward_mean``,
+``blowups`` (0-dim tensors); ``mean_body_dist``/``max_body_dist`` (N,);
+``done`` (N,) and, valid where done, ``done_clip``, ``done_frame``,
+``done_start``, ``done_terminated``, ``done_clip_end``, ``episode_return``,
+``episode_steps`` (N,).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig
+from .floor_lift import reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
 from .sampling import FailureWeightedSampler
@@ -60,7 +70,9 @@ def build_models(bodies: list[np.ndarray], hcfg: HumanoidConfig) -> list[mujoco.
 class TrackingEnv:
     def __init__(self, clips: list[Motion] | ReferenceLibrary, cfg: TrackingConfig = TrackingConfig(),
                  humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
-                 backend_cfg: CpuBackendConfig | None = None, device: str = "cpu"):
+                 backend_cfg=None, device: str = "cpu"):
+        """``backend``: "cpu" (``backend_cfg``: CpuBackendConfig) or "warp"
+        (WarpBackendConfig; its device defaults to ``device``)."""
         self.cfg = cfg
         self.device = torch.device(device)
         humanoid = HumanoidConfig(**{**humanoid.__dict__, "timestep": 1.0 / (cfg.control_fps * cfg.substeps)})
@@ -70,10 +82,11 @@ class TrackingEnv:
         self.models = build_models(self.ref.bodies, humanoid)
         n = cfg.num_envs
         self.num_envs = n
-        self.gen = torch.Generator().manual_seed(cfg.seed)
-        if backend != "cpu":
-            raise ValueError(f"unknown backend {backend!r} (available: cpu)")
-        self.backend = CpuBackend(self.models, np.zeros(n, dtype=np.int64), backend_cfg or CpuBackendConfig())
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.backend = make_backend(backend, self.models, n, backend_cfg, self.device)
+        # lift of every reference frame clear of the floor: resets are a gather
+        self.ref_lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_len,
+                                             self.ref.clip_body)
         m = self.models[0]
         self.num_actions = m.nu
         self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
@@ -89,7 +102,7 @@ class TrackingEnv:
         self.clip, self.frame, self.start_frame, self.steps = z(), z(), z(), z()
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
         self.episode_return = torch.zeros(n, device=self.device)
-        self.total_blowups = 0
+        self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.eval_mode = False  # evaluation: no early termination at 0.25 m, success judged at 0.5 m
         self.record_final_obs = False  # put the last observation of finished episodes in the step info
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -121,22 +134,32 @@ class TrackingEnv:
         return self.observe()
 
     def _reset_envs(self, ids: torch.Tensor) -> None:
-        k = ids.numel()
+        mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        mask[ids.to(self.device)] = True
+        self._reset_where(mask)
+
+    def _reset_where(self, mask: torch.Tensor) -> None:
+        """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync)."""
+        n = self.num_envs
+        clips, frames, _ = self.sampler.sample(n, count=mask)
+        if not self.cfg.rsi:
+            frames = torch.zeros_like(frames)
         if self._fixed_starts is not None:
-            clips, frames = self._fixed_starts[0][ids], self._fixed_starts[1][ids]
-        elif self.cfg.rsi:
-            clips, frames, _ = self.sampler.sample(k)
-        else:
-            clips, _, _ = self.sampler.sample(k)
-            frames = torch.zeros(k, dtype=torch.long)
-        clips, frames = clips.to(self.device), frames.to(self.device)
-        self.clip[ids], self.frame[ids], self.start_frame[ids] = clips, frames, frames
-        self.steps[ids] = 0
-        self.prev_action[ids] = 0.0
-        self.episode_return[ids] = 0.0
-        idx = self.ref.index(clips, frames)
-        self.backend.set_model_of_env(ids.cpu().numpy(), self.ref.clip_body[clips].cpu().numpy())
-        self.backend.set_state(ids, self.ref.qpos[idx], self.ref.qvel[idx])
+            fc, ff = self._fixed_starts
+            k = min(n, fc.numel())
+            clips, frames = clips.clone(), frames.clone()
+            clips[:k], frames[:k] = fc[:k], ff[:k]
+        w = lambda new, old: torch.where(mask, new, old)  # noqa: E731
+        self.clip = w(clips, self.clip)
+        self.frame = w(frames, self.frame)
+        self.start_frame = w(frames, self.start_frame)
+        self.steps = w(torch.zeros_like(self.steps), self.steps)
+        self.prev_action = torch.where(mask[:, None], torch.zeros_like(self.prev_action), self.prev_action)
+        self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
+        idx = self.ref.index(self.clip, self.frame)
+        if self.backend.name == "cpu":  # per-env body models (the warp backend has one)
+            self.backend.set_model_of_env(mask.nonzero().flatten(), self.ref.clip_body[self.clip[mask]])
+        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self.ref_lift[idx])
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> StepResult:
@@ -191,31 +214,45 @@ class TrackingEnv:
         done = terminated | truncated
 
         info = {
-            "terms": {k: v.mean().item() for k, v in terms.items()},
-            "reward_mean": reward.mean().item(),
+            "terms": {k: v.mean() for k, v in terms.items()},
+            "reward_mean": reward.mean(),
             "mean_body_dist": mean_dist,
             "max_body_dist": max_dist,
-            "blowups": int(unstable.sum()),
-            "done_clip": self.clip[done].clone(),
-            "done_frame": self.frame[done].clone(),
-            "done_start": self.start_frame[done].clone(),
-            "done_terminated": terminated[done].clone(),
-            "done_clip_end": clip_end[done].clone(),
-            "episode_return": self.episode_return[done].clone(),
-            "episode_steps": self.steps[done].clone(),
+            "blowups": unstable.sum(),
+            "done": done,
+            "done_clip": self.clip.clone(),
+            "done_frame": self.frame.clone(),
+            "done_start": self.start_frame.clone(),
+            "done_terminated": terminated.clone(),
+            "done_clip_end": clip_end & done,
+            "episode_return": self.episode_return.clone(),
+            "episode_steps": self.steps.clone(),
         }
         self.total_blowups += info["blowups"]
         failed = terminated & ~unstable
-        if failed.any():
-            self.sampler.record_failures(self.clip[failed], self.frame[failed])
-        done_ids = torch.nonzero(done).flatten()
-        if self.record_final_obs and done_ids.numel():
-            info["final_obs"] = self.observe()[done_ids]
-            info["final_ids"] = done_ids
-        if done_ids.numel() and not self.eval_mode:
-            self._reset_envs(done_ids)
+        self.sampler.record_failures(self.clip, self.frame, weight=failed)
+        if self.record_final_obs:  # gymnasium: the finished episodes' last observations
+            done_ids = torch.nonzero(done).flatten()
+            if done_ids.numel():
+                info["final_obs"] = self.observe()[done_ids]
+                info["final_ids"] = done_ids
+        if not self.eval_mode:
+            self._reset_where(done)
         obs = self.observe()
         return StepResult(obs, reward, terminated, truncated, info)
 
     def close(self) -> None:
         self.backend.close()
+
+
+def make_backend(name: str, models: list[mujoco.MjModel], num_envs: int, backend_cfg, device: torch.device):
+    """The physics backend ``name`` ("cpu" or "warp") for ``num_envs`` worlds."""
+    if name == "cpu":
+        return CpuBackend(models, np.zeros(num_envs, dtype=np.int64), backend_cfg or CpuBackendConfig())
+    if name == "warp":
+        from .backend_warp import WarpBackend, WarpBackendConfig
+
+        if backend_cfg is None or not isinstance(backend_cfg, WarpBackendConfig):
+            backend_cfg = WarpBackendConfig(device=str(device))
+        return WarpBackend(models, np.zeros(num_envs, dtype=np.int64), backend_cfg)
+    raise ValueError(f"unknown backend {name!r} (available: cpu, warp)")

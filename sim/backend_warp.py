@@ -1,0 +1,227 @@
+"""MuJoCo Warp physics backend: N worlds batched on one device (CUDA or CPU).
+
+Same interface as :class:`~motionlib.sim.backend_cpu.CpuBackend`. The state
+lives in ``mujoco_warp`` Data arrays; ``qpos``/``qvel``/``sensordata`` are
+zero-copy torch views of them (``wp.to_torch``), so the tracking code reads
+and writes the simulator's memory directly. Everything a step does stays on
+the device: control is written into ``d.ctrl``, ``substeps`` x ``mjw.step``
+run as one captured graph (a CUDA graph on GPU), blow-ups are found and
+cleaned in torch, and resets write rows with masked tensor ops, lift them
+clear of the floor and refresh the reset worlds' sensors (kinematics +
+velocities + sensor kernels over all worlds, kept only where reset). No
+per-step host round trip.
+
+Warp and torch issue work on different CUDA streams; each warp launch is
+ordered after torch's pending work and torch after it with stream waits
+(device-side events, the host never blocks).
+
+One body model only: per-world model fields cannot batch bodies whose
+contact-exclusion sets differ, so several bodies raise a ValueError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mujoco
+import numpy as np
+import torch
+
+
+@dataclass
+class WarpBackendConfig:
+    device: str = "cuda"  # "cuda", "cuda:K" or "cpu" (warp's CPU device: slow, for tests and parity)
+    max_qvel: float = 1e3  # |qvel| above this counts as a blow-up
+    lift_clear_of_floor: bool = True  # see sim.floor_lift
+    # Contacts are pooled across worlds (nconmax x nworld in all): a standing or
+    # walking humanoid has ~4-12, a fallen one ~50; 64 on average leaves room.
+    nconmax: int = 64
+    # Constraint rows per world (not pooled): 4 per pyramidal contact, so a
+    # humanoid lying flat (~60 contacts) needs ~240; worlds that still overflow
+    # are reset and counted in ``overflows``.
+    njmax: int = 320
+    graph: bool = True  # capture the step / reset work in graphs (CUDA graphs on GPU)
+    kernel_cache_dir: str | None = None  # None: $WARP_CACHE_PATH or warp's user cache
+
+
+def _configure_warp(cfg: WarpBackendConfig):
+    import warp as wp
+
+    if cfg.kernel_cache_dir:
+        wp.config.kernel_cache_dir = cfg.kernel_cache_dir
+    wp.config.quiet = True
+    wp.init()
+    return wp
+
+
+class WarpBackend:
+    name = "warp"
+
+    def __init__(self, models: list[mujoco.MjModel], model_of_env: np.ndarray,
+                 cfg: WarpBackendConfig = WarpBackendConfig()):
+        if len(models) != 1:
+            raise ValueError(f"the warp backend simulates one body model; the clips use {len(models)} bodies "
+                             "(use --backend cpu, or clips of one body)")
+        wp = _configure_warp(cfg)
+        import mujoco_warp as mjw
+
+        self._wp, self._mjw = wp, mjw
+        self.cfg = cfg
+        m = models[0]
+        self.models = models
+        self.num_envs = n = len(model_of_env)
+        self.nq, self.nv, self.nu, self.nsensor = m.nq, m.nv, m.nu, m.nsensordata
+        self.timestep = float(m.opt.timestep)
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.wp_device = wp.get_device(str(self.device))
+        with wp.ScopedDevice(self.wp_device):
+            self.m = mjw.put_model(m)
+            self.m.opt.warn_overflow = 0  # counted per world below instead of printed from kernels
+            self.d = mjw.make_data(m, nworld=n, nconmax=cfg.nconmax, njmax=cfg.njmax)
+        d = self.d
+        self.qpos = wp.to_torch(d.qpos)
+        self.qvel = wp.to_torch(d.qvel)
+        self.sensordata = wp.to_torch(d.sensordata)
+        self._ctrl = wp.to_torch(d.ctrl)
+        self._time = wp.to_torch(d.time)
+        self._warmstart = wp.to_torch(d.qacc_warmstart)
+        self._overflow = wp.to_torch(d.overflow)
+        self._nacon = wp.to_torch(d.nacon)
+        self._con_dist = wp.to_torch(d.contact.dist)
+        self._con_geom = wp.to_torch(d.contact.geom)  # (naconmax, 2) int32
+        self._con_world = wp.to_torch(d.contact.worldid)
+        self._floor_geom = torch.as_tensor(m.geom_bodyid == 0, device=self.device)
+        self._nefc_overflow = int(mjw.OverflowType.NEFC)
+        self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
+        self.blowups = torch.zeros((), dtype=torch.long, device=self.device)
+        self.overflows = torch.zeros((), dtype=torch.long, device=self.device)  # world-steps with a solver/contact overflow
+        self._graphs: dict = {}
+        self._cuda = self.device.type == "cuda"
+
+    # ------------------------------------------------------------ launching
+    def _run(self, key, fn: Callable[[], None]) -> None:
+        """Run warp work ``fn`` after torch's queued work (and torch after it).
+
+        The first call of each ``key`` runs eagerly (compiling its kernels);
+        with ``cfg.graph`` later calls replay a graph captured on the second."""
+        wp = self._wp
+        torch_stream = warp_stream = None
+        if self._cuda:
+            torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
+            warp_stream = wp.get_stream(self.wp_device)
+            warp_stream.wait_stream(torch_stream)
+        with wp.ScopedDevice(self.wp_device):
+            graph = self._graphs.get(key)
+            if graph is not None and graph is not False:
+                wp.capture_launch(graph)
+            elif graph is None and self.cfg.graph:
+                fn()
+                self._graphs[key] = self._capture(fn)
+            else:
+                fn()
+        if self._cuda:
+            torch_stream.wait_stream(warp_stream)
+
+    def _capture(self, fn: Callable[[], None]):
+        """Record ``fn`` into a graph (False, i.e. eager from now on, if capture fails)."""
+        wp = self._wp
+        try:
+            with wp.ScopedCapture(device=self.wp_device) as cap:
+                fn()
+            return cap.graph
+        except Exception as e:  # noqa: BLE001 - older drivers: keep running eagerly
+            print(f"[warp backend] graph capture failed ({type(e).__name__}: {e}); running eagerly")
+            return False
+
+    # ----------------------------------------------------------------- state
+    def set_model_of_env(self, env_ids, model_ids) -> None:
+        """Single body model: nothing to switch (checked at construction)."""
+
+    def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
+                  lift: torch.Tensor | None = None) -> None:
+        """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors (see CpuBackend)."""
+        ids = torch.as_tensor(env_ids, device=self.device).long()
+        mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        mask[ids] = True
+        self.qpos[ids] = qpos.to(self.device, torch.float32)
+        self.qvel[ids] = qvel.to(self.device, torch.float32)
+        full_lift = None
+        if lift is not None:
+            full_lift = torch.zeros(self.num_envs, device=self.device)
+            full_lift[ids] = lift.to(self.device, torch.float32)
+        self._after_reset(mask, full_lift)
+
+    def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
+                    lift: torch.Tensor | None = None) -> None:
+        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``."""
+        mask = mask.to(self.device)
+        m2 = mask[:, None]
+        self.qpos.copy_(torch.where(m2, qpos.to(self.device, torch.float32), self.qpos))
+        self.qvel.copy_(torch.where(m2, qvel.to(self.device, torch.float32), self.qvel))
+        self._after_reset(mask, None if lift is None else lift.to(self.device, torch.float32))
+
+    def _after_reset(self, mask: torch.Tensor, lift: torch.Tensor | None) -> None:
+        zero = torch.zeros((), device=self.device)
+        self._time.copy_(torch.where(mask, zero, self._time))
+        self._warmstart.copy_(torch.where(mask[:, None], zero, self._warmstart))
+        self._overflow.copy_(torch.where(mask, torch.zeros_like(self._overflow), self._overflow))
+        if self.cfg.lift_clear_of_floor:
+            if lift is None:
+                lift = self._contact_lift()
+            self.qpos[:, 2] += torch.where(mask, lift, zero)
+        before = self.sensordata.clone()
+        self._run("refresh", self._refresh_sensors)
+        self.sensordata.copy_(torch.where(mask[:, None], self.sensordata, before))
+
+    def _refresh_sensors(self) -> None:
+        """Body-state sensors of the current qpos/qvel (what mj_forward would give them)."""
+        mjw = self._mjw
+        mjw.fwd_kinematics(self.m, self.d)
+        mjw.com_vel(self.m, self.d)
+        mjw.sensor_pos(self.m, self.d)
+        mjw.sensor_vel(self.m, self.d)
+
+    def _collide(self) -> None:
+        self._mjw.kinematics(self.m, self.d)
+        self._mjw.collision(self.m, self.d)
+
+    def _contact_lift(self) -> torch.Tensor:
+        """Per-world floor penetration of the current qpos, from a collision pass (N,)."""
+        self._run("collide", self._collide)
+        k = torch.arange(self._con_dist.shape[0], device=self.device)
+        g = self._con_geom.long()
+        valid = (k < self._nacon[0]) & (self._floor_geom[g[:, 0]] | self._floor_geom[g[:, 1]])
+        depth = torch.where(valid, torch.clamp(-self._con_dist, min=0.0), torch.zeros((), device=self.device))
+        world = torch.where(valid, self._con_world.long(), torch.zeros_like(k)).clamp(0, self.num_envs - 1)
+        out = torch.zeros(self.num_envs, device=self.device)
+        return out.scatter_reduce(0, world, depth, reduce="amax", include_self=True)
+
+    # ------------------------------------------------------------------ step
+    def step(self, ctrl: torch.Tensor, substeps: int) -> None:
+        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world."""
+        self._ctrl.copy_(ctrl.to(self.device, torch.float32))
+
+        def physics():
+            for _ in range(substeps):
+                self._mjw.step(self.m, self.d)
+
+        self._run(("step", substeps), physics)
+        q, v, s = self.qpos, self.qvel, self.sensordata
+        bad = ~(torch.isfinite(q).all(1) & torch.isfinite(v).all(1) & torch.isfinite(s).all(1))
+        bad |= torch.nan_to_num(v, nan=0.0).abs().amax(1) > self.cfg.max_qvel
+        over = self._overflow != 0
+        bad |= (self._overflow & self._nefc_overflow) != 0  # dropped constraints: physics no longer valid
+        self.overflows += over.sum()
+        self._overflow.zero_()
+        b2 = bad[:, None]
+        for x in (q, v, s, self._warmstart):
+            x.copy_(torch.where(b2, torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), x))
+        self.blowups += bad.sum()
+        self.unstable.copy_(bad)
+
+    def close(self) -> None:
+        self._graphs.clear()
+

@@ -1,0 +1,52 @@
+"""How far a reset state must be raised so that no geom starts inside the floor.
+
+A reference whose toes dip a few cm into the ground would otherwise start
+with a large contact impulse (ProtoMotions/PHC lift the reset state too). The
+lift of a state is the deepest penetration of any geom into a world-body geom
+(the floor), found with ``mj_kinematics`` + ``mj_collision``.
+
+Resets always start at reference frames, so :func:`reference_floor_lift`
+computes the lift of every reference frame once; a reset is then a gather
+(no per-env collision pass, on any backend).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import torch
+
+
+def floor_penetration(m: mujoco.MjModel, d: mujoco.MjData) -> float:
+    """Deepest penetration (m, >= 0) of any geom into a world-body geom, from ``d``'s contacts."""
+    if d.ncon == 0:
+        return 0.0
+    geom = d.contact.geom[: d.ncon]
+    on_floor = (m.geom_bodyid[geom[:, 0]] == 0) | (m.geom_bodyid[geom[:, 1]] == 0)
+    if not on_floor.any():
+        return 0.0
+    return max(0.0, float(-d.contact.dist[: d.ncon][on_floor].min()))
+
+
+def state_floor_lift(m: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray) -> float:
+    """Lift (m) of one configuration; ``d`` is scratch data of ``m``."""
+    d.qpos[:] = qpos
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_collision(m, d)
+    return floor_penetration(m, d)
+
+
+def reference_floor_lift(models: list[mujoco.MjModel], qpos: torch.Tensor, clip_start: torch.Tensor,
+                         clip_len: torch.Tensor, clip_body: torch.Tensor) -> torch.Tensor:
+    """Lift of every reference frame (F,), float32 on ``qpos``'s device.
+
+    ``qpos`` (F, nq) are the flat reference coordinates; frames of clip ``c``
+    are simulated with body model ``models[clip_body[c]]``."""
+    q = qpos.detach().cpu().double().numpy()
+    out = np.zeros(len(q))
+    datas = [mujoco.MjData(m) for m in models]
+    for s, n, b in zip(clip_start.tolist(), clip_len.tolist(), clip_body.tolist()):
+        m, d = models[b], datas[b]
+        for f in range(s, s + n):
+            out[f] = state_floor_lift(m, d, q[f])
+    return torch.as_tensor(out, dtype=torch.float32, device=qpos.device)
