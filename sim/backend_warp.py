@@ -28,6 +28,8 @@ import mujoco
 import numpy as np
 import torch
 
+from .floor_lift import CLEARANCE
+
 
 @dataclass
 class WarpBackendConfig:
@@ -189,7 +191,7 @@ class WarpBackend:
         self._mjw.collision(self.m, self.d)
 
     def _contact_lift(self) -> torch.Tensor:
-        """Per-world floor penetration of the current qpos, from a collision pass (N,)."""
+        """Per-world lift of the current qpos (as floor_lift.state_floor_lift), from a collision pass (N,)."""
         self._run("collide", self._collide)
         k = torch.arange(self._con_dist.shape[0], device=self.device)
         g = self._con_geom.long()
@@ -197,7 +199,8 @@ class WarpBackend:
         depth = torch.where(valid, torch.clamp(-self._con_dist, min=0.0), torch.zeros((), device=self.device))
         world = torch.where(valid, self._con_world.long(), torch.zeros_like(k)).clamp(0, self.num_envs - 1)
         out = torch.zeros(self.num_envs, device=self.device)
-        return out.scatter_reduce(0, world, depth, reduce="amax", include_self=True)
+        depth = out.scatter_reduce(0, world, depth, reduce="amax", include_self=True)
+        return torch.where(depth > 0.0, depth + CLEARANCE, depth)
 
     # ------------------------------------------------------------------ step
     def step(self, ctrl: torch.Tensor, substeps: int) -> None:

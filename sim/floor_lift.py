@@ -3,7 +3,11 @@
 A reference whose toes dip a few cm into the ground would otherwise start
 with a large contact impulse (ProtoMotions/PHC lift the reset state too). The
 lift of a state is the deepest penetration of any geom into a world-body geom
-(the floor), found with ``mj_kinematics`` + ``mj_collision``.
+(the floor), found with ``mj_kinematics`` + ``mj_collision``, plus
+``CLEARANCE``: a state lifted to exactly touching would sit on the knife
+edge of contact detection (measured: CPU MuJoCo found no contact where
+MuJoCo Warp's float32 found one, and the two trajectories parted by 2 cm in
+one step), so a penetrating state ends 1 mm above the floor instead.
 
 Resets always start at reference frames, so :func:`reference_floor_lift`
 computes the lift of every reference frame once; a reset is then a gather
@@ -15,6 +19,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import torch
+
+CLEARANCE = 1e-3  # m left between the lowest geom and the floor after a lift
 
 
 def floor_penetration(m: mujoco.MjModel, d: mujoco.MjData) -> float:
@@ -29,11 +35,12 @@ def floor_penetration(m: mujoco.MjModel, d: mujoco.MjData) -> float:
 
 
 def state_floor_lift(m: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray) -> float:
-    """Lift (m) of one configuration; ``d`` is scratch data of ``m``."""
+    """Lift (m) of one configuration: penetration + CLEARANCE, or 0 if clear; ``d`` is scratch data of ``m``."""
     d.qpos[:] = qpos
     mujoco.mj_kinematics(m, d)
     mujoco.mj_collision(m, d)
-    return floor_penetration(m, d)
+    depth = floor_penetration(m, d)
+    return depth + CLEARANCE if depth > 0.0 else 0.0
 
 
 def reference_floor_lift(models: list[mujoco.MjModel], qpos: torch.Tensor, clip_start: torch.Tensor,

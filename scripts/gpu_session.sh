@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One GPU session: MuJoCo Warp throughput benchmark and/or tracker training.
+#
+#   BENCH=1 TRAIN_MIN=8 bash scripts/gpu_session.sh
+#
+# Assumes python3 can import torch (CUDA), mujoco, mujoco_warp, warp, rl_games,
+# gymnasium, tensorboard (e.g. wheels in /tmp/site on PYTHONPATH); installs
+# nothing. motionlib itself is made importable from this checkout through a
+# symlinked package tree (no pip, no build). Everything that must come back
+# goes to $OUT (<= 8 files):
+#   session.log        versions, device, what ran and how long
+#   bench.txt          bench_warp table (BENCH=1)
+#   train.log          train-tracker output (TRAIN_MIN)
+#   policy_best.pt     exported policy with the best deterministic evaluation
+#   checkpoint.pth     latest rl-games checkpoint (RESUME=path continues from one)
+#   curve.csv          env steps, success rate, G-MPJPE per evaluation
+#   summary.json       train-tracker summary
+#   tensorboard.tgz    TensorBoard event files
+#
+# Environment:
+#   BENCH=1            run benchmarks/bench_warp.py (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS)
+#   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
+#                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
+#   RESUME=path        rl-games checkpoint (.pth) to resume from
+#   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
+#   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
+#   TRAIN_CLIPS, EVAL_CLIPS  clip folders (default out/tracker_sets/train, out/tracker_sets/eval)
+#   WARP_CACHE_PATH    warp kernel cache (default /tmp/warp-cache; reused between the bench and training)
+set -uo pipefail
+
+: "${OUT:?set OUT to the folder that comes back}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+mkdir -p "$OUT"
+DEVICE="${DEVICE:-cuda}"
+TRAIN_CLIPS="${TRAIN_CLIPS:-out/tracker_sets/train}"
+EVAL_CLIPS="${EVAL_CLIPS:-out/tracker_sets/eval}"
+RUN="${RUN:-/tmp/motionlib_gpu_run}"
+export PYTHONUNBUFFERED=1
+export WARP_CACHE_PATH="${WARP_CACHE_PATH:-/tmp/warp-cache}"
+LOG="$OUT/session.log"
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+# motionlib's import namespace maps top-level folders (sim/, policies/, ...) into
+# one package (see pyproject's package-dir); rebuild that tree with symlinks.
+PKG=/tmp/motionlib_pkg
+rm -rf "$PKG" && mkdir -p "$PKG/motionlib"
+for f in motionlib/*.py; do ln -s "$REPO/$f" "$PKG/motionlib/"; done
+for sub in motion sim policies retarget tokenizer llm cli; do ln -s "$REPO/$sub" "$PKG/motionlib/$sub"; done
+export PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}"
+
+log "session start: DEVICE=$DEVICE BENCH=${BENCH:-0} TRAIN_MIN=${TRAIN_MIN:-0} RESUME=${RESUME:-none}"
+# -P: the checkout's own motionlib/ folder must not shadow the package tree above
+python3 -P - 2>&1 <<'EOF' | tee -a "$LOG"
+import importlib, platform, torch
+print("python", platform.python_version(), "torch", torch.__version__, "cuda", torch.version.cuda,
+      "device", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
+for m in ("mujoco", "mujoco_warp", "warp", "rl_games", "gymnasium", "motionlib"):
+    mod = importlib.import_module(m)
+    print(f"{m:12s} {getattr(mod, '__version__', '?'):10s} {mod.__file__}")
+EOF
+if [ "${PIPESTATUS[0]}" -ne 0 ]; then log "environment check failed (see above)"; exit 1; fi
+
+status=0
+if [ "${BENCH:-0}" = "1" ]; then
+  log "bench_warp: worlds ${BENCH_WORLDS:-1024 4096 8192}"
+  t0=$SECONDS
+  # shellcheck disable=SC2086
+  python3 -P benchmarks/bench_warp.py --device "$DEVICE" --worlds ${BENCH_WORLDS:-1024 4096 8192} \
+      ${BENCH_STEPS:+--steps $BENCH_STEPS} --clips "$TRAIN_CLIPS" 2>&1 | tee "$OUT/bench.txt"
+  rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
+  log "bench_warp done: rc $rc, $((SECONDS - t0)) s"
+fi
+
+if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
+  log "train-tracker: preset gpu, device $DEVICE, ${TRAIN_MIN} min, run dir $RUN"
+  t0=$SECONDS
+  args=(train-tracker --preset gpu --device "$DEVICE" --backend warp --clips "$TRAIN_CLIPS"
+        --eval-clips "$EVAL_CLIPS" --out "$RUN" --minutes "$TRAIN_MIN" --quiet)
+  [ -n "${RESUME:-}" ] && args+=(--resume "$RESUME")
+  [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
+  [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
+  python3 -P -m motionlib.cli.main "${args[@]}" 2>&1 | tee "$OUT/train.log"
+  rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
+  log "train-tracker done: rc $rc, $((SECONDS - t0)) s"
+
+  ckpt=$(ls -t "$RUN"/rl/nn/*.pth 2>/dev/null | head -1)
+  [ -n "$ckpt" ] && cp "$ckpt" "$OUT/checkpoint.pth" && log "checkpoint: $(basename "$ckpt")"
+  for f in policy_best.pt curve.csv summary.json; do
+    [ -f "$RUN/$f" ] && cp "$RUN/$f" "$OUT/$f"
+  done
+  [ -d "$RUN/rl/summaries" ] && tar -czf "$OUT/tensorboard.tgz" -C "$RUN/rl" summaries
+fi
+
+for f in "$OUT"/*; do  # what comes back: at most 16 MB a file
+  size=$(stat -c %s "$f")
+  if [ "$size" -gt 16000000 ]; then log "dropping $(basename "$f"): $size bytes > 16 MB"; rm -f "$f"; fi
+done
+log "session end: status $status; files: $(ls "$OUT" | tr '\n' ' ')"
+exit $status

@@ -1,0 +1,139 @@
+"""MuJoCo Warp backend vs CPU MuJoCo: the same actions give the same trajectories.
+
+Runs on warp's CPU device (no GPU needed). The first run on a clean machine
+compiles mujoco_warp's kernels for the CPU (~2 min on 2 cores, measured; the
+kernel cache, ``$WARP_CACHE_PATH`` or warp's user cache, makes later runs take
+seconds), so everything shares one small module-scoped pair of environments.
+
+Start states. The walking reference crosses its feet at some frames (toe box
+inside the other ankle box, hip capsules overlapping): MuJoCo C and MuJoCo
+Warp generate different contact sets for such interpenetrating geoms (box-box:
+3 vs 2 contacts, measured), and the trajectories part by ~2 mm in one control
+step. That is a difference of the two narrowphases, not of the backend, so
+the episodes here start at frames without self-contact (checked below).
+
+Tolerance. Warp simulates in float32, CPU MuJoCo in float64, and the Newton
+solver stops at a tolerance, so the two differ by float32 round-off that
+contacts (both feet on the floor throughout) then propagate. Over the short
+horizon here (10 control steps = 40 physics steps, with early terminations
+and resets) the measured differences were: qpos 4.5e-6, qvel 1.0e-4, body
+positions 1.2e-6 m, observations 1.1e-4, rewards 1.4e-6. The bounds below
+are 20-100x those: tight enough that any modelling difference (a
+missing lift, stale sensors, a wrong timestep or actuator) fails by orders of
+magnitude, loose enough for round-off. Longer horizons diverge chaotically
+through contacts, as any two float implementations do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SAMPLES
+
+pytest.importorskip("mujoco_warp")
+
+N, STEPS = 4, 10
+STARTS = [5, 40, 80, 120]  # walking-clip frames whose reset states have no self-contact
+TOL = {"qpos": 1e-4, "qvel": 5e-3, "body_pos": 1e-4, "obs": 2e-3, "reward": 2e-4}
+
+
+@pytest.fixture(scope="module")
+def envs():
+    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.sim.backend_warp import WarpBackendConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+    from motionlib.sim.tracking_env import TrackingEnv
+
+    clip = bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")
+    cfg = TrackingConfig(num_envs=N, seed=0)
+    cpu = TrackingEnv([clip], cfg, backend="cpu")
+    warp = TrackingEnv([clip], cfg, backend="warp", backend_cfg=WarpBackendConfig(device="cpu"))
+    yield cpu, warp
+    cpu.close()
+    warp.close()
+
+
+def _self_contacts(env, frame: int) -> int:
+    import mujoco
+
+    m = env.models[0]
+    d = mujoco.MjData(m)
+    d.qpos[:] = env.ref.qpos[frame].double().numpy()
+    d.qpos[2] += float(env.ref_lift[frame])
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_collision(m, d)
+    return sum(int(m.geom_bodyid[g1] > 0 and m.geom_bodyid[g2] > 0) for g1, g2 in d.contact.geom[: d.ncon])
+
+
+def _start(envs, frames):
+    for e in envs:
+        e.set_start(torch.zeros(N, dtype=torch.long), torch.tensor(frames))
+    return [e.reset() for e in envs]
+
+
+def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max())
+
+
+@pytest.mark.slow
+def test_same_actions_same_trajectories(envs):
+    cpu, warp = envs
+    assert all(_self_contacts(cpu, f) == 0 for f in STARTS)
+    obs_c, obs_w = _start(envs, STARTS)
+    assert _diff(obs_c, obs_w) < TOL["obs"]
+    gen = torch.Generator().manual_seed(0)
+    worst = dict.fromkeys(TOL, 0.0)
+    ended = 0
+    for _ in range(STEPS):
+        a = 0.5 * (torch.rand(N, cpu.num_actions, generator=gen) * 2 - 1)
+        rc, rw = cpu.step(a), warp.step(a)
+        assert torch.equal(rc.terminated, rw.terminated) and torch.equal(rc.truncated, rw.truncated)
+        assert torch.equal(cpu.frame, warp.frame)
+        ended += int((rc.terminated | rc.truncated).sum())
+        d = {"qpos": _diff(cpu.backend.qpos, warp.backend.qpos), "qvel": _diff(cpu.backend.qvel, warp.backend.qvel),
+             "body_pos": _diff(cpu.body_state().pos, warp.body_state().pos), "obs": _diff(rc.obs, rw.obs),
+             "reward": _diff(rc.reward, rw.reward)}
+        worst = {k: max(worst[k], v) for k, v in d.items()}
+    print("worst differences over the horizon:", {k: f"{v:.1e}" for k, v in worst.items()})
+    assert all(worst[k] < TOL[k] for k in TOL), worst
+    assert ended >= 1  # the horizon covered at least one termination and reset
+    assert int(warp.total_blowups) == int(cpu.total_blowups) == 0 and int(warp.backend.overflows) == 0
+
+
+@pytest.mark.slow
+def test_hand_made_reset_lift_and_blowup_match_cpu(envs):
+    cpu, warp = envs
+    _start(envs, [STARTS[0], STARTS[0], STARTS[1], STARTS[1]])
+    idx = cpu.ref.index(cpu.clip, cpu.frame)
+    qpos = cpu.ref.qpos[idx].clone()
+    qvel = cpu.ref.qvel[idx].clone()
+    qpos[0, 2] -= 0.05  # 5 cm into the floor: set_state must lift it out (computed from contacts here)
+    qpos[1, 2] += 0.10  # floating: no lift
+    qvel[2, 10] = 1e7  # blows up on the next step
+    for e in envs:
+        e.backend.set_state(torch.arange(N), qpos, qvel)
+    zc, zw = cpu.backend.qpos[:, 2].double(), warp.backend.qpos[:, 2].double()
+    assert np.allclose(zc.numpy(), zw.numpy(), atol=1e-5)
+    assert zc[0] > qpos[0, 2] + 0.02 and abs(float(zc[1] - qpos[1, 2])) < 1e-6
+    calm = [0, 1, 3]  # sensors refreshed after the reset (env 2's 1e7 velocity only agrees to float32's 1e-7 relative)
+    assert _diff(cpu.backend.sensordata[calm], warp.backend.sensordata[calm]) < 1e-4
+    a = torch.zeros(N, cpu.num_actions)
+    rc, rw = cpu.step(a), warp.step(a)
+    assert cpu.backend.unstable.tolist() == warp.backend.unstable.tolist() == [False, False, True, False]
+    assert int(rw.info["blowups"]) == int(rc.info["blowups"]) == 1
+    assert torch.isfinite(rw.obs).all() and torch.isfinite(warp.backend.qpos).all()
+    rw = warp.step(a)
+    assert torch.isfinite(rw.obs).all() and not warp.backend.unstable.any()
+
+
+def test_warp_backend_rejects_several_bodies(standing_clip):
+    from motionlib.sim.tracking_config import TrackingConfig
+    from motionlib.sim.tracking_env import TrackingEnv
+
+    tall = standing_clip.copy()
+    tall.body_scale = 1.1
+    with pytest.raises(ValueError, match="one body model"):
+        TrackingEnv([standing_clip, tall], TrackingConfig(num_envs=2), backend="warp",
+                    device="cpu")
