@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_physics_flags, print_json
 
 
 def register(sub) -> None:
@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("--policy", default=None, help="policy file (default: the shipped policy)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch", type=int, default=64)
+    add_physics_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -36,7 +37,8 @@ def run(args) -> int:
     for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json):
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
-        for f, res in zip(chunk, rollout(policy, clips, threads=args.threads)):
+        for f, res in zip(chunk, rollout(policy, clips, threads=args.threads, backend=args.backend,
+                                                device=args.device)):
             reports.append({"id": f.stem, **tracking_report(res, policy.tracking.control_fps)})
     tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
            if k not in ("before", "after")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_physics_flags, print_json
 
 
 def register(sub) -> None:
@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--batch", type=int, default=64, help="clips simulated together")
     p.add_argument("--video", action="store_true", help="also render before/after videos")
     p.add_argument("--quiet", action="store_true")
+    add_physics_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -41,7 +42,8 @@ def run(args) -> int:
     for i in range(0, len(files), args.batch):
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
-        results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads)
+        results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
+                                        backend=args.backend, device=args.device)
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

@@ -36,4 +36,12 @@ def add_json_flag(parser) -> None:
 def add_tokenizer_flag(parser) -> None:
     """``--tokenizer``, resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``."""
     parser.add_argument("--tokenizer", default=None,
-                        help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER)")
+                        help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER, else the shipped "
+                             "2D-LFQ tokenizer)")
+
+
+def add_physics_flags(parser) -> None:
+    """``--backend`` / ``--device`` of the tracking simulation (rollout-based commands)."""
+    parser.add_argument("--backend", default="cpu", choices=["cpu", "warp"],
+                        help="physics: cpu (MuJoCo rollout threads) or warp (MuJoCo Warp; clips of one body)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the simulation and the policy run")

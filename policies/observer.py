@@ -174,4 +174,6 @@ class TrackingObserver(AlgoObserver):
     def summary(self) -> dict:
         if self.progress:
             self.bar.close()
+        if getattr(self, "writer", None) is not None:
+            self.writer.flush()  # rl-games never closes its writer: the last figures must reach the event file
         return {"best": self.best, "history": self.history, "train_history": self.train_history}

@@ -52,11 +52,11 @@ def plausibility_of(clip: Motion) -> dict:
 
 
 def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True, threads: int | None = None,
-                 progress: bool = False) -> tuple[list[RefineResult], dict]:
+                 progress: bool = False, backend: str = "cpu", device: str = "cpu") -> tuple[list[RefineResult], dict]:
     t0 = time.perf_counter()
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
-    results = rollout(policy, inputs, retry=retry, threads=threads, progress=progress)
+    results = rollout(policy, inputs, retry=retry, threads=threads, progress=progress, backend=backend, device=device)
     wall = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, res in zip(inputs, results):

@@ -57,7 +57,7 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     env.set_start(clip_ids, frames)
     obs = env.reset()
     n = len(starts)
-    lengths = (env.ref.clip_len[clip_ids] - frames).tolist()
+    lengths = (env.ref.clip_len.cpu()[clip_ids] - frames).tolist()
     q0, p0 = env.backend.qpos.cpu().numpy(), env.body_state().pos.cpu().numpy()
     qpos = [[q0[i].copy()] for i in range(n)]
     body = [[p0[i].copy()] for i in range(n)]

@@ -101,6 +101,7 @@ class WarpBackend:
         self.blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.overflows = torch.zeros((), dtype=torch.long, device=self.device)  # world-steps with a solver/contact overflow
         self._graphs: dict = {}
+        self._streams: dict = {}
         self._cuda = self.device.type == "cuda"
 
     # ------------------------------------------------------------ launching
@@ -112,7 +113,7 @@ class WarpBackend:
         wp = self._wp
         torch_stream = warp_stream = None
         if self._cuda:
-            torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
+            torch_stream = self._torch_stream()
             warp_stream = wp.get_stream(self.wp_device)
             warp_stream.wait_stream(torch_stream)
         with wp.ScopedDevice(self.wp_device):
@@ -127,11 +128,20 @@ class WarpBackend:
         if self._cuda:
             torch_stream.wait_stream(warp_stream)
 
+    def _torch_stream(self):
+        """Torch's current CUDA stream as a warp stream (wrapped once per stream, with its event)."""
+        ts = torch.cuda.current_stream(self.device)
+        cached = self._streams.get(ts.cuda_stream)
+        if cached is None:
+            cached = self._streams[ts.cuda_stream] = self._wp.stream_from_torch(ts)
+        return cached
+
     def _capture(self, fn: Callable[[], None]):
         """Record ``fn`` into a graph (False, i.e. eager from now on, if capture fails)."""
         wp = self._wp
         try:
-            with wp.ScopedCapture(device=self.wp_device) as cap:
+            # fn ran eagerly just before, so every module it launches is loaded already
+            with wp.ScopedCapture(device=self.wp_device, force_module_load=False) as cap:
                 fn()
             return cap.graph
         except Exception as e:  # noqa: BLE001 - older drivers: keep running eagerly

@@ -53,3 +53,29 @@ def test_short_training_raises_the_reward(walk_clip, tmp_path):
     assert not list(run.rglob("*.tmp"))  # checkpoints were written atomically
     policy = TrackingPolicy.load(run / "policy_best.pt")
     assert policy.info["env_steps"] > 0
+
+
+@pytest.mark.slow
+def test_warp_backend_training_stops_at_the_time_limit(walk_clip, tmp_path):
+    """train-tracker on the MuJoCo Warp backend (warp's CPU device): a time limit
+    that has already passed after epoch 1 ends the run cleanly there, with the
+    checkpoint, the evaluation, the exported policy and the device in TensorBoard."""
+    pytest.importorskip("mujoco_warp")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from motionlib.policies.train import train
+    from motionlib.policies.train_config import PPOConfig, preset
+    from motionlib.sim.tracking_config import TrackingConfig
+
+    cfg = preset("gpu", device="cpu", out=str(tmp_path / "run"), max_minutes=1e-6, eval_every_epochs=50, threads=2,
+                 tracking=TrackingConfig(num_envs=4), ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
+    assert cfg.backend == "warp"
+    summary = train(cfg, [walk_clip], progress=False)
+    assert [h["epoch"] for h in summary["train_history"]] == [1]
+    assert [r["epoch"] for r in summary["history"]] == [1]  # evaluated when it stopped
+    run = tmp_path / "run"
+    assert (run / "policy_best.pt").is_file() and list((run / "rl" / "nn").glob("last_*ep_1_*.pth"))
+    acc = EventAccumulator(str(next((run / "rl" / "summaries").glob("events.out.tfevents.*"))))
+    acc.Reload()
+    assert "perf/env_steps_per_s" in acc.Tags()["scalars"]
+    assert "run/device/text_summary" in acc.Tags()["tensors"]
