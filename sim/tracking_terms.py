@@ -54,7 +54,9 @@ class BodyState:
 
 def heading_yaw(root_quat: torch.Tensor) -> torch.Tensor:
     """Yaw of the pelvis body's x (forward) axis."""
-    fwd = quat_rotate_t(root_quat, torch.tensor([1.0, 0.0, 0.0], device=root_quat.device).expand_as(root_quat[..., 1:]))
+    ex = torch.zeros_like(root_quat[..., 1:])  # the x axis, built on the device (no host-to-device copy per step)
+    ex[..., 0] = 1.0
+    fwd = quat_rotate_t(root_quat, ex)
     return torch.atan2(fwd[..., 1], fwd[..., 0])
 
 
