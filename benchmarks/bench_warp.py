@@ -1,6 +1,6 @@
 """Throughput of the MuJoCo Warp tracking backend, with policy inference.
 
-    python benchmarks/bench_warp.py [--device cuda] [--worlds 1024 4096 8192] [--clips DIR ...]
+    python benchmarks/bench_warp.py [--device cuda] [--worlds 1024 4096 8192] [--clips DIR ...] [--check]
 
 For each world count: the tracking environment on the warp backend (physics,
 observations, rewards, terminations and resets on the device) driven by the
@@ -10,7 +10,11 @@ step). Prints one table row per world count: backend, device, worlds,
 env-steps/s with the policy, physics-only env-steps/s, and the blow-ups,
 solver/contact overflows and episode resets seen while measuring.
 
-The first world count includes warp's kernel compile (minutes on a clean
+``--check`` first runs the parity check on the chosen device (4 worlds, 10
+control steps of random actions through CPU MuJoCo and MuJoCo Warp, see
+``sim/backend_parity.py``) and prints the worst differences.
+
+The first world count (or the check) includes warp's kernel compile (minutes on a clean
 cache) in its warm-up, which is not timed. Defaults are small on the CPU
 (``--device cpu``: 16 and 64 worlds), where warp runs but slowly.
 """
@@ -42,7 +46,7 @@ def load_clips(paths: list[str] | None):
     return [bvh_to_motion(WALK)]
 
 
-def measure(clips, policy, worlds: int, device: str, steps: int, warmup: int) -> dict:
+def measure(clips, policy, worlds: int, device: str, steps: int, warmup: int, graph: bool = True) -> dict:
     from motionlib.sim.backend_warp import WarpBackendConfig
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_env import TrackingEnv
@@ -50,7 +54,7 @@ def measure(clips, policy, worlds: int, device: str, steps: int, warmup: int) ->
     dev = torch.device(device)
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": worlds})
     t0 = time.perf_counter()
-    env = TrackingEnv(clips, tcfg, policy.humanoid, backend="warp", backend_cfg=WarpBackendConfig(device=device),
+    env = TrackingEnv(clips, tcfg, policy.humanoid, backend="warp", backend_cfg=WarpBackendConfig(device=device, graph=graph),
                       device=device)
     obs = env.reset()
     for _ in range(warmup):  # compiles kernels, captures graphs
@@ -83,6 +87,21 @@ def measure(clips, policy, worlds: int, device: str, steps: int, warmup: int) ->
     return row
 
 
+def check(device: str, graph: bool) -> None:
+    """Parity of the warp backend on ``device`` against CPU MuJoCo (see tests/test_warp_parity.py)."""
+    from motionlib.sim.backend_parity import build_pair, compare_backends
+
+    t = time.perf_counter()
+    cpu, warp = build_pair(load_clips(None), device, 4, graph=graph)
+    worst = compare_backends(cpu, warp, [5, 40, 80, 120], steps=10)
+    ok = worst["same_done"] and worst["qpos"] < 1e-4 and worst["body_pos"] < 1e-4 and worst["reward"] < 2e-4
+    print(f"parity check on {device} ({time.perf_counter() - t:.0f} s incl. compile): "
+          + ", ".join(f"{k} {v:.1e}" if isinstance(v, float) else f"{k} {v}" for k, v in worst.items())
+          + f" -> {'OK' if ok else 'MISMATCH (CPU tolerances: qpos/body 1e-4, reward 2e-4)'}", flush=True)
+    cpu.close()
+    warp.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -92,6 +111,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=10, help="untimed control steps first")
     ap.add_argument("--clips", nargs="*", default=None, help="motionlib clip files/folders (default: the walking sample)")
     ap.add_argument("--policy", default=None)
+    ap.add_argument("--check", action="store_true", help="parity check against CPU MuJoCo first")
+    ap.add_argument("--no-graph", action="store_true", help="launch warp kernels eagerly (no CUDA graphs)")
     args = ap.parse_args()
 
     from motionlib.policies.actor import TrackingPolicy
@@ -104,12 +125,14 @@ def main() -> None:
     policy.actor.to(args.device)
     clips = load_clips(args.clips)
     name = torch.cuda.get_device_name(torch.device(args.device)) if cuda else "CPU"
+    if args.check:
+        check(args.device, not args.no_graph)
     print(f"warp tracking benchmark: device {args.device} ({name}), {len(clips)} clip(s), {steps} control steps "
           f"per measurement, policy {args.policy or 'shipped default'}", flush=True)
     print(f"{'backend':8s} {'device':8s} {'worlds':>7s} {'env-steps/s':>12s} {'physics-only':>13s} "
           f"{'setup s':>8s} {'blowups':>8s} {'overflows':>9s} {'ended':>6s}", flush=True)
     for n in worlds:
-        r = measure(clips, policy, n, args.device, steps, args.warmup)
+        r = measure(clips, policy, n, args.device, steps, args.warmup, graph=not args.no_graph)
         print(f"{'warp':8s} {args.device:8s} {n:7d} {r['rate']:12,.0f} {r['physics']:13,.0f} {r['setup_s']:8.1f} "
               f"{r['blowups']:8d} {r['overflows']:9d} {r['episodes_ended']:6d}", flush=True)
 

@@ -27,6 +27,7 @@ def register(sub) -> None:
     p.add_argument("--backend", default=None, choices=["cpu", "warp"],
                    help="physics backend: cpu (mujoco.rollout threads) or warp (MuJoCo Warp; default: preset's)")
     p.add_argument("--device", default=None, help="cpu or cuda: env tensors, warp physics and PPO (default: preset's)")
+    p.add_argument("--no-graph", action="store_true", help="warp backend: launch kernels eagerly, no CUDA graphs")
     p.add_argument("--resume", default=None, help="rl-games checkpoint (.pth) to continue from")
     p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
@@ -59,7 +60,7 @@ def run(args) -> int:
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
         eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
         resume=args.resume, seed=args.seed, threads=args.threads,
-        device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend),
+        device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend), warp_graph=not args.no_graph,
         tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed),
         ppo=replace(cfg.ppo, units=tuple(int(u) for u in args.units.split(",")), learning_rate=args.lr,
                     horizon_length=pick(args.horizon, cfg.ppo.horizon_length),

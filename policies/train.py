@@ -128,7 +128,7 @@ def backend_config(cfg: TrainConfig):
     if cfg.backend == "warp":
         from motionlib.sim.backend_warp import WarpBackendConfig
 
-        return WarpBackendConfig(device=cfg.device)
+        return WarpBackendConfig(device=cfg.device, graph=cfg.warp_graph)
     from motionlib.sim.backend_cpu import CpuBackendConfig
 
     return CpuBackendConfig(threads=cfg.threads)

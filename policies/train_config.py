@@ -52,6 +52,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "cpu"  # where the env tensors, the physics (warp backend) and PPO run
     backend: str = "cpu"  # physics: "cpu" (mujoco.rollout threads) or "warp" (MuJoCo Warp)
+    warp_graph: bool = True  # warp backend: replay captured (CUDA) graphs; False launches kernels eagerly
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     humanoid: HumanoidConfig = field(default_factory=HumanoidConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)

@@ -18,12 +18,14 @@
 #   tensorboard.tgz    TensorBoard event files
 #
 # Environment:
-#   BENCH=1            run benchmarks/bench_warp.py (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS)
+#   BENCH=1            run benchmarks/bench_warp.py --check: a CUDA-vs-CPU-MuJoCo parity check (4 worlds,
+#                      10 steps), then the table (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS)
 #   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
 #                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
 #   RESUME=path        rl-games checkpoint (.pth) to resume from
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
 #   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
+#   GRAPH=0            launch warp kernels eagerly instead of replaying CUDA graphs (fallback)
 #   TRAIN_CLIPS, EVAL_CLIPS  clip folders (default out/tracker_sets/train, out/tracker_sets/eval)
 #   WARP_CACHE_PATH    warp kernel cache (default /tmp/warp-cache; reused between the bench and training)
 set -uo pipefail
@@ -39,6 +41,7 @@ RUN="${RUN:-/tmp/motionlib_gpu_run}"
 export PYTHONUNBUFFERED=1
 export WARP_CACHE_PATH="${WARP_CACHE_PATH:-/tmp/warp-cache}"
 LOG="$OUT/session.log"
+NOGRAPH=""; [ "${GRAPH:-1}" = "0" ] && NOGRAPH="--no-graph"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
 # motionlib's import namespace maps top-level folders (sim/, policies/, ...) into
@@ -66,8 +69,8 @@ if [ "${BENCH:-0}" = "1" ]; then
   log "bench_warp: worlds ${BENCH_WORLDS:-1024 4096 8192}"
   t0=$SECONDS
   # shellcheck disable=SC2086
-  python3 -P benchmarks/bench_warp.py --device "$DEVICE" --worlds ${BENCH_WORLDS:-1024 4096 8192} \
-      ${BENCH_STEPS:+--steps $BENCH_STEPS} --clips "$TRAIN_CLIPS" 2>&1 | tee "$OUT/bench.txt"
+  python3 -P benchmarks/bench_warp.py --check --device "$DEVICE" --worlds ${BENCH_WORLDS:-1024 4096 8192} \
+      ${BENCH_STEPS:+--steps $BENCH_STEPS} ${NOGRAPH} --clips "$TRAIN_CLIPS" 2>&1 | tee "$OUT/bench.txt"
   rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
   log "bench_warp done: rc $rc, $((SECONDS - t0)) s"
 fi
@@ -80,6 +83,7 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   [ -n "${RESUME:-}" ] && args+=(--resume "$RESUME")
   [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
+  [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")
   python3 -P -m motionlib.cli.main "${args[@]}" 2>&1 | tee "$OUT/train.log"
   rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
   log "train-tracker done: rc $rc, $((SECONDS - t0)) s"

@@ -1,9 +1,12 @@
 """MuJoCo Warp backend vs CPU MuJoCo: the same actions give the same trajectories.
 
 Runs on warp's CPU device (no GPU needed). The first run on a clean machine
-compiles mujoco_warp's kernels for the CPU (~2 min on 2 cores, measured; the
-kernel cache, ``$WARP_CACHE_PATH`` or warp's user cache, makes later runs take
-seconds), so everything shares one small module-scoped pair of environments.
+compiles mujoco_warp's kernels for the CPU (82 s for this file on 2 cores with
+an empty cache, measured; the kernel cache, ``$WARP_CACHE_PATH`` or warp's user
+cache, makes later runs take seconds), so everything shares one small
+module-scoped pair of environments. The comparison itself is
+:func:`motionlib.sim.backend_parity.compare_backends`, which
+``bench_warp.py --check`` also runs on the GPU.
 
 Start states. The walking reference crosses its feet at some frames (toe box
 inside the other ankle box, hip capsules overlapping): MuJoCo C and MuJoCo
@@ -42,29 +45,12 @@ TOL = {"qpos": 1e-4, "qvel": 5e-3, "body_pos": 1e-4, "obs": 2e-3, "reward": 2e-4
 @pytest.fixture(scope="module")
 def envs():
     from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
-    from motionlib.sim.backend_warp import WarpBackendConfig
-    from motionlib.sim.tracking_config import TrackingConfig
-    from motionlib.sim.tracking_env import TrackingEnv
+    from motionlib.sim.backend_parity import build_pair
 
-    clip = bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")
-    cfg = TrackingConfig(num_envs=N, seed=0)
-    cpu = TrackingEnv([clip], cfg, backend="cpu")
-    warp = TrackingEnv([clip], cfg, backend="warp", backend_cfg=WarpBackendConfig(device="cpu"))
+    cpu, warp = build_pair([bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")], "cpu", N)
     yield cpu, warp
     cpu.close()
     warp.close()
-
-
-def _self_contacts(env, frame: int) -> int:
-    import mujoco
-
-    m = env.models[0]
-    d = mujoco.MjData(m)
-    d.qpos[:] = env.ref.qpos[frame].double().numpy()
-    d.qpos[2] += float(env.ref_lift[frame])
-    mujoco.mj_kinematics(m, d)
-    mujoco.mj_collision(m, d)
-    return sum(int(m.geom_bodyid[g1] > 0 and m.geom_bodyid[g2] > 0) for g1, g2 in d.contact.geom[: d.ncon])
 
 
 def _start(envs, frames):
@@ -79,26 +65,15 @@ def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.mark.slow
 def test_same_actions_same_trajectories(envs):
+    from motionlib.sim.backend_parity import compare_backends, self_contacts
+
     cpu, warp = envs
-    assert all(_self_contacts(cpu, f) == 0 for f in STARTS)
-    obs_c, obs_w = _start(envs, STARTS)
-    assert _diff(obs_c, obs_w) < TOL["obs"]
-    gen = torch.Generator().manual_seed(0)
-    worst = dict.fromkeys(TOL, 0.0)
-    ended = 0
-    for _ in range(STEPS):
-        a = 0.5 * (torch.rand(N, cpu.num_actions, generator=gen) * 2 - 1)
-        rc, rw = cpu.step(a), warp.step(a)
-        assert torch.equal(rc.terminated, rw.terminated) and torch.equal(rc.truncated, rw.truncated)
-        assert torch.equal(cpu.frame, warp.frame)
-        ended += int((rc.terminated | rc.truncated).sum())
-        d = {"qpos": _diff(cpu.backend.qpos, warp.backend.qpos), "qvel": _diff(cpu.backend.qvel, warp.backend.qvel),
-             "body_pos": _diff(cpu.body_state().pos, warp.body_state().pos), "obs": _diff(rc.obs, rw.obs),
-             "reward": _diff(rc.reward, rw.reward)}
-        worst = {k: max(worst[k], v) for k, v in d.items()}
-    print("worst differences over the horizon:", {k: f"{v:.1e}" for k, v in worst.items()})
+    assert all(self_contacts(cpu, f) == 0 for f in STARTS)
+    worst = compare_backends(cpu, warp, STARTS, steps=STEPS, action_scale=0.5)
+    print("worst differences over the horizon:", worst)
+    assert worst["same_done"] and worst["reset_obs"] < TOL["obs"]
     assert all(worst[k] < TOL[k] for k in TOL), worst
-    assert ended >= 1  # the horizon covered at least one termination and reset
+    assert worst["episodes_ended"] >= 1  # the horizon covered terminations and resets
     assert int(warp.total_blowups) == int(cpu.total_blowups) == 0 and int(warp.backend.overflows) == 0
 
 
