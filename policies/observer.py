@@ -19,11 +19,23 @@ class TrackingObserver(AlgoObserver):
         self.eval_clips = eval_clips
         self.holder = holder
         self.progress = progress
-        self.best: dict | None = None
+        self.best: dict | None = self._previous_best() if cfg.resume else None
         self.history: list[dict] = []  # deterministic evaluations
         self.train_history: list[dict] = []  # per epoch: mean step reward, episode length, train success
         self._reset_stats()
         self.t0 = time.time()
+
+    def _previous_best(self) -> dict | None:
+        """A resumed run in the same folder keeps the earlier evaluations' best
+        (policy_best.pt is only replaced by a better one)."""
+        import csv
+
+        curve = self.cfg.run_dir / "curve.csv"
+        if not (curve.is_file() and (self.cfg.run_dir / "policy_best.pt").is_file()):
+            return None
+        rows = [{"success_rate": float(r["success_rate"]), "g_mpjpe_mm": float(r["g_mpjpe_mm"]),
+                 "env_steps": int(r["env_steps"]), "epoch": int(r["epoch"])} for r in csv.DictReader(open(curve))]
+        return max(rows, key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"])) if rows else None
 
     def _reset_stats(self) -> None:
         # per-step figures arrive as device tensors and are summed there; they

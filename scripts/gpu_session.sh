@@ -22,7 +22,8 @@
 #                      10 steps), then the table (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS)
 #   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
 #                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
-#   RESUME=path        rl-games checkpoint (.pth) to resume from
+#   RESUME=path        rl-games checkpoint (.pth) to resume from; a curve.csv and policy_best.pt beside it
+#                      (an earlier session's $OUT) carry on: the curve continues, the best is kept unless beaten
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
 #   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
 #   GRAPH=0            launch warp kernels eagerly instead of replaying CUDA graphs (fallback)
@@ -80,7 +81,13 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   t0=$SECONDS
   args=(train-tracker --preset gpu --device "$DEVICE" --backend warp --clips "$TRAIN_CLIPS"
         --eval-clips "$EVAL_CLIPS" --out "$RUN" --minutes "$TRAIN_MIN" --quiet)
-  [ -n "${RESUME:-}" ] && args+=(--resume "$RESUME")
+  if [ -n "${RESUME:-}" ]; then
+    args+=(--resume "$RESUME")
+    mkdir -p "$RUN"
+    for f in curve.csv policy_best.pt; do
+      [ -f "$(dirname "$RESUME")/$f" ] && cp "$(dirname "$RESUME")/$f" "$RUN/$f" && log "carried on: $f"
+    done
+  fi
   [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
   [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")
