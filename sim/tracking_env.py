@@ -141,14 +141,18 @@ class TrackingEnv:
     def _reset_where(self, mask: torch.Tensor) -> None:
         """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync)."""
         n = self.num_envs
-        clips, frames, _ = self.sampler.sample(n, count=mask)
-        if not self.cfg.rsi:
-            frames = torch.zeros_like(frames)
-        if self._fixed_starts is not None:
-            fc, ff = self._fixed_starts
-            k = min(n, fc.numel())
+        k = 0 if self._fixed_starts is None else min(n, self._fixed_starts[0].numel())
+        if k < n:  # sampled starts for every env, counted as attempts where they are used
+            sampled = mask.clone()
+            sampled[:k] = False
+            clips, frames, _ = self.sampler.sample(n, count=sampled)
+            if not self.cfg.rsi:
+                frames = torch.zeros_like(frames)
+        else:
+            clips, frames = self.clip, self.frame
+        if k:  # evaluation: envs 0..k-1 restart at their fixed (clip, frame)
             clips, frames = clips.clone(), frames.clone()
-            clips[:k], frames[:k] = fc[:k], ff[:k]
+            clips[:k], frames[:k] = self._fixed_starts[0][:k], self._fixed_starts[1][:k]
         w = lambda new, old: torch.where(mask, new, old)  # noqa: E731
         self.clip = w(clips, self.clip)
         self.frame = w(frames, self.frame)

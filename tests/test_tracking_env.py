@@ -143,3 +143,26 @@ def test_gymnasium_vector_env(standing_clip):
     assert trunc.all() and not term.any()  # timeout after 4 steps, standing still never falls
     assert info["_final_obs"].all() and info["final_obs"].shape == obs.shape
     venv.close()
+
+
+def test_sampler_counts_only_the_draws_that_start_episodes():
+    s = FailureWeightedSampler(torch.tensor([91, 31]), bin_frames=30, generator=torch.Generator().manual_seed(0))
+    clips, frames, bins = s.sample(6, count=torch.tensor([True, False, False, True, False, False]))
+    assert float(s.attempts.sum()) == 2.0 and clips.shape == frames.shape == (6,)
+    s.record_failures(clips, frames, weight=torch.tensor([False, True, False, False, False, False]))
+    assert float(s.failures.sum()) == 1.0 and float(s.failures[bins[1]]) == 1.0
+
+
+def test_masked_reset_leaves_other_envs_alone(standing_clip):
+    env = _env([standing_clip], n=4)
+    env.reset()
+    for _ in range(3):
+        env.step(_zero(env))
+    clip, frame, steps = env.clip.clone(), env.frame.clone(), env.steps.clone()
+    qpos = env.backend.qpos.clone()
+    env._reset_where(torch.tensor([False, True, False, False]))
+    keep = torch.tensor([0, 2, 3])
+    assert torch.equal(env.clip[keep], clip[keep]) and torch.equal(env.frame[keep], frame[keep])
+    assert torch.equal(env.steps[keep], steps[keep]) and int(env.steps[1]) == 0
+    assert torch.equal(env.backend.qpos[keep], qpos[keep])
+    assert (env.body_state().pos[1] - env.ref_state(0).pos[1]).abs().max() < 2e-3  # at its new reference start
