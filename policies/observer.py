@@ -129,6 +129,11 @@ class TrackingObserver(AlgoObserver):
                 overflows = getattr(vec.env.backend, "overflows", None)
                 if overflows is not None:
                     w.add_scalar("sim/overflows_total", float(overflows), frame)
+        if not self.progress and epoch_num % 10 == 0:  # quiet runs (logs): one line per 10 epochs
+            print(f"[train-tracker] epoch {epoch_num} env steps {int(frame):,} "
+                  f"{rate if rate is not None else float('nan'):,.0f} env-steps/s train success {e['train_success']:.3f} "
+                  f"episode length {e['episode_length']:.1f} step reward {e['reward']:.3f} "
+                  f"blowups {e['blowups']:.0f} ({time.time() - self.t0:.0f} s)", flush=True)
         if self.progress:
             sr = e["train_success"]
             self.bar.set_postfix(steps=f"{frame:.3g}", train_success=f"{sr:.2f}",
@@ -171,6 +176,9 @@ class TrackingObserver(AlgoObserver):
         row = {"env_steps": int(frame), "epoch": int(epoch_num), "success_rate": success, "g_mpjpe_mm": g_mpjpe,
                "seconds": round(time.time() - self.t0, 1)}
         self.history.append(row)
+        if not self.progress:
+            print(f"[train-tracker] evaluation at epoch {epoch_num}: success {success:.3f} on {len(res)} clips, "
+                  f"G-MPJPE {g_mpjpe:.1f} mm", flush=True)
         append_curve(self.cfg.run_dir / "curve.csv", row)
         if self.writer is not None:
             self.writer.add_scalar("eval/success_rate", success, frame)
