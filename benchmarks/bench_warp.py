@@ -7,7 +7,8 @@ observations, rewards, terminations and resets on the device) driven by the
 shipped tracking policy (``policies/data/default_tracker.pt`` unless
 ``--policy``), and the physics alone (``substeps`` x ``mjw.step`` per control
 step). Prints one table row per world count: backend, device, worlds,
-env-steps/s with the policy, physics-only env-steps/s, and the blow-ups,
+env-steps/s with the policy, physics-only env-steps/s (physics steps /
+substeps), setup seconds, device memory in use (CUDA), and the blow-ups,
 solver/contact overflows and episode resets seen while measuring.
 
 ``--check`` first runs the parity check on the chosen device (4 worlds, 10
@@ -80,7 +81,11 @@ def measure(clips, policy, worlds: int, device: str, steps: int, warmup: int, gr
         env.backend.step(ctrl, tcfg.substeps)
     _sync(dev)
     physics = worlds * steps / (time.perf_counter() - t)
-    row = {"worlds": worlds, "rate": rate, "physics": physics, "setup_s": setup_s,
+    used_gb = float("nan")
+    if dev.type == "cuda":
+        free, total = torch.cuda.mem_get_info(dev)
+        used_gb = (total - free) / 1e9  # everything on the device: warp's arrays and torch's
+    row = {"worlds": worlds, "rate": rate, "physics": physics, "setup_s": setup_s, "used_gb": used_gb,
            "blowups": int(env.total_blowups) - blow0, "overflows": int(env.backend.overflows) - over0,
            "episodes_ended": int(ended)}
     env.close()
@@ -130,11 +135,11 @@ def main() -> None:
     print(f"warp tracking benchmark: device {args.device} ({name}), {len(clips)} clip(s), {steps} control steps "
           f"per measurement, policy {args.policy or 'shipped default'}", flush=True)
     print(f"{'backend':8s} {'device':8s} {'worlds':>7s} {'env-steps/s':>12s} {'physics-only':>13s} "
-          f"{'setup s':>8s} {'blowups':>8s} {'overflows':>9s} {'ended':>6s}", flush=True)
+          f"{'setup s':>8s} {'GPU GB':>7s} {'blowups':>8s} {'overflows':>9s} {'ended':>6s}", flush=True)
     for n in worlds:
         r = measure(clips, policy, n, args.device, steps, args.warmup, graph=not args.no_graph)
         print(f"{'warp':8s} {args.device:8s} {n:7d} {r['rate']:12,.0f} {r['physics']:13,.0f} {r['setup_s']:8.1f} "
-              f"{r['blowups']:8d} {r['overflows']:9d} {r['episodes_ended']:6d}", flush=True)
+              f"{r['used_gb']:7.1f} {r['blowups']:8d} {r['overflows']:9d} {r['episodes_ended']:6d}", flush=True)
 
 
 if __name__ == "__main__":

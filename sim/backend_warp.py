@@ -84,6 +84,8 @@ class WarpBackend:
         with wp.ScopedDevice(self.wp_device):
             self.m = mjw.put_model(m)
             self.m.opt.warn_overflow = 0  # counted per world below instead of printed from kernels
+            if self.wp_device.is_cuda:  # solver loop as a conditional graph node needs a CUDA 12.4+ driver
+                self.m.opt.graph_conditional = bool(wp.is_conditional_graph_supported())
             self.d = mjw.make_data(m, nworld=n, nconmax=cfg.nconmax, njmax=cfg.njmax)
         d = self.d
         self.qpos = wp.to_torch(d.qpos)
