@@ -19,9 +19,13 @@
 #
 # Environment:
 #   BENCH=1            run benchmarks/bench_warp.py --check: a CUDA-vs-CPU-MuJoCo parity check (4 worlds,
-#                      10 steps), then the table (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS)
+#                      10 steps), then the table (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS;
+#                      killed after BENCH_TIMEOUT=300 s, training still follows)
 #   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
 #                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
+#   SESSION_S=570      wall-clock budget of the whole script (the device runs a command for at most 600 s):
+#                      training minutes are cut so that training, its final evaluation and the copies
+#                      end within it (90 s are kept for those)
 #   RESUME=path        rl-games checkpoint (.pth) to resume from; a curve.csv and policy_best.pt beside it
 #                      (an earlier session's $OUT) carry on: the curve continues, the best is kept unless beaten
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
@@ -70,17 +74,20 @@ if [ "${BENCH:-0}" = "1" ]; then
   log "bench_warp: worlds ${BENCH_WORLDS:-1024 4096 8192}"
   t0=$SECONDS
   # shellcheck disable=SC2086
-  python3 -P benchmarks/bench_warp.py --check --device "$DEVICE" --worlds ${BENCH_WORLDS:-1024 4096 8192} \
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" python3 -P benchmarks/bench_warp.py --check --device "$DEVICE" --worlds ${BENCH_WORLDS:-1024 4096 8192} \
       ${BENCH_STEPS:+--steps $BENCH_STEPS} ${NOGRAPH} --clips "$TRAIN_CLIPS" 2>&1 | tee "$OUT/bench.txt"
   rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
   log "bench_warp done: rc $rc, $((SECONDS - t0)) s"
 fi
 
 if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
-  log "train-tracker: preset gpu, device $DEVICE, ${TRAIN_MIN} min, run dir $RUN"
+  left_min=$(awk -v b="${SESSION_S:-570}" -v e="$SECONDS" 'BEGIN { printf "%.2f", (b - e - 90) / 60 }')
+  TRAIN_MIN=$(awk -v a="$TRAIN_MIN" -v b="$left_min" 'BEGIN { m = (a < b) ? a : b; if (m < 0.5) m = 0.5; printf "%.2f", m }')
+  log "train-tracker: preset gpu, device $DEVICE, ${TRAIN_MIN} min (budget left ${left_min} min), run dir $RUN"
   t0=$SECONDS
   args=(train-tracker --preset gpu --device "$DEVICE" --backend warp --clips "$TRAIN_CLIPS"
         --eval-clips "$EVAL_CLIPS" --out "$RUN" --minutes "$TRAIN_MIN" --quiet)
+  [ -z "${RESUME:-}" ] && rm -rf "$RUN"  # a fresh run (an earlier call on this machine may have left one)
   if [ -n "${RESUME:-}" ]; then
     args+=(--resume "$RESUME")
     mkdir -p "$RUN"
@@ -91,7 +98,9 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
   [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")
-  python3 -P -m motionlib.cli.main "${args[@]}" 2>&1 | tee "$OUT/train.log"
+  hard=$(( ${SESSION_S:-570} - SECONDS - 20 ))  # backstop only: the run stops itself at --minutes
+  [ "$hard" -lt 60 ] && hard=60
+  timeout -k 10 "$hard" python3 -P -m motionlib.cli.main "${args[@]}" 2>&1 | tee "$OUT/train.log"
   rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
   log "train-tracker done: rc $rc, $((SECONDS - t0)) s"
 
