@@ -69,6 +69,12 @@ for m in ("mujoco", "mujoco_warp", "warp", "rl_games", "gymnasium", "motionlib")
 EOF
 if [ "${PIPESTATUS[0]}" -ne 0 ]; then log "environment check failed (see above)"; exit 1; fi
 
+for d in "$TRAIN_CLIPS" "$EVAL_CLIPS"; do  # carried clip folders must hold files, not dangling links
+  n=$(find -L "$d" -name '*.npz' -type f 2>/dev/null | wc -l)
+  log "clips in $d: $n"
+  if [ "$n" -eq 0 ]; then log "no readable clips in $d (dangling symlinks?): stopping before the GPU work"; exit 2; fi
+done
+
 status=0
 if [ "${BENCH:-0}" = "1" ]; then
   log "bench_warp: worlds ${BENCH_WORLDS:-1024 4096 8192}"
