@@ -31,7 +31,9 @@
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
 #   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
 #   GRAPH=0            launch warp kernels eagerly instead of replaying CUDA graphs (fallback)
-#   TRAIN_CLIPS, EVAL_CLIPS  clip folders (default out/tracker_sets/train, out/tracker_sets/eval)
+#   TRAIN_CLIPS, EVAL_CLIPS  clip folders (default out/tracker_sets/train, out/tracker_sets/eval). Those
+#                      hold absolute symlinks into out/bandai/clips: carry a dereferenced copy instead
+#                      (cp -rL out/tracker_sets out/gpu_clips; TRAIN_CLIPS=out/gpu_clips/train ...)
 #   WARP_CACHE_PATH    warp kernel cache (default /tmp/warp-cache; reused between the bench and training)
 set -uo pipefail
 
