@@ -1,4 +1,4 @@
-"""``motionlib detokenize TOKENS... --tokenizer CKPT --out DIR``: token files back to clips."""
+"""``motionlib detokenize TOKENS... [--tokenizer CKPT] --out DIR``: token files back to clips."""
 
 from __future__ import annotations
 

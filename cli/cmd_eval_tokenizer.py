@@ -1,4 +1,5 @@
-"""``motionlib eval-tokenizer DATASET --tokenizer CKPT [--json]``: reconstruction and codebook metrics."""
+"""``motionlib eval-tokenizer DATASET [--tokenizer CKPT] [--json]``: reconstruction and codebook metrics
+(default tokenizer: the shipped 2D-LFQ checkpoint)."""
 
 from __future__ import annotations
 

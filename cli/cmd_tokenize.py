@@ -1,4 +1,4 @@
-"""``motionlib tokenize DATASET --tokenizer CKPT``: token arrays next to each clip (resumable)."""
+"""``motionlib tokenize DATASET [--tokenizer CKPT]``: token arrays next to each clip (resumable)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``motionlib train-tokenizer --clips DIR --out DIR [--kind lfq2d] [--bits 14] [--steps N]``."""
+"""``motionlib train-tokenizer --clips DIR --out DIR [--preset lfq2d-14] [--bits 14] [--steps N]``."""
 
 from __future__ import annotations
 
@@ -15,19 +15,23 @@ def register(sub) -> None:
                                    "checkpoints atomically to OUT/last.pt (resumed when present) and OUT/best.pt.")
     p.add_argument("--clips", type=Path, required=True, help="folder of motionlib clips (searched recursively)")
     p.add_argument("--out", type=Path, default=Path("runs/tokenizer"))
-    p.add_argument("--kind", choices=["lfq2d", "lfq1d", "vq1d"], default="lfq2d")
-    p.add_argument("--bits", type=int, default=14, help="LFQ code bits d (codebook 2^d)")
-    p.add_argument("--codebook", type=int, default=512, help="VQ codebook size (vq1d)")
+    p.add_argument("--preset", default="lfq2d-14", choices=["lfq2d-14", "lfq1d-14", "vq1d-512"],
+                   help="architecture preset (motionlib.tokenizer.presets); the flags below override it")
+    p.add_argument("--kind", choices=["lfq2d", "lfq1d", "vq1d"], default=None)
+    p.add_argument("--bits", type=int, default=None, help="LFQ code bits d (codebook 2^d)")
+    p.add_argument("--codebook", type=int, default=None, help="VQ codebook size (vq1d)")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup", type=int, default=1000, help="warm-up steps")
-    p.add_argument("--window", type=int, default=64, help="training window, frames")
-    p.add_argument("--width", type=int, default=128, help="conv channels")
-    p.add_argument("--depth", type=int, default=2, help="residual blocks per stage")
-    p.add_argument("--fk-weight", type=float, default=1.0, help="weight of the FK joint position loss")
-    p.add_argument("--entropy-weight", type=float, default=0.1, help="LFQ entropy loss weight")
-    p.add_argument("--commit-weight", type=float, default=0.02, help="commitment loss weight")
+    p.add_argument("--window", type=int, default=None, help="training window, frames")
+    p.add_argument("--width", type=int, default=None, help="conv channels")
+    p.add_argument("--depth", type=int, default=None, help="residual blocks per stage")
+    p.add_argument("--fk-weight", type=float, default=None, help="weight of the FK joint position loss")
+    p.add_argument("--entropy-weight", type=float, default=None, help="LFQ entropy loss weight")
+    p.add_argument("--commit-weight", type=float, default=None, help="commitment loss weight")
+    p.add_argument("--time-limit", type=float, default=0.0,
+                   help="wall-clock budget in seconds (0: none); the LR schedule follows it, the run stops when spent")
     p.add_argument("--eval-every", type=int, default=1000, help="steps between validation + checkpoint")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -40,17 +44,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from motionlib.tokenizer.config import TokenizerConfig, TrainConfig
+    from motionlib.tokenizer.config import TrainConfig
+    from motionlib.tokenizer.presets import preset
     from motionlib.tokenizer.train import train_tokenizer
 
-    cfg = TokenizerConfig(kind=args.kind, bits=args.bits, vq_codebook_size=args.codebook, window=args.window,
-                          width=args.width, depth=args.depth, w_fk=args.fk_weight, w_entropy=args.entropy_weight,
-                          w_commit=args.commit_weight)
+    overrides = {"kind": args.kind, "bits": args.bits, "vq_codebook_size": args.codebook, "window": args.window,
+                 "width": args.width, "depth": args.depth, "w_fk": args.fk_weight, "w_entropy": args.entropy_weight,
+                 "w_commit": args.commit_weight}
+    cfg = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
     tcfg = TrainConfig(out=str(args.out), steps=args.steps, batch=args.batch, lr=args.lr,
                        warmup_steps=min(args.warmup, args.steps - 1), seed=args.seed,
                        eval_every=min(args.eval_every, args.steps), log_every=min(50, args.steps),
                        val_fraction=args.val_fraction, tensorboard=not args.no_tensorboard, progress=not args.json,
-                       num_threads=args.threads, device=args.device)
+                       num_threads=args.threads, device=args.device, time_limit_s=args.time_limit)
     res = train_tokenizer(args.clips, cfg, tcfg, resume=not args.no_resume)
     result = {"checkpoint": str(res.checkpoint), "tokenizer_id": res.tokenizer_id, "kind": cfg.kind,
               "codebook_size": cfg.codebook_size, "step": res.step, "resumed_from": res.resumed_from,

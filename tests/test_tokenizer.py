@@ -114,7 +114,7 @@ def test_lfq_indices_in_codebook_and_match_bit_formula():
             assert torch.allclose(model.decode_indices(idx), model(x).recon, atol=1e-5)
         with pytest.raises(ValueError, match="token indices"):
             model.decode_indices(torch.full_like(idx, 2**10))
-        model.train()  # training: entropy (weight 0.1 by default) + commitment terms are live
+        model.train()  # training: entropy (weight 0.01 by default) + commitment terms are live
         _, aux, idx_train = model(x)
         assert torch.equal(idx_train, idx) and float(aux.detach()) != 0.0 and aux.requires_grad
 

@@ -35,6 +35,7 @@ from .config import TokenizerConfig, TrainConfig, config_hash
 FORMAT = "motionlib.tokenizer"
 VERSION = 1
 ENV_TOKENIZER = "MOTIONLIB_TOKENIZER"
+DEFAULT_TOKENIZER = "motionbook_lfq2d_14.pt"
 
 
 @dataclass
@@ -135,10 +136,21 @@ def load_tokenizer(path: str | os.PathLike, device: str = "cpu"):
     return model.to(device).eval(), ckpt
 
 
+def default_tokenizer_path() -> Path:
+    """The shipped default tokenizer (``tokenizer/data/``, see its README)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("motionlib.tokenizer").joinpath("data", DEFAULT_TOKENIZER)))
+    if not path.is_file():
+        raise MotionError("the default tokenizer is not installed; pass --tokenizer CKPT", str(path))
+    return path
+
+
 def resolve_tokenizer(arg: str | os.PathLike | None) -> Path:
-    """``--tokenizer`` value, else ``$MOTIONLIB_TOKENIZER``; a folder means its ``last.pt``."""
+    """``--tokenizer`` value, else ``$MOTIONLIB_TOKENIZER``, else the shipped
+    default tokenizer; a folder means its ``last.pt``."""
     value = arg if arg is not None else os.environ.get(ENV_TOKENIZER)
     if not value:
-        raise MotionError(f"no tokenizer given: pass --tokenizer CKPT or set ${ENV_TOKENIZER}")
+        return default_tokenizer_path()
     p = Path(value)
     return p / "last.pt" if p.is_dir() else p

@@ -124,6 +124,26 @@ def reconstruct_clip(model: MotionTokenizer, normed: torch.Tensor) -> tuple[torc
 
 
 @torch.no_grad()
+def codebook_counts(model: MotionTokenizer, normed: list[torch.Tensor], max_frames: int = 65536) -> torch.Tensor:
+    """Code usage counts over whole clips (each (T, 135), normalised), tokenized
+    exactly as :func:`reconstruct_clip` does; clips of equal padded length are
+    batched together (up to ``max_frames`` frames a batch), which gives the
+    same tokens as one clip at a time because the batch rows are independent."""
+    counts = torch.zeros(model.codebook_size, dtype=torch.long)
+    dev = next(model.parameters()).device
+    groups: dict[int, list[torch.Tensor]] = {}
+    for x in normed:
+        if x.shape[0] >= model.cfg.alpha:
+            xp, _ = pad_to_multiple(x[None], model.cfg.alpha)
+            groups.setdefault(xp.shape[1], []).append(xp[0])
+    for t, xs in groups.items():
+        step = max(1, max_frames // t)
+        for i in range(0, len(xs), step):
+            counts += code_counts(model.encode(torch.stack(xs[i:i + step]).to(dev)), counts.numel())
+    return counts
+
+
+@torch.no_grad()
 def evaluate_clips(model: MotionTokenizer, clips: list[ClipFeatures], denorm: FeatureDenormalizer
                    ) -> dict[str, Any]:
     """Metrics over whole clips, each tokenized in one pass as ``motionlib tokenize`` does."""

@@ -12,12 +12,19 @@ validation MPJPE), ``tb/`` TensorBoard logs (losses, learning rate, codebook
 utilisation and perplexity over the last ``log_every`` steps, validation
 metrics). Resuming with a different :class:`TokenizerConfig` is an error; the
 data statistics of a resumed run are the checkpoint's, not recomputed.
+
+``TrainConfig.time_limit_s`` gives a run a wall-clock budget instead of (or
+as well as) a step count: the cosine schedule then advances with whichever of
+steps and time runs out first, and the run checkpoints and ends when its
+budget is spent, so a fixed amount of compute still gets a complete schedule
+(the number of steps reached is recorded in the checkpoint).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +32,11 @@ from typing import Any
 import torch
 
 from motionlib.motion.errors import MotionError
+from motionlib.motion.feature_stats import FeatureStats
 
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
 from .config import TokenizerConfig, TrainConfig
-from .data import WindowDataset, load_split
+from .data import ClipFeatures, WindowDataset, load_split
 from .losses import TokenizerLoss
 from .metrics import code_counts, evaluate_windows, perplexity, utilization
 from .model import build_tokenizer
@@ -44,14 +52,25 @@ class TrainResult:
     last_losses: dict[str, float] = field(default_factory=dict)
     val: dict[str, Any] = field(default_factory=dict)
     resumed_from: int = 0
+    stopped_early: bool = False  # TrainConfig.time_limit_s ran out before TrainConfig.steps
 
 
-def lr_at(step: int, tcfg: TrainConfig) -> float:
+def schedule_progress(step: int, elapsed_s: float, tcfg: TrainConfig) -> float:
+    """Fraction of the run done after warm-up: by steps, or by wall-clock time
+    when ``time_limit_s`` is set and runs out first (so a time-limited run
+    still ends its cosine schedule at the end of its budget)."""
+    span = max(tcfg.steps - tcfg.warmup_steps, 1)
+    prog = (step - tcfg.warmup_steps) / span
+    if tcfg.time_limit_s > 0:
+        prog = max(prog, elapsed_s / tcfg.time_limit_s)
+    return min(max(prog, 0.0), 1.0)
+
+
+def lr_at(step: int, tcfg: TrainConfig, elapsed_s: float = 0.0) -> float:
     """Linear warm-up over ``warmup_steps``, then cosine decay to 10 %."""
     if tcfg.warmup_steps > 0 and step < tcfg.warmup_steps:
         return tcfg.lr * (step + 1) / tcfg.warmup_steps
-    span = max(tcfg.steps - tcfg.warmup_steps, 1)
-    prog = min(max(step - tcfg.warmup_steps, 0) / span, 1.0)
+    prog = schedule_progress(step, elapsed_s, tcfg)
     return tcfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * prog)))
 
 
@@ -66,6 +85,14 @@ def _writer(tcfg: TrainConfig):
 def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: TrainConfig,
                     resume: bool = True) -> TrainResult:
     """Train (or resume) a tokenizer on the clips under ``clips_dir``."""
+    train_clips, val_clips, stats = load_split(clips_dir, cfg.fps, cfg.window, tcfg.val_fraction)
+    return train_on_clips(train_clips, val_clips, stats, cfg, tcfg, resume)
+
+
+def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures], stats: FeatureStats,
+                   cfg: TokenizerConfig, tcfg: TrainConfig, resume: bool = True) -> TrainResult:
+    """Train (or resume) on already loaded clips; ``stats`` normalise them (a
+    resumed run uses its checkpoint's statistics instead)."""
     from tqdm import tqdm
 
     if tcfg.num_threads > 0:
@@ -73,13 +100,13 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
     out = tcfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out / "last.pt", out / "best.pt"
-    train_clips, val_clips, stats = load_split(clips_dir, cfg.fps, cfg.window, tcfg.val_fraction)
+    t_start = time.monotonic()
 
     torch.manual_seed(tcfg.seed)
     model = build_tokenizer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.99), weight_decay=tcfg.weight_decay,
                             foreach=True)
-    start, best, extra = 0, float("inf"), {}
+    start, best, extra, seconds_before = 0, float("inf"), {}, 0.0
     if resume and last_path.exists():
         try:
             ck = load_checkpoint(last_path, expected=cfg)
@@ -91,6 +118,7 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
             opt.load_state_dict(ck.optimizer_state)
         start, stats = ck.step, ck.stats
         best = float(ck.extra.get("best_val_mpjpe_mm", best))
+        seconds_before = float(ck.extra.get("train_seconds", 0.0))
     dev = torch.device(tcfg.device)
     model.to(dev)
     loss_fn = TokenizerLoss(cfg, stats).to(dev)
@@ -103,12 +131,14 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
     counts = torch.zeros(model.codebook_size, dtype=torch.long)
     result = TrainResult(start, last_path, "", len(train_clips), len(val_clips), resumed_from=start)
     parts: dict[str, float] = {}
-    pbar = tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, desc=f"train {cfg.kind}",
+    end = start if 0 < tcfg.time_limit_s <= seconds_before else tcfg.steps  # a spent time budget: nothing to do
+    pbar = tqdm(range(start, end), initial=start, total=tcfg.steps, desc=f"train {cfg.kind}",
                 unit="step", disable=not tcfg.progress)
     try:
         for step in pbar:
             model.train()
-            lr = lr_at(step, tcfg)
+            elapsed = seconds_before + time.monotonic() - t_start
+            lr = lr_at(step, tcfg, elapsed)
             for g in opt.param_groups:
                 g["lr"] = lr
             x = data.sample(tcfg.batch, gen).to(dev)
@@ -123,6 +153,8 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
             opt.step()
             counts += code_counts(idx, counts.numel())
             done = step + 1
+            elapsed = seconds_before + time.monotonic() - t_start
+            out_of_time = 0 < tcfg.time_limit_s <= elapsed
             if done % tcfg.log_every == 0 or done == tcfg.steps:
                 use, ppl = utilization(counts), perplexity(counts)
                 pbar.set_postfix(loss=f"{parts['total']:.4f}", fk=f"{parts.get('fk', 0.0):.4f}", use=f"{use:.3f}")
@@ -133,7 +165,7 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
                     writer.add_scalar("codebook/utilization", use, done)
                     writer.add_scalar("codebook/perplexity", ppl, done)
                 counts.zero_()
-            if done % tcfg.eval_every == 0 or done == tcfg.steps:
+            if done % tcfg.eval_every == 0 or done == tcfg.steps or out_of_time:
                 val = evaluate_windows(model, val_data or data, loss_fn.denorm, batch=tcfg.batch)
                 val["split"] = "val" if val_data is not None else "train"
                 if writer is not None:
@@ -142,12 +174,17 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
                 is_best = val["mpjpe_mm"] < best
                 best = min(best, val["mpjpe_mm"])
                 extra = {"best_val_mpjpe_mm": best, "val_mpjpe_mm": val["mpjpe_mm"],
-                         "val_utilization": val["utilization"]}
+                         "val_mpjpe_root_aligned_mm": val["mpjpe_root_aligned_mm"],
+                         "val_utilization": val["utilization"], "train_seconds": elapsed,
+                         "finished": done >= tcfg.steps or out_of_time}
                 tid = save_checkpoint(last_path, model, cfg, stats, tcfg, opt, done, extra)
                 if is_best:
                     save_checkpoint(best_path, model, cfg, stats, tcfg, None, done, extra)
                 result.tokenizer_id, result.val = tid, val
             result.step = done
+            if out_of_time:  # time budget spent: the schedule has ended too (see schedule_progress)
+                result.stopped_early = done < tcfg.steps
+                break
     finally:
         pbar.close()
         if writer is not None:

@@ -1,0 +1,315 @@
+"""MotionBook tokenizer benchmark: 2D-LFQ vs 1D-LFQ vs VQ-512, and a codebook-size sweep.
+
+    python scripts/tokenizer_sweep.py train  [--device cuda] [--workers 6] [--only GLOB] [--budget-scale 1]
+    python scripts/tokenizer_sweep.py eval   [--only GLOB]
+    python scripts/tokenizer_sweep.py report            # docs/tokenizer_sweep.{csv,md,png}
+    python scripts/tokenizer_sweep.py plan              # the runs, their budgets and their state
+
+Data: Bandai clips (``--clips``, default out/bandai/clips): ``dataset-2_*``
+clips train (a 5 % hash split of them validates and picks ``best.pt``),
+``dataset-1_*`` clips are the held-out evaluation set, never seen in training.
+Clips shorter than the training window are left out of training (counted in
+the log). D135 features are encoded once into ``--cache-dir`` (or given as
+ready caches with ``--train-cache`` / ``--eval-cache``).
+
+Every run trains for a wall-clock budget (``budget_s`` x ``--budget-scale``)
+or ``max_steps``, whichever ends first; the cosine schedule follows the
+budget (see :mod:`motionlib.tokenizer.train`), and the steps actually reached
+are recorded. All of it is resumable: a run whose checkpoint says it has
+finished is skipped, an interrupted one resumes from ``last.pt``, and
+``eval`` skips runs whose ``result.json`` matches their checkpoint. Runs live
+in ``--runs-dir`` (default runs/tokenizer_sweep/NAME: last.pt, best.pt, tb/,
+train.log, result.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+TRAIN_PREFIX, EVAL_PREFIX = "dataset-2_", "dataset-1_"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the benchmark."""
+
+    name: str
+    group: str  # "main" (README table) or "sweep" (codebook-size sweep)
+    preset: str  # tokenizer preset (motionlib.tokenizer.presets)
+    bits: int = 14  # LFQ: codebook 2^bits
+    codebook: int = 512  # VQ codebook size
+    budget_s: float = 420.0  # wall-clock training budget, seconds
+    max_steps: int = 60_000
+    batch: int = 256
+    lr: float = 6e-4
+    warmup: int = 300
+    w_entropy: float | None = None  # LFQ entropy weight; None: the preset's
+
+    def config(self):
+        from motionlib.tokenizer.presets import preset
+
+        extra = {} if self.w_entropy is None else {"w_entropy": self.w_entropy}
+        return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook, **extra)
+
+    def train_config(self, out: Path, device: str, scale: float, threads: int):
+        from motionlib.tokenizer.config import TrainConfig
+
+        return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
+                           warmup_steps=self.warmup, eval_every=2000, log_every=50, val_fraction=0.05,
+                           time_limit_s=self.budget_s * scale, device=device, num_threads=threads, progress=False)
+
+
+def build_plan() -> list[RunSpec]:
+    main = [RunSpec("main_lfq2d_14", "main", "lfq2d-14"), RunSpec("main_lfq1d_14", "main", "lfq1d-14"),
+            RunSpec("main_vq1d_512", "main", "vq1d-512"),
+            RunSpec("main_lfq2d_14_ent0.1", "main", "lfq2d-14", w_entropy=0.1)]  # the old entropy weight
+    sweep = []
+    for b in range(16, 7, -1):
+        sweep.append(RunSpec(f"sweep_vq1d_{b:02d}", "sweep", "vq1d-512", codebook=2**b, budget_s=75.0))
+        sweep.append(RunSpec(f"sweep_lfq1d_{b:02d}", "sweep", "lfq1d-14", bits=b, budget_s=75.0))
+    return main + sweep
+
+
+PLAN = build_plan()
+
+
+def select(pattern: str | None) -> list[RunSpec]:
+    runs = [r for r in PLAN if pattern is None or fnmatch.fnmatch(r.name, pattern)]
+    if not runs:
+        raise SystemExit(f"no run matches {pattern!r}; runs: {[r.name for r in PLAN]}")
+    return runs
+
+
+# ------------------------------------------------------------------------- data
+def load_sets(args, need_train: bool = True, need_eval: bool = True):
+    """(train clips, eval clips) as ClipFeatures lists."""
+    from motionlib.motion.io import find_clips
+    from motionlib.tokenizer.feature_cache import cached_clip_features, load_cache
+
+    train = evals = None
+    if need_train:
+        if args.train_cache:
+            train, _ = load_cache(args.train_cache, args.clips)
+        else:
+            paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(TRAIN_PREFIX)]
+            train = cached_clip_features(paths, 30.0, Path(args.cache_dir) / "train.npz")
+    if need_eval:
+        if args.eval_cache:
+            evals, _ = load_cache(args.eval_cache, args.clips)
+        else:
+            paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(EVAL_PREFIX)]
+            evals = cached_clip_features(paths, 30.0, Path(args.cache_dir) / "eval.npz")
+    return train, evals
+
+
+def run_dir(args, spec: RunSpec) -> Path:
+    return Path(args.runs_dir) / spec.name
+
+
+def train_state(path: Path) -> tuple[int, bool]:
+    """(step, finished) of a run's last.pt; (0, False) when there is none."""
+    from motionlib.tokenizer.checkpoint import load_checkpoint
+
+    if not (path / "last.pt").exists():
+        return 0, False
+    ck = load_checkpoint(path / "last.pt")
+    return ck.step, bool(ck.extra.get("finished", False))
+
+
+# ------------------------------------------------------------------------ train
+def train_val_split(clips, window: int, val_fraction: float = 0.05):
+    """(train, val, number left out): clips of at least ``window`` frames, split by a hash of their names."""
+    from motionlib.tokenizer.data import split_clips
+
+    by_path = {c.path: c for c in clips if c.num_frames >= window}
+    tr_p, va_p = split_clips(sorted(by_path), val_fraction)
+    return [by_path[p] for p in tr_p], [by_path[p] for p in va_p], len(clips) - len(by_path)
+
+
+def train_one(args, spec: RunSpec) -> dict:
+    """Train one run in this process (the ``train-one`` command)."""
+    from motionlib.tokenizer.data import compute_train_stats
+    from motionlib.tokenizer.train import train_on_clips
+
+    cfg = spec.config()
+    clips, _ = load_sets(args, need_eval=False)
+    tr, va, short = train_val_split(clips, cfg.window)
+    print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
+          flush=True)
+    tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
+    res = train_on_clips(tr, va, compute_train_stats(tr), cfg, tcfg)
+    out = {"name": spec.name, "step": res.step, "train_clips": len(tr), "val_clips": len(va),
+           "stopped_early": res.stopped_early, "val": {k: v for k, v in res.val.items() if k != "per_part_mpjpe_mm"}}
+    print(json.dumps(out), flush=True)
+    if args.eval_cache:  # evaluate right away (in parallel with the other workers' training)
+        _, evals = load_sets(args, need_train=False)
+        r = evaluate_run(args, spec, clips, evals, eval_label(args, evals))
+        print(json.dumps({k: v for k, v in r.items() if k != "per_part_mpjpe_mm"}), flush=True)
+    return out
+
+
+def train_all(args) -> None:
+    """Train every selected unfinished run, ``--workers`` subprocesses at a time."""
+    from tqdm import tqdm
+
+    todo = []
+    for spec in select(args.only):
+        step, finished = train_state(run_dir(args, spec))
+        if finished and not args.force:
+            print(f"skip {spec.name}: finished at step {step}")
+        else:
+            todo.append(spec)
+    if not todo:
+        return
+    common = ["--clips", str(args.clips), "--cache-dir", str(args.cache_dir), "--runs-dir", str(args.runs_dir),
+              "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads)]
+    if args.train_cache:
+        common += ["--train-cache", str(args.train_cache)]
+    if args.eval_cache:
+        common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
+    if not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
+        load_sets(args, need_eval=False)
+
+    def launch(spec: RunSpec) -> tuple[str, int]:
+        d = run_dir(args, spec)
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / "train.log", "a") as log:
+            rc = subprocess.call([sys.executable, __file__, "train-one", spec.name, *common], stdout=log,
+                                 stderr=subprocess.STDOUT)
+        return spec.name, rc
+
+    failed = []
+    with ThreadPoolExecutor(args.workers) as pool, tqdm(total=len(todo), desc="tokenizer runs", unit="run") as bar:
+        for name, rc in pool.map(launch, todo):
+            bar.update(1)
+            bar.set_postfix_str(f"{name} rc={rc}")
+            if rc:
+                failed.append(name)
+    if failed:
+        raise SystemExit(f"runs failed (see their train.log): {failed}")
+
+
+# ------------------------------------------------------------------------- eval
+def uniform_ceiling(tokens: int, codebook: int) -> float:
+    """Expected utilisation if ``tokens`` were drawn uniformly from ``codebook`` codes."""
+    return 1.0 - math.exp(tokens * math.log1p(-1.0 / codebook)) if codebook > 1 else 1.0
+
+
+def evaluate_run(args, spec: RunSpec, train, evals, eval_label: str) -> dict | None:
+    import torch
+
+    from motionlib.motion.atomic import atomic_path
+    from motionlib.tokenizer.checkpoint import load_tokenizer
+    from motionlib.tokenizer.losses import FeatureDenormalizer
+    from motionlib.tokenizer.metrics import codebook_counts, evaluate_clips
+    from tokenizer_report import trainer_validation
+
+    d = run_dir(args, spec)
+    ck_path = d / "best.pt" if (d / "best.pt").exists() else d / "last.pt"
+    if not ck_path.exists():
+        return None
+    model, ck = load_tokenizer(ck_path, args.device)
+    res_path = d / "result.json"
+    if res_path.exists() and not args.force:
+        old = json.loads(res_path.read_text())
+        if old.get("tokenizer_id") == ck.tokenizer_id:
+            return old
+    denorm = FeatureDenormalizer(ck.stats).to(args.device)
+    m = evaluate_clips(model, evals, denorm)
+    # codebook use over the whole training set (it has ~10x the tokens of the held-out set)
+    counts = codebook_counts(model, [denorm.normalize(torch.as_tensor(c.feats, device=args.device)) for c in train])
+    last_step, _ = train_state(d)
+    extra = {}
+    if spec.group == "main":  # also whole clips of the dataset-2 validation split (same distribution as training)
+        _, val, _ = train_val_split(train, ck.config.window)
+        v = evaluate_clips(model, val, denorm)
+        extra = {"val_clips_mpjpe_mm": v["mpjpe_mm"], "val_clips_mpjpe_root_aligned_mm": v["mpjpe_root_aligned_mm"],
+                 "val_clips_utilization": v["utilization"], "val_clips": v["clips"]}
+    out = {"name": spec.name, "group": spec.group, "kind": ck.config.kind, "codebook_size": model.codebook_size,
+           "params": sum(p.numel() for p in model.parameters()), "width": ck.config.width,
+           "checkpoint": ck_path.name, "checkpoint_step": ck.step, "last_step": last_step,
+           "train_seconds": float(ck.extra.get("train_seconds", 0.0)),
+           "device": ck.train.device if ck.train else "", "eval_set": eval_label,
+           **{k: m[k] for k in ("mpjpe_mm", "mpjpe_root_aligned_mm", "per_part_mpjpe_mm", "feature_l1",
+                                "utilization", "perplexity", "codes_used", "tokens", "frames", "clips",
+                                "tokens_per_second")},
+           "uniform_ceiling": uniform_ceiling(m["tokens"], model.codebook_size),
+           "train_utilization": float((counts > 0).float().mean()), "train_tokens": int(counts.sum()),
+           "trainer_val": trainer_validation(d, ck.extra), "tokenizer_id": ck.tokenizer_id, **extra}
+    with atomic_path(res_path) as tmp:
+        Path(tmp).write_text(json.dumps(out, indent=1))
+    return out
+
+
+def eval_label(args, evals) -> str:
+    return f"{len(evals)} dataset-1 clips" + (f" ({args.eval_note})" if args.eval_note else "")
+
+
+def eval_all(args) -> None:
+    from tqdm import tqdm
+
+    train, evals = load_sets(args)
+    for spec in tqdm(select(args.only), desc="evaluate", unit="run"):
+        r = evaluate_run(args, spec, train, evals, eval_label(args, evals))
+        if r:
+            tqdm.write(f"{spec.name}: MPJPE {r['mpjpe_mm']:.1f} mm, use {r['utilization']:.3f} "
+                       f"(train {r['train_utilization']:.3f}), ppl {r['perplexity']:.0f}, step {r['checkpoint_step']}")
+
+
+def show_plan(args) -> None:
+    for spec in select(args.only):
+        step, finished = train_state(run_dir(args, spec))
+        done = (run_dir(args, spec) / "result.json").exists()
+        print(f"{spec.name:20s} {spec.preset:9s} codes {spec.config().codebook_size:6d} budget "
+              f"{spec.budget_s * args.budget_scale:6.0f}s  step {step:6d}{' finished' if finished else ''}"
+              f"{' evaluated' if done else ''}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["plan", "train", "train-one", "eval", "report"])
+    p.add_argument("name", nargs="?", help="run name (train-one)")
+    p.add_argument("--only", help="glob over run names, e.g. 'main_*'")
+    p.add_argument("--clips", type=Path, default=ROOT / "out/bandai/clips")
+    p.add_argument("--cache-dir", type=Path, default=ROOT / "out/tokenizer_cache")
+    p.add_argument("--train-cache", type=Path, help="ready feature cache of the training clips")
+    p.add_argument("--eval-cache", type=Path, help="ready feature cache of the evaluation clips")
+    p.add_argument("--eval-note", default="", help="note on the evaluation data, kept in the results")
+    p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
+    p.add_argument("--docs", type=Path, default=ROOT / "docs")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="runs trained at once")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--budget-scale", type=float, default=1.0, help="multiply every run's time budget")
+    p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
+    args = p.parse_args(argv)
+    if args.command == "train-one":
+        [spec] = [r for r in PLAN if r.name == args.name] or [None]
+        if spec is None:
+            raise SystemExit(f"unknown run {args.name!r}")
+        train_one(args, spec)
+    elif args.command == "train":
+        train_all(args)
+    elif args.command == "eval":
+        eval_all(args)
+    elif args.command == "plan":
+        show_plan(args)
+    else:
+        from tokenizer_report import write_report
+
+        write_report([r.name for r in PLAN], args.runs_dir, args.docs)
+
+
+if __name__ == "__main__":
+    main()
