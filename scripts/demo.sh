@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the bundled sample clips.
-# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> render a video -> physics refine.
+# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> tokens round trip -> render a video ->
+# physics refine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
@@ -16,12 +17,17 @@ echo
 echo "== 3. SMPL-D135 features round trip"
 $ML features "$CLIP" --check --out "$OUT/dataset-1_walk_normal_001.d135.npy"
 echo
-echo "== 4. render the walk"
+echo "== 4. MotionBook tokens round trip with the shipped 2D-LFQ tokenizer (tokenize, decode, score)"
+$ML tokenize "$OUT/clips"
+$ML detokenize "$OUT/clips" --out "$OUT/detokenized"
+$ML eval-tokenizer "$OUT/clips"
+echo
+echo "== 5. render the walk"
 $ML render "$CLIP" -o "$OUT/walk.mp4" --caption
 $ML render "$CLIP" --frame 60 --png "$OUT/walk_frame60.png"
 echo
-echo "== 5. physics refinement with the shipped tracking policy (report + before/after video)"
+echo "== 6. physics refinement with the shipped tracking policy (report + before/after video)"
 $ML refine "$CLIP" --out "$OUT/refined" --video
 echo
-echo "demo outputs in $OUT: clips/, manifest.json, walk.mp4, walk_frame60.png,"
+echo "demo outputs in $OUT: clips/ (with <clip>.tokens.npz), detokenized/, manifest.json, walk.mp4, walk_frame60.png,"
 echo "  refined/clips/, refined/report.json, refined/dataset-1_walk_normal_001_before_after.mp4"
