@@ -16,7 +16,8 @@ Every run trains for a wall-clock budget (``budget_s`` x ``--budget-scale``)
 or ``max_steps``, whichever ends first; the cosine schedule follows the
 budget (see :mod:`motionlib.tokenizer.train`), and the steps actually reached
 are recorded. All of it is resumable: a run whose checkpoint says it has
-finished is skipped, an interrupted one resumes from ``last.pt``, and
+finished, or that has a ``result.json``, is skipped (``--force`` retrains), an
+interrupted one resumes from ``last.pt``, and
 ``eval`` skips runs whose ``result.json`` matches their checkpoint. Runs live
 in ``--runs-dir`` (default runs/tokenizer_sweep/NAME: last.pt, best.pt, tb/,
 train.log, result.json).
@@ -166,8 +167,9 @@ def train_all(args) -> None:
     todo = []
     for spec in select(args.only):
         step, finished = train_state(run_dir(args, spec))
-        if finished and not args.force:
-            print(f"skip {spec.name}: finished at step {step}")
+        evaluated = (run_dir(args, spec) / "result.json").exists()  # e.g. trained and evaluated on another machine
+        if (finished or evaluated) and not args.force:
+            print(f"skip {spec.name}: " + (f"finished at step {step}" if finished else "already evaluated"))
         else:
             todo.append(spec)
     if not todo:
@@ -270,7 +272,10 @@ def eval_all(args) -> None:
 def show_plan(args) -> None:
     for spec in select(args.only):
         step, finished = train_state(run_dir(args, spec))
-        done = (run_dir(args, spec) / "result.json").exists()
+        res = run_dir(args, spec) / "result.json"
+        done = res.exists()
+        if done and not step:  # trained elsewhere: the step of the evaluated checkpoint
+            step = json.loads(res.read_text())["checkpoint_step"]
         print(f"{spec.name:20s} {spec.preset:9s} codes {spec.config().codebook_size:6d} budget "
               f"{spec.budget_s * args.budget_scale:6.0f}s  step {step:6d}{' finished' if finished else ''}"
               f"{' evaluated' if done else ''}")

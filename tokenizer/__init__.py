@@ -5,6 +5,7 @@ configs), :mod:`.quantizers` (LFQ / EMA-VQ wrappers over
 ``vector_quantize_pytorch``), :mod:`.model` (2D-LFQ autoencoder and 1D
 baselines), :mod:`.losses`, :mod:`.data` (windows over clip folders),
 :mod:`.train`, :mod:`.checkpoint`, :mod:`.metrics`, :mod:`.tokens` (token
-files next to clips) and :mod:`.codec` (clip <-> tokens). Nothing heavy is
-imported here.
+files next to clips), :mod:`.codec` (clip <-> tokens), :mod:`.presets` (the
+benchmark models) and :mod:`.feature_cache` (D135 of a clip set, encoded once).
+``data/`` holds the shipped default tokenizer. Nothing heavy is imported here.
 """
