@@ -76,19 +76,33 @@ def main() -> None:
             env.reset(env.backend.unstable.nonzero().flatten())
     raw = args.envs * args.steps / (time.perf_counter() - t)
 
-    def env_rate(act_fn) -> float:
+    # The time spent inside the backend's physics step while the env runs: the
+    # physics rate on exactly the states the env visits (the held-pose rollout
+    # above falls over into other contact states), so env/physics is the share
+    # of the env's time that is physics, and 1 - share its own overhead.
+    physics_s = [0.0]
+    backend_step = env.backend.step
+
+    def timed_step(*a, **kw):
+        t = time.perf_counter()
+        backend_step(*a, **kw)
+        physics_s[0] += time.perf_counter() - t
+
+    env.backend.step = timed_step
+
+    def env_rate(act_fn) -> tuple[float, float]:
         obs = env.reset()
         env.step(act_fn(obs))
+        physics_s[0] = 0.0
         t0 = time.perf_counter()
-        for _ in range(args.steps):
-            res = env.step(act_fn(obs))
-            done = (res.terminated | res.truncated).nonzero().flatten()
-            obs = env.reset(done) if done.numel() else res.obs
-        return args.envs * args.steps / (time.perf_counter() - t0)
+        for _ in range(args.steps):  # the env resets finished episodes itself (as in training)
+            obs = env.step(act_fn(obs)).obs
+        total = time.perf_counter() - t0
+        return args.envs * args.steps / total, args.envs * args.steps / physics_s[0]
 
     torch.manual_seed(0)
-    rand = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
-    real = env_rate(lambda o: policy.act(o))
+    rand, rand_phys = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
+    real, real_phys = env_rate(lambda o: policy.act(o))
     env.close()
 
     print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF), {1 / m.opt.timestep:.0f} Hz physics, "
@@ -97,7 +111,9 @@ def main() -> None:
           f"({mj_rate / sub:,.0f} env-steps/s)")
     print(f"  raw mujoco.rollout, {args.envs} worlds     : {raw * sub:10,.0f} physics steps/s ({raw:,.0f} env-steps/s)")
     print(f"  tracking env, random policy        : {rand:10,.0f} env-steps/s  ({100 * rand / raw:.0f}% of raw; target >= 80%)")
+    print(f"      its physics alone, same states : {rand_phys:10,.0f} env-steps/s  (env = {100 * rand / rand_phys:.0f}% of it)")
     print(f"  tracking env, real policy          : {real:10,.0f} env-steps/s  ({100 * real / raw:.0f}% of raw; policy: {policy_label})")
+    print(f"      its physics alone, same states : {real_phys:10,.0f} env-steps/s  (env = {100 * real / real_phys:.0f}% of it)")
 
     _, totals = refine_clips([clip] * 4, policy, retry=True, threads=1)
     print(f"  refine, 1 thread, 4 x {clip.duration:.1f} s clip   : real-time factor {totals['realtime_factor']:.1f}x per core "
