@@ -10,24 +10,14 @@ the largest decode(encode(clip)) joint-position and rotation error found.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import best_rate
 from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _rate(fn, frames: int, repeat: int = 3) -> float:
-    fn()  # warm up
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return frames / best
 
 
 def main() -> None:
@@ -60,11 +50,11 @@ def main() -> None:
     off = clips[0].skeleton().offsets
     n = len(rot)
     rot_t, trans_t, off_t = (torch.as_tensor(x, dtype=torch.float32) for x in (rot, trans, off))
-    fk_np = _rate(lambda: fk(rot, trans, off), n)
-    fk_torch = _rate(lambda: fk_t(rot_t, trans_t, off_t), n)
-    enc = _rate(lambda: [encode(c) for c in clips], n)
+    fk_np = best_rate(lambda: fk(rot, trans, off), n)
+    fk_torch = best_rate(lambda: fk_t(rot_t, trans_t, off_t), n)
+    enc = best_rate(lambda: [encode(c) for c in clips], n)
     coded = [encode(c) for c in clips]
-    dec = _rate(lambda: [decode(f, c.fps, o, c.offsets, c.body_scale) for c, (f, o) in zip(clips, coded)], n)
+    dec = best_rate(lambda: [decode(f, c.fps, o, c.offsets, c.body_scale) for c, (f, o) in zip(clips, coded)], n)
     print(f"FK / D135 throughput ({n} frames, {args.threads} threads)")
     print(f"  FK numpy float64 : {fk_np:12,.0f} frames/s")
     print(f"  FK torch float32 : {fk_torch:12,.0f} frames/s")

@@ -15,19 +15,9 @@ core for encoding.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-
-
-def _best_rate(fn, frames: int, repeat: int) -> float:
-    fn()  # warm up
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return frames / best
+from _timing import best_rate
 
 
 def main() -> None:
@@ -52,8 +42,8 @@ def main() -> None:
         model = build_tokenizer(cfg).eval()
         with torch.inference_mode():
             idx = model.encode(x)
-            enc = _best_rate(lambda: model.encode(x), frames, args.repeat)
-            dec = _best_rate(lambda: model.decode_indices(idx), frames, args.repeat)
+            enc = best_rate(lambda: model.encode(x), frames, args.repeat)
+            dec = best_rate(lambda: model.decode_indices(idx), frames, args.repeat)
         params = sum(p.numel() for p in model.parameters())
         print(f"{name:10s} {params / 1e6:7.2f}M {cfg.codebook_size:7d} {cfg.tokens_per_second():9g} "
               f"{enc:16,.0f} {dec:16,.0f}")

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import mujoco
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]

@@ -98,19 +98,14 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.feature_cache import cached_clip_features, load_cache
 
-    train = evals = None
-    if need_train:
-        if args.train_cache:
-            train, _ = load_cache(args.train_cache, args.clips)
-        else:
-            paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(TRAIN_PREFIX)]
-            train = cached_clip_features(paths, 30.0, Path(args.cache_dir) / "train.npz")
-    if need_eval:
-        if args.eval_cache:
-            evals, _ = load_cache(args.eval_cache, args.clips)
-        else:
-            paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(EVAL_PREFIX)]
-            evals = cached_clip_features(paths, 30.0, Path(args.cache_dir) / "eval.npz")
+    def features(cache: str | None, prefix: str, name: str):
+        if cache:
+            return load_cache(cache, args.clips)[0]
+        paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(prefix)]
+        return cached_clip_features(paths, 30.0, Path(args.cache_dir) / name)
+
+    train = features(args.train_cache, TRAIN_PREFIX, "train.npz") if need_train else None
+    evals = features(args.eval_cache, EVAL_PREFIX, "eval.npz") if need_eval else None
     return train, evals
 
 
