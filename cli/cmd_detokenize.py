@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -15,7 +15,6 @@ def register(sub) -> None:
     p.add_argument("tokens", type=Path, nargs="+", help="token files or folders holding them")
     add_tokenizer_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (or .npz for a single token file)")
-    p.add_argument("--device", default="cpu")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -31,12 +30,11 @@ def _token_files(inputs: list[Path]) -> list[Path]:
 
 def run(args) -> int:
     from motionlib.motion.io import save_motion
-    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
     from motionlib.tokenizer.codec import detokenize
     from motionlib.motion.io import TOKEN_SUFFIX
     from motionlib.tokenizer.tokens import load_tokens
 
-    model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
+    model, ckpt = load_cli_tokenizer(args)
     files = _token_files(args.tokens)
     if not files:
         raise FileNotFoundError(f"no token files in {[str(t) for t in args.tokens]}")

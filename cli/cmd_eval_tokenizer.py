@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -18,7 +18,6 @@ def register(sub) -> None:
     add_tokenizer_flag(p)
     p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips")
     p.add_argument("--windows", action="store_true", help="evaluate sequential training windows, not whole clips")
-    p.add_argument("--device", default="cpu")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -26,12 +25,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from motionlib.motion.errors import MotionError
     from motionlib.motion.io import find_clips
-    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
     from motionlib.tokenizer.data import WindowDataset, load_clip_features
     from motionlib.tokenizer.losses import FeatureDenormalizer
     from motionlib.tokenizer.metrics import evaluate_clips, evaluate_windows
 
-    model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
+    model, ckpt = load_cli_tokenizer(args)
     cfg = ckpt.config
     files = find_clips(args.dataset, required=True)[: args.max_clips]
     clips, errors = [], []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, print_json
+from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -15,7 +15,6 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path, help="dataset folder (or clip files)", nargs="+")
     add_tokenizer_flag(p)
     p.add_argument("--force", action="store_true", help="re-tokenize clips that already have tokens")
-    p.add_argument("--device", default="cpu")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -24,12 +23,11 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from motionlib.motion.errors import MotionError
-    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
     from motionlib.tokenizer.codec import tokenize_clip
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.tokens import read_tokenizer_id, save_tokens, token_path
 
-    model, ckpt = load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
+    model, ckpt = load_cli_tokenizer(args)
     files = find_clips(args.dataset, required=True)
     done, skipped, tokens, errors = 0, 0, 0, []
     for f in tqdm(files, desc="tokenize", unit="clip", disable=args.json or len(files) < 2):

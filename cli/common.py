@@ -34,10 +34,18 @@ def add_json_flag(parser) -> None:
 
 
 def add_tokenizer_flag(parser) -> None:
-    """``--tokenizer``, resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``."""
+    """``--tokenizer`` (resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``) and ``--device``."""
     parser.add_argument("--tokenizer", default=None,
                         help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER, else the shipped "
                              "2D-LFQ tokenizer)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the tokenizer runs")
+
+
+def load_cli_tokenizer(args):
+    """(model, checkpoint) named by the flags of :func:`add_tokenizer_flag`."""
+    from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
+
+    return load_tokenizer(resolve_tokenizer(args.tokenizer), args.device)
 
 
 def add_physics_flags(parser) -> None:

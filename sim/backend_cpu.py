@@ -71,11 +71,6 @@ class CpuBackend:
         self.blowups = 0
         self._scratch = [mujoco.MjData(m) for m in models]
 
-    def set_model_of_env(self, env_ids, model_ids) -> None:
-        ids = torch.as_tensor(env_ids).cpu().numpy()
-        self.model_of_env[ids] = torch.as_tensor(model_ids).cpu().numpy()
-        self._env_models = [self.models[i] for i in self.model_of_env]
-
     def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
                   lift: torch.Tensor | None = None) -> None:
         """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors.
@@ -99,10 +94,16 @@ class CpuBackend:
             self._sensor[i] = d.sensordata
 
     def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
-                    lift: torch.Tensor | None = None) -> None:
-        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``."""
+                    lift: torch.Tensor | None = None, model_ids: torch.Tensor | None = None) -> None:
+        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``
+        and, if given, their body model from ``model_ids`` (N,)."""
         ids = torch.nonzero(mask.cpu()).flatten()
         if ids.numel():
+            if model_ids is not None:
+                new = model_ids.cpu()[ids].numpy()
+                for i, b in zip(ids.tolist(), new.tolist()):
+                    self.model_of_env[i] = b
+                    self._env_models[i] = self.models[b]
             self.set_state(ids, qpos.cpu()[ids], qvel.cpu()[ids], None if lift is None else lift.cpu()[ids])
 
     def step(self, ctrl: torch.Tensor, substeps: int) -> None:

@@ -154,9 +154,6 @@ class WarpBackend:
             return False
 
     # ----------------------------------------------------------------- state
-    def set_model_of_env(self, env_ids, model_ids) -> None:
-        """Single body model: nothing to switch (checked at construction)."""
-
     def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
                   lift: torch.Tensor | None = None) -> None:
         """Place worlds ``env_ids`` at (qpos, qvel) and refresh their sensors (see CpuBackend)."""
@@ -172,8 +169,9 @@ class WarpBackend:
         self._after_reset(mask, full_lift)
 
     def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
-                    lift: torch.Tensor | None = None) -> None:
-        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``."""
+                    lift: torch.Tensor | None = None, model_ids: torch.Tensor | None = None) -> None:
+        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``.
+        ``model_ids`` is accepted for the shared interface: one body model here (checked at construction)."""
         mask = mask.to(self.device)
         m2 = mask[:, None]
         self.qpos.copy_(torch.where(m2, qpos.to(self.device, torch.float32), self.qpos))

@@ -161,9 +161,8 @@ class TrackingEnv:
         self.prev_action = torch.where(mask[:, None], torch.zeros_like(self.prev_action), self.prev_action)
         self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
         idx = self.ref.index(self.clip, self.frame)
-        if self.backend.name == "cpu":  # per-env body models (the warp backend has one)
-            self.backend.set_model_of_env(mask.nonzero().flatten(), self.ref.clip_body[self.clip[mask]])
-        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self.ref_lift[idx])
+        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self.ref_lift[idx],
+                                 model_ids=self.ref.clip_body[self.clip])
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> StepResult:

@@ -41,7 +41,7 @@ import torch
 from .. import rotations as R
 from ..clip import Motion
 from ..errors import MotionError
-from ..fk import fk_t
+from ..fk import fk, fk_t
 from ..skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS, Skeleton
 from .bvh import BVH, read_bvh
 from .retarget_solve import analytic_pose, flatten_toes, refine
@@ -289,16 +289,14 @@ def fitted_offsets(targets: np.ndarray, align: np.ndarray) -> np.ndarray:
     return np.round(off, 4)
 
 
-def ground_height(pos: np.ndarray, rot: np.ndarray, soles: np.ndarray, level_deg: float = 10.0) -> float:
+def ground_height(glob: np.ndarray, soles: np.ndarray, level_deg: float = 10.0) -> float:
     """Height of the floor under a retargeted clip: a level foot on the ground
     stands on it. Over the frames where a foot is level (its up axis within
     ``level_deg`` of vertical), the 20th percentile of that foot's lowest sole
     point (level feet in the air are higher; planted ones the lowest). Clips with
     fewer than 10 level-foot frames fall back to the 5th percentile of every
-    frame's lowest sole point. ``soles``: (T, 4) l/r ankle, l/r toe sole heights."""
-    from ..fk import fk
-
-    glob = fk(rot, np.zeros((rot.shape[0], 3)), np.zeros((NUM_JOINTS, 3)))[1]
+    frame's lowest sole point. ``glob``: (T, 24, 3, 3) global joint rotations;
+    ``soles``: (T, 4) l/r ankle, l/r toe sole heights."""
     heights = []
     for ankle, (si, ti) in ((7, (0, 2)), (8, (1, 3))):
         tilt = np.degrees(np.arccos(np.clip(glob[:, ankle, 2, 1], -1.0, 1.0)))
@@ -404,12 +402,15 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
 
         bscale = scale if offsets is None else float(np.linalg.norm(offsets, axis=1).sum()
                                                      / np.linalg.norm(Skeleton.default().offsets, axis=1).sum())
-        shift = ground_height(pos, rot, sole_heights(pos, bscale))
+        glob = fk(rot, trans, skel.offsets)[1]  # positions: ``pos`` of the solve
+        shift = ground_height(glob, sole_heights(pos, bscale))
         trans = trans.copy()
         trans[:, 2] -= shift
+        pos = pos.copy()
+        pos[..., 2] -= shift
         meta["retarget"]["ground_shift_m"] = round(shift, 4)
         # toes level on the ground (a real foot bends at the ball; see flatten_toes)
-        rot = flatten_toes(rot, trans, skel.offsets, float(SOLE_OFFSET_M[2]) * bscale)
+        rot = flatten_toes(rot, pos, glob, float(SOLE_OFFSET_M[2]) * bscale)
     quats = R.quat_fix_continuity(R.matrix_to_quat(rot))
     motion = Motion(fps=_snap_fps(bvh.fps), trans=trans, rotations=quats, body_scale=scale,
                     offsets=offsets, meta=meta)

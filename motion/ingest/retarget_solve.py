@@ -206,7 +206,7 @@ def refine(local: np.ndarray, trans: np.ndarray, targets: np.ndarray, offsets: n
 TOE_JOINTS = (10, 11)  # SMPL left_foot, right_foot: leaves, no child fixes their rotation
 
 
-def flatten_toes(local: np.ndarray, trans: np.ndarray, offsets: np.ndarray, sole_below_joint: float,
+def flatten_toes(local: np.ndarray, pos: np.ndarray, glob: np.ndarray, sole_below_joint: float,
                  full: float = 0.01, none: float = 0.04) -> np.ndarray:
     """Level the toe segments of feet on or near the ground.
 
@@ -218,12 +218,11 @@ def flatten_toes(local: np.ndarray, trans: np.ndarray, offsets: np.ndarray, sole
     so its up axis is vertical, fully when the toe's sole point (``sole_below_joint``
     m below the joint) is under ``full`` m, not at all above ``none`` m,
     blended between. z is up in the world; SMPL's body up axis is y.
-    Returns new local rotations (T, 24, 3, 3); the root and other joints are unchanged.
+    ``pos`` (T, 24, 3) / ``glob`` (T, 24, 3, 3): the pose's joint positions and
+    global rotations (FK of ``local``). Returns new local rotations (T, 24, 3, 3);
+    the root and other joints are unchanged.
     """
-    from ..fk import fk
-
     out = np.array(local, dtype=np.float64, copy=True)
-    pos, glob = fk(out, trans, offsets)
     up = np.array([0.0, 0.0, 1.0])
     for j in TOE_JOINTS:
         g = glob[:, j]
