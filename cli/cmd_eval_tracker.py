@@ -16,7 +16,10 @@ def register(sub) -> None:
     p.add_argument("clips", nargs="+", type=Path)
     p.add_argument("--policy", default=None, help="policy file (default: the shipped policy)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=64, help="clips per batch")
+    p.add_argument("--start-every", type=int, default=0, metavar="N",
+                   help="also start at every N-th frame (each start tracked to the clip end, reported as "
+                        "CLIP@FRAME; starts within N frames of the end are skipped); default: frame 0 only")
     add_physics_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -30,16 +33,23 @@ def run(args) -> int:
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import summarize, tracking_report
     from motionlib.policies.rollout import rollout
+    from motionlib.sim.reference import ReferenceLibrary
 
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     files = find_clips(args.clips, required=True)
     reports = []
     for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json):
         chunk = files[i : i + args.batch]
-        clips = [load_motion(f) for f in chunk]
-        for f, res in zip(chunk, rollout(policy, clips, threads=args.threads, backend=args.backend,
-                                                device=args.device)):
-            reports.append({"id": f.stem, **tracking_report(res, policy.tracking.control_fps)})
+        ref = ReferenceLibrary.from_clips([load_motion(f) for f in chunk], policy.tracking.control_fps)
+        starts = [(c, 0) for c in range(len(chunk))]
+        if args.start_every > 0:
+            lens = ref.clip_len.tolist()
+            starts = [(c, s) for c in range(len(chunk)) for s in range(0, max(1, lens[c] - args.start_every),
+                                                                        args.start_every)]
+        for res in rollout(policy, ref, starts=starts, threads=args.threads, backend=args.backend,
+                           device=args.device):
+            name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
+            reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
     tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
            if k not in ("before", "after")}
     tot["clips"] = len(reports)

@@ -31,7 +31,13 @@ def register(sub) -> None:
     p.add_argument("--resume", default=None, help="rl-games checkpoint (.pth) to continue from")
     p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, default=None, help="(initial) learning rate (default: preset's)")
+    p.add_argument("--lr-schedule", default=None, choices=["adaptive", "constant"],
+                   help="adaptive: KL-driven learning rate (default); constant: --lr throughout")
+    p.add_argument("--kl-threshold", type=float, default=None, help="target KL of the adaptive schedule")
+    p.add_argument("--sigma", type=float, default=None, help="log-std of the exploration noise (action units)")
+    p.add_argument("--learn-sigma", action="store_true", help="train the exploration noise instead of fixing it")
+    p.add_argument("--mini-epochs", type=int, default=None)
     p.add_argument("--horizon", type=int, default=None)
     p.add_argument("--minibatches", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -62,7 +68,12 @@ def run(args) -> int:
         resume=args.resume, seed=args.seed, threads=args.threads,
         device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend), warp_graph=not args.no_graph,
         tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed),
-        ppo=replace(cfg.ppo, units=tuple(int(u) for u in args.units.split(",")), learning_rate=args.lr,
+        ppo=replace(cfg.ppo, units=tuple(int(u) for u in args.units.split(",")),
+                    learning_rate=pick(args.lr, cfg.ppo.learning_rate),
+                    lr_schedule=pick(args.lr_schedule, cfg.ppo.lr_schedule),
+                    kl_threshold=pick(args.kl_threshold, cfg.ppo.kl_threshold),
+                    sigma_init=pick(args.sigma, cfg.ppo.sigma_init), learn_sigma=args.learn_sigma or cfg.ppo.learn_sigma,
+                    mini_epochs=pick(args.mini_epochs, cfg.ppo.mini_epochs),
                     horizon_length=pick(args.horizon, cfg.ppo.horizon_length),
                     minibatches=pick(args.minibatches, cfg.ppo.minibatches)),
     )

@@ -108,6 +108,7 @@ class TrackingPolicy:
         tracking = TrackingConfig(**tr)
         hum = dict(blob["humanoid"])
         hum["extra"] = tuple(hum.get("extra", ()))
+        hum.setdefault("self_collision", True)  # policies saved before the flag trained with self-collision
         humanoid = HumanoidConfig(**hum)
         return TrackingPolicy(actor, tracking, humanoid, dict(blob.get("info", {})))
 

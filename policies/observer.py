@@ -13,8 +13,10 @@ from motionlib.motion.clip import Motion
 
 
 class TrackingObserver(AlgoObserver):
-    def __init__(self, cfg, eval_clips: list[Motion], holder: dict, progress: bool = True):
+    def __init__(self, cfg, eval_clips: list[Motion], holder: dict, progress: bool = True, setup=None):
+        """``setup(algo)``: called once the rl-games agent is built (before training)."""
         super().__init__()
+        self.setup = setup
         self.cfg = cfg
         self.eval_clips = eval_clips
         self.holder = holder
@@ -53,6 +55,8 @@ class TrackingObserver(AlgoObserver):
 
     def after_init(self, algo) -> None:
         self.algo = algo
+        if self.setup is not None:
+            self.setup(algo)
         self.writer = algo.writer
         self.bar = tqdm(total=algo.max_epochs, desc="train-tracker", unit="epoch", disable=not self.progress)
         vec = self.holder.get("vec")

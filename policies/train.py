@@ -68,7 +68,7 @@ def rlgames_params(cfg: TrainConfig) -> dict:
             "normalize_input": True, "normalize_value": True, "value_bootstrap": True,
             "num_actors": n, "reward_shaper": {"scale_value": 1.0}, "normalize_advantage": True,
             "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate, "lr_schedule": p.lr_schedule,
-            "kl_threshold": p.kl_threshold, "score_to_win": 1e12, "max_epochs": max_epochs,
+            "kl_threshold": p.kl_threshold, "schedule_type": "standard", "score_to_win": 1e12, "max_epochs": max_epochs,
             "max_frames": -1, "save_best_after": 10**9, "save_frequency": cfg.save_every_epochs, "print_stats": False,
             "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": True,
             "e_clip": p.e_clip, "horizon_length": p.horizon_length, "minibatch_size": batch // p.minibatches,
@@ -111,7 +111,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
         return holder["vec"]
 
     _register_env(make_env)
-    observer = TrackingObserver(cfg, eval_clips or clips[: cfg.eval_max_clips], holder, progress=progress)
+    observer = TrackingObserver(cfg, eval_clips or clips[: cfg.eval_max_clips], holder, progress=progress,
+                                setup=lambda algo: configure_agent(algo, cfg))
     runner = Runner(algo_observer=observer)
     runner.load({"params": rlgames_params(cfg)})
     args = {"train": True, "play": False, "checkpoint": cfg.resume, "sigma": None}
@@ -121,6 +122,13 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     summary["seconds"] = time.time() - t0
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
+
+
+def configure_agent(algo, cfg: TrainConfig) -> None:
+    """Settings rl-games has no option for, applied once its agent is built."""
+    sigma = getattr(algo.model.a2c_network, "sigma", None)
+    if isinstance(sigma, torch.nn.Parameter) and not cfg.ppo.learn_sigma:
+        sigma.requires_grad_(False)  # fixed exploration noise (rl-games' fixed_sigma still trains it)
 
 
 def backend_config(cfg: TrainConfig):

@@ -11,15 +11,22 @@ from motionlib.sim.tracking_config import TrackingConfig
 
 @dataclass
 class PPOConfig:
-    """rl-games a2c_continuous settings. Fixed exploration noise and a constant
-    learning rate: issue B's experiment saw late collapses with the adaptive-KL
-    schedule and learned noise."""
+    """rl-games a2c_continuous settings.
+
+    Exploration noise is fixed (``learn_sigma=False`` freezes rl-games'
+    state-independent log-std parameter, which its ``fixed_sigma`` option
+    still trains): issue B's experiment saw late collapses with learned noise.
+    With noise this small (std 0.05 rad of PD target) a constant 2e-4 learning
+    rate moved the policy by a KL of 0.2-1.4 per minibatch pass (PPO runs
+    usually sit near 0.01) and single-clip training stalled at ~21-step
+    episodes; the adaptive schedule holds the KL at ``kl_threshold``."""
 
     units: tuple[int, ...] = (512, 256, 128)
     activation: str = "elu"
     sigma_init: float = -2.3  # fixed log-std: std 0.1 -> 0.05 rad of residual PD target noise (PHC: -2.9)
-    learning_rate: float = 2e-4
-    lr_schedule: str = "constant"
+    learn_sigma: bool = False
+    learning_rate: float = 2e-4  # initial rate; the adaptive schedule moves it (1e-6..1e-2)
+    lr_schedule: str = "adaptive"  # "adaptive" (KL-driven, per epoch) or "constant"
     gamma: float = 0.99
     tau: float = 0.95
     horizon_length: int = 32

@@ -105,3 +105,21 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
     refined = load_motion(tmp_path / "ref" / "clips" / "walk.npz")
     assert refined.num_frames == walk.num_frames
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):
+    """eval-tracker --start-every N: one report per (clip, start), named CLIP@FRAME,
+    starts every N frames and none within N frames of the end."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+
+    save_motion(walk, tmp_path / "clips" / "walk.npz")  # 60 frames
+    capsys.readouterr()
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(reference_policy), "--threads", "1",
+                 "--start-every", "20", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in doc["clips"]] == ["walk@0", "walk@20"]
+    assert doc["totals"]["clips"] == 2 and 0.0 <= doc["totals"]["success_rate"] <= 1.0
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(reference_policy), "--threads", "1",
+                 "--json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)["clips"]] == ["walk"]

@@ -30,6 +30,40 @@ def test_model_structure():
     assert kp["L_Toe_x"] < kp["L_Knee_x"]
 
 
+def _contacts(cfg, pose):
+    """Body pairs in contact for hinge angles ``pose`` (name -> rad), standing 1 m up."""
+    m = mujoco.MjModel.from_xml_string(build_mjcf(cfg=cfg))
+    d = mujoco.MjData(m)
+    d.qpos[2] = 1.0
+    for name, angle in pose.items():
+        d.qpos[m.jnt_qposadr[m.joint(name).id]] = angle
+    mujoco.mj_forward(m, d)
+    pairs = set()
+    for i in range(d.ncon):
+        b1, b2 = (m.body(m.geom_bodyid[g]).name for g in (d.contact[i].geom1, d.contact[i].geom2))
+        pairs.add(tuple(sorted((b1, b2))))
+    return pairs
+
+
+def test_self_collision_switch():
+    """Default: bodies collide with the floor only; self_collision=True adds
+    body-body contacts (thighs pressed together here), the floor stays."""
+    from motionlib.sim.humanoid import HumanoidConfig
+
+    crossed = {"L_Hip_x": -0.35, "R_Hip_x": 0.35}  # both thighs swung inwards: they meet
+    assert _contacts(HumanoidConfig(), crossed) == set()
+    on = _contacts(HumanoidConfig(self_collision=True), crossed)
+    assert ("L_Hip", "R_Hip") in on or ("L_Knee", "R_Knee") in on
+    # floor contact with either setting: drop the standing body onto the floor
+    for flag in (False, True):
+        m = mujoco.MjModel.from_xml_string(build_mjcf(cfg=HumanoidConfig(self_collision=flag)))
+        d = mujoco.MjData(m)
+        d.qpos[2] = 0.9
+        mujoco.mj_forward(m, d)
+        floor = m.geom("floor").id
+        assert any(floor in (d.contact[i].geom1, d.contact[i].geom2) for i in range(d.ncon))
+
+
 def test_scaled_body_and_cache(tmp_path):
     big = Skeleton.default().scaled(1.1)
     xml = humanoid_xml(big, cache_dir=tmp_path)

@@ -53,6 +53,12 @@ def test_short_training_raises_the_reward(walk_clip, tmp_path):
     assert not list(run.rglob("*.tmp"))  # checkpoints were written atomically
     policy = TrackingPolicy.load(run / "policy_best.pt")
     assert policy.info["env_steps"] > 0
+    # the exploration noise stayed fixed (rl-games' fixed_sigma alone still trains it)
+    import torch
+
+    ckpt = torch.load(next((run / "rl" / "nn").glob("last_*.pth")), map_location="cpu", weights_only=False)
+    sigma = ckpt["model"]["a2c_network.sigma"]
+    assert torch.allclose(sigma, torch.full_like(sigma, cfg.ppo.sigma_init))
 
 
 @pytest.mark.slow
