@@ -33,21 +33,15 @@ def run(args) -> int:
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import summarize, tracking_report
     from motionlib.policies.rollout import rollout
-    from motionlib.sim.reference import ReferenceLibrary
 
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     files = find_clips(args.clips, required=True)
     reports = []
     for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json):
         chunk = files[i : i + args.batch]
-        ref = ReferenceLibrary.from_clips([load_motion(f) for f in chunk], policy.tracking.control_fps)
-        starts = [(c, 0) for c in range(len(chunk))]
-        if args.start_every > 0:
-            lens = ref.clip_len.tolist()
-            starts = [(c, s) for c in range(len(chunk)) for s in range(0, max(1, lens[c] - args.start_every),
-                                                                        args.start_every)]
-        for res in rollout(policy, ref, starts=starts, threads=args.threads, backend=args.backend,
-                           device=args.device):
+        clips = [load_motion(f) for f in chunk]
+        for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
+                           start_every=args.start_every):
             name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
             reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
     tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()

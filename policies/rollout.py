@@ -36,10 +36,12 @@ class RolloutResult:
 
 def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None = None,
             retry: bool = False, threads: int | None = None, progress: bool = False,
-            device: str = "cpu", backend: str = "cpu") -> list[RolloutResult]:
+            device: str = "cpu", backend: str = "cpu", start_every: int = 0) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically.
 
-    ``starts``: (clip index, start frame) pairs; default: every clip from frame 0.
+    ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
+    or, with ``start_every`` N > 0, from every N-th frame (none within N frames of
+    the clip end; a clip shorter than that starts at 0 only).
     ``retry``: when an env is lost, restart it from the reference at that frame
     and keep going (the first failure frame is still reported).
     ``backend``/``device``: physics backend ("cpu" or "warp") and where it runs.
@@ -47,7 +49,11 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     from motionlib.sim.backend_cpu import CpuBackendConfig
 
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
-    starts = starts or [(c, 0) for c in range(ref.num_clips)]
+    if not starts:
+        every = max(start_every, 0)
+        lens = ref.clip_len.tolist()
+        starts = [(c, f) for c in range(ref.num_clips)
+                  for f in (range(0, max(1, lens[c] - every), every) if every else (0,))]
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": len(starts), "rsi": False})
     bcfg = CpuBackendConfig(threads=threads) if backend == "cpu" else None
     env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=bcfg, device=device)
