@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("clips", nargs="+", type=Path)
     p.add_argument("--policy", default=None, help="policy file (default: the shipped policy)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--batch", type=int, default=64, help="clips per batch")
+    p.add_argument("--batch", type=int, default=256,
+                   help="clips loaded per batch (their starts queue for --worlds simulated worlds)")
     p.add_argument("--start-every", type=int, default=0, metavar="N",
                    help="also start at every N-th frame (each start tracked to the clip end, reported as "
                         "CLIP@FRAME; starts within N frames of the end are skipped); default: frame 0 only")
@@ -41,7 +42,7 @@ def run(args) -> int:
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
         for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
-                           start_every=args.start_every):
+                           start_every=args.start_every, num_envs=args.worlds):
             name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
             reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
     tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()

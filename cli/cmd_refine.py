@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
     p.add_argument("--no-retry", action="store_true", help="do not restart lost clips from the point of failure")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
-    p.add_argument("--batch", type=int, default=64, help="clips simulated together")
+    p.add_argument("--batch", type=int, default=256,
+                   help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
     p.add_argument("--video", action="store_true", help="also render before/after videos")
     p.add_argument("--quiet", action="store_true")
     add_physics_flags(p)
@@ -43,7 +44,7 @@ def run(args) -> int:
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
-                                        backend=args.backend, device=args.device)
+                                        backend=args.backend, device=args.device, num_envs=args.worlds)
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

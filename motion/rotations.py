@@ -170,12 +170,23 @@ def quat_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndar
 
 
 def quat_fix_continuity(q: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Flip signs along ``axis`` (time) so consecutive quaternions agree (q ~ -q)."""
-    q = np.array(q, dtype=np.float64, copy=True)
-    q = np.moveaxis(q, axis, 0)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
-        q[t][flip] *= -1
+    """Flip signs along ``axis`` (time) so consecutive quaternions agree (q ~ -q).
+
+    Same result as walking the frames and flipping q[t] whenever its dot with the
+    (already flipped) q[t-1] is negative, without the Python loop: with d[t] the dot
+    of the unflipped neighbours, q[t] ends flipped iff the count of negative d since
+    the last frame whose d was 0 or NaN (never flipped, so it restarts the chain) is odd."""
+    q = np.moveaxis(np.array(q, dtype=np.float64, copy=True), axis, 0)
+    if q.shape[0] < 2:
+        return np.moveaxis(q, 0, axis)
+    d = np.sum(q[1:] * q[:-1], axis=-1)
+    neg = np.concatenate([np.zeros((1,) + d.shape[1:], dtype=np.int64), (d < 0).astype(np.int64)])
+    restart = np.concatenate([np.ones((1,) + d.shape[1:], dtype=bool), ~((d < 0) | (d > 0))])
+    count = np.cumsum(neg, axis=0)
+    idx = np.arange(q.shape[0]).reshape((-1,) + (1,) * (d.ndim - 1))
+    last = np.maximum.accumulate(np.where(restart, idx, 0), axis=0)
+    flips = (count - np.take_along_axis(count, last, axis=0)) % 2 == 1
+    q[flips] *= -1
     return np.moveaxis(q, 0, axis)
 
 

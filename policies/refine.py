@@ -1,7 +1,7 @@
 """Physics refinement: track each clip with the policy and keep what the simulator did.
 
-``refine_clips`` runs the deterministic policy over clips (one environment per
-clip, all batched), converts each simulated trajectory back into a Motion clip
+``refine_clips`` runs the deterministic policy over clips (queued for a batch of
+simulated worlds, see :func:`~motionlib.policies.rollout.rollout`), converts each simulated trajectory back into a Motion clip
 (SMPL rotations from the simulator state), and reports, per clip, tracking
 success and errors plus plausibility before and after. Clips the policy loses
 are flagged (``success: false`` with the frame where it happened); with
@@ -52,11 +52,13 @@ def plausibility_of(clip: Motion) -> dict:
 
 
 def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True, threads: int | None = None,
-                 progress: bool = False, backend: str = "cpu", device: str = "cpu") -> tuple[list[RefineResult], dict]:
+                 progress: bool = False, backend: str = "cpu", device: str = "cpu",
+                 num_envs: int | None = None) -> tuple[list[RefineResult], dict]:
     t0 = time.perf_counter()
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
-    results = rollout(policy, inputs, retry=retry, threads=threads, progress=progress, backend=backend, device=device)
+    results = rollout(policy, inputs, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
+                      num_envs=num_envs)
     wall = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, res in zip(inputs, results):

@@ -106,26 +106,41 @@ class CpuBackend:
                     self._env_models[i] = self.models[b]
             self.set_state(ids, qpos.cpu()[ids], qvel.cpu()[ids], None if lift is None else lift.cpu()[ids])
 
-    def step(self, ctrl: torch.Tensor, substeps: int) -> None:
-        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world."""
+    def step(self, ctrl: torch.Tensor, substeps: int, active: torch.Tensor | None = None) -> None:
+        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world, or only in the
+        worlds where ``active`` (N,) is set (the others keep their state and cost nothing)."""
         if self._ctrl.shape[1] != substeps:
             self._ctrl = np.zeros((self.num_envs, substeps, self.nu))
             self._traj = np.zeros((self.num_envs, substeps, self.nstate))
             self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
         self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
-        t0 = self._state[:, 0].copy()
-        self._pool.rollout(self._env_models, self._datas, self._state, self._ctrl, nstep=substeps,
-                           skip_checks=True, state=self._traj, sensordata=self._traj_sensor)
-        self._state[:] = self._traj[:, -1]
-        self._sensor[:] = self._traj_sensor[:, -1]
-        expected = t0 + substeps * self.timestep
-        bad = ~np.isfinite(self._state).all(axis=1) | ~np.isfinite(self._sensor).all(axis=1)
-        bad |= np.abs(self._state[:, 0] - expected) > 0.5 * self.timestep  # MuJoCo reset itself
-        bad |= np.abs(self._state[:, 1 + self.nq :]).max(axis=1) > self.cfg.max_qvel
-        if bad.any():
-            self._state[bad] = np.nan_to_num(self._state[bad], nan=0.0, posinf=0.0, neginf=0.0)
-            self._sensor[bad] = np.nan_to_num(self._sensor[bad], nan=0.0, posinf=0.0, neginf=0.0)
-            self.blowups += int(bad.sum())
+        sel = None if active is None else active.detach().cpu().numpy().astype(bool)
+        if sel is not None and sel.all():
+            sel = None
+        if sel is None:
+            ids, models, state, ctrl_np = slice(None), self._env_models, self._state, self._ctrl
+        else:
+            ids = np.flatnonzero(sel)
+            models, state, ctrl_np = [self._env_models[i] for i in ids], self._state[ids], self._ctrl[ids]
+        k = len(models)
+        bad = np.zeros(self.num_envs, dtype=bool)
+        if k:
+            traj, traj_sensor = self._traj[:k], self._traj_sensor[:k]
+            t0 = state[:, 0].copy()
+            self._pool.rollout(models, self._datas, state, ctrl_np, nstep=substeps,
+                               skip_checks=True, state=traj, sensordata=traj_sensor)
+            new_state, new_sensor = traj[:, -1], traj_sensor[:, -1]
+            expected = t0 + substeps * self.timestep
+            b = ~np.isfinite(new_state).all(axis=1) | ~np.isfinite(new_sensor).all(axis=1)
+            b |= np.abs(new_state[:, 0] - expected) > 0.5 * self.timestep  # MuJoCo reset itself
+            b |= np.abs(new_state[:, 1 + self.nq :]).max(axis=1) > self.cfg.max_qvel
+            if b.any():
+                new_state[b] = np.nan_to_num(new_state[b], nan=0.0, posinf=0.0, neginf=0.0)
+                new_sensor[b] = np.nan_to_num(new_sensor[b], nan=0.0, posinf=0.0, neginf=0.0)
+                self.blowups += int(b.sum())
+            self._state[ids] = new_state
+            self._sensor[ids] = new_sensor
+            bad[ids] = b
         self.unstable.copy_(torch.from_numpy(bad))
 
     def close(self) -> None:

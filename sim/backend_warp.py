@@ -216,8 +216,10 @@ class WarpBackend:
         return torch.where(depth > 0.0, depth + CLEARANCE, depth)
 
     # ------------------------------------------------------------------ step
-    def step(self, ctrl: torch.Tensor, substeps: int) -> None:
-        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world."""
+    def step(self, ctrl: torch.Tensor, substeps: int, active: torch.Tensor | None = None) -> None:
+        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world. ``active`` is
+        accepted for the CPU backend's interface and ignored: on the device every world steps
+        in parallel, and skipping some would break the captured graph."""
         self._ctrl.copy_(ctrl.to(self.device, torch.float32))
 
         def physics():

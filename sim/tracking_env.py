@@ -105,6 +105,10 @@ class TrackingEnv:
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.eval_mode = False  # evaluation: no early termination at 0.25 m, success judged at 0.5 m
         self.record_final_obs = False  # put the last observation of finished episodes in the step info
+        # evaluation: the worlds in use (N,) bool; None: all. Observations are computed for these
+        # only; the CPU backend skips the others' physics (their state holds), the warp backend
+        # steps every world regardless.
+        self.active_worlds: torch.Tensor | None = None
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- state
@@ -117,9 +121,16 @@ class TrackingEnv:
                          self.ref.body_angvel[idx])
 
     def observe(self) -> torch.Tensor:
+        """(N, num_obs); with ``active_worlds`` set, only those rows are computed (the rest are 0)."""
         s = self.body_state()
         refs = [self.ref_state(k) for k in self.cfg.future_frames]
-        return torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+        if self.active_worlds is None:
+            return torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+        ids = self.active_worlds.to(self.device).nonzero().flatten()
+        s, refs = s.select(ids), [r.select(ids) for r in refs]
+        obs = torch.zeros(self.num_envs, self.num_obs, device=self.device)
+        obs[ids] = torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+        return obs
 
     # ----------------------------------------------------------------- reset
     def set_start(self, clips: torch.Tensor, frames: torch.Tensor) -> None:
@@ -188,7 +199,10 @@ class TrackingEnv:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
             ff = self.kd_over_kp * self.ref.qvel[nxt, 6:]
             target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
-        self.backend.step(target, cfg.substeps)
+        if self.active_worlds is None:
+            self.backend.step(target, cfg.substeps)
+        else:
+            self.backend.step(target, cfg.substeps, active=self.active_worlds)
         self.frame += 1
         self.steps += 1
 

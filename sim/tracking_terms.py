@@ -51,6 +51,9 @@ class BodyState:
         ang = s[:, o : o + NB * 3].reshape(n, NB, 3)
         return BodyState(pos, quat, lin, ang)
 
+    def select(self, ids: torch.Tensor) -> "BodyState":
+        return BodyState(self.pos[ids], self.quat[ids], self.linvel[ids], self.angvel[ids])
+
 
 def heading_yaw(root_quat: torch.Tensor) -> torch.Tensor:
     """Yaw of the pelvis body's x (forward) axis."""

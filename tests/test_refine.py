@@ -123,3 +123,32 @@ def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_
     assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(reference_policy), "--threads", "1",
                  "--json"]) == 0
     assert [c["id"] for c in json.loads(capsys.readouterr().out)["clips"]] == ["walk"]
+
+
+def test_rollout_queues_clips_for_fewer_worlds(walk, reference_policy):
+    """Jobs of unequal length queue for the worlds: 1, 2 or 3 worlds give the same
+    trajectories, failures and retries, each job in its own order and length."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import rollout
+
+    policy = TrackingPolicy.load(reference_policy)
+    clips = [walk[:25], walk, walk[5:45]]
+    runs = {n: rollout(policy, clips, retry=True, threads=1, num_envs=n) for n in (3, 2, 1)}
+    for n in (2, 1):
+        for a, b in zip(runs[3], runs[n]):
+            assert (a.clip, a.start) == (b.clip, b.start)
+            np.testing.assert_array_equal(a.qpos, b.qpos)
+            assert (a.fail_frame, a.resets, a.success) == (b.fail_frame, b.resets, b.success)
+    assert [len(r.qpos) for r in runs[1]] == [25, 60, 40]
+    assert any(r.resets for r in runs[1])  # the zero-residual policy loses the walk: retries happen in the queue
+
+
+def test_rollout_tracks_past_the_training_episode_limit(walk, reference_policy):
+    """max_episode_steps bounds training episodes only: evaluation and refine run to the clip end."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import rollout
+
+    policy = TrackingPolicy.load(reference_policy)
+    policy.tracking.max_episode_steps = 20
+    (res,) = rollout(policy, [walk], retry=True, threads=1)
+    assert len(res.qpos) == walk.num_frames == 60

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from motionlib.motion import Skeleton
@@ -66,3 +67,26 @@ def test_default_body_is_upright_human():
     assert p[15, 2] > 1.4 and p[1, 1] > 0.05 and abs(p[10, 2]) < 0.05
     assert p[10, 0] > p[7, 0]  # toes in front of the ankle (facing +x)
     assert np.allclose(sk.scaled(2.0).height(), 2 * sk.height())
+
+
+def _fix_continuity_by_loop(q, axis=0):
+    """The definition: walk the frames, flip q[t] when its dot with the flipped q[t-1] is negative."""
+    q = np.moveaxis(np.array(q, dtype=np.float64, copy=True), axis, 0)
+    for t in range(1, q.shape[0]):
+        q[t][np.sum(q[t] * q[t - 1], axis=-1) < 0] *= -1
+    return np.moveaxis(q, 0, axis)
+
+
+@pytest.mark.parametrize("shape,axis", [((120, 24, 4), 0), ((40, 4), 0), ((1, 4), 0), ((0, 4), 0), ((3, 60, 4), 1)])
+def test_quat_fix_continuity_matches_the_frame_loop(shape, axis):
+    rng = np.random.default_rng(1)
+    q = rng.normal(size=shape)
+    qm = np.moveaxis(q, axis, 0)
+    if qm.shape[0] > 8:
+        qm[4] = 0.0  # a zero dot product restarts the chain
+        qm[7, ..., 0] = np.nan  # so does a NaN one
+    out = R.quat_fix_continuity(q, axis)
+    assert np.array_equal(out, _fix_continuity_by_loop(q, axis), equal_nan=True)
+    om = np.moveaxis(out, axis, 0)
+    if om.shape[0] > 8:  # away from the restarts, neighbours agree
+        assert (np.sum(om[9:] * om[8:-1], axis=-1) >= 0).all()
