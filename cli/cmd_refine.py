@@ -17,6 +17,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
     p.add_argument("--no-retry", action="store_true", help="do not restart lost clips from the point of failure")
+    p.add_argument("--no-cleanup", action="store_true",
+                   help="track the input as it is (default: smooth it and put its feet on the floor first, "
+                        "see motionlib.motion.cleanup)")
+    p.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
+                   help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
@@ -25,6 +30,12 @@ def register(sub) -> None:
     add_physics_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def totals_cleanup(cleanup) -> dict | None:
+    from dataclasses import asdict
+
+    return None if cleanup is None else asdict(cleanup)
 
 
 def run(args) -> int:
@@ -36,7 +47,12 @@ def run(args) -> int:
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
 
+    from motionlib.motion.cleanup import CleanupConfig
+
     policy = TrackingPolicy.load(args.policy or default_policy_path())
+    cleanup = None
+    if not args.no_cleanup:
+        cleanup = CleanupConfig() if args.smooth is None else CleanupConfig(smooth_sigma_frames=args.smooth)
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s = [], 0.0, 0.0
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
@@ -44,7 +60,8 @@ def run(args) -> int:
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
-                                        backend=args.backend, device=args.device, num_envs=args.worlds)
+                                        backend=args.backend, device=args.device, num_envs=args.worlds,
+                                        cleanup=cleanup)
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):
@@ -61,7 +78,7 @@ def run(args) -> int:
     totals = summarize(reports)
     totals.update({"clips": len(reports), "seconds_of_motion": round(motion_s, 2), "wall_s": round(wall, 2),
                    "realtime_factor": round(motion_s / wall, 2) if wall else None,
-                   "policy": str(args.policy or default_policy_path())})
+                   "policy": str(args.policy or default_policy_path()), "cleanup": totals_cleanup(cleanup)})
     doc = {"clips": reports, "totals": totals}
     write_text_atomic(args.out / "report.json", json.dumps(doc, indent=1))
     if args.json:

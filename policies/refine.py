@@ -12,11 +12,12 @@ clip is completed, never silently dropped.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking
 from motionlib.motion.clip import Motion
 from motionlib.sim.smpl_state import qpos_to_motion
 
@@ -53,11 +54,17 @@ def plausibility_of(clip: Motion) -> dict:
 
 def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True, threads: int | None = None,
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
-                 num_envs: int | None = None) -> tuple[list[RefineResult], dict]:
+                 num_envs: int | None = None,
+                 cleanup: CleanupConfig | None = CleanupConfig()) -> tuple[list[RefineResult], dict]:
+    """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
+    :mod:`motionlib.motion.cleanup`) of the reference the policy tracks; None tracks the
+    input as it is. Plausibility "before" is always that of the input itself; the
+    tracking errors are against the reference tracked."""
     t0 = time.perf_counter()
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
-    results = rollout(policy, inputs, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
+    targets = inputs if cleanup is None else [clean_for_tracking(c, cleanup) for c in inputs]
+    results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
                       num_envs=num_envs)
     wall = time.perf_counter() - t0
     out: list[RefineResult] = []
@@ -74,7 +81,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     totals = summarize([r.report for r in out])
     totals.update({"clips": len(out), "seconds_of_motion": seconds_of_motion, "wall_s": wall,
                    "realtime_factor": seconds_of_motion / wall if wall > 0 else None,
-                   "threads": threads})
+                   "threads": threads, "cleanup": None if cleanup is None else asdict(cleanup)})
     return out, totals
 
 

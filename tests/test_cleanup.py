@@ -1,0 +1,76 @@
+"""Kinematic clean-up before refinement: smoothing keeps what is smooth and removes
+frame-to-frame jitter; grounding undoes a floating/sinking offset and leaves a grounded clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def walk():
+    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+
+    return bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")[:120]
+
+
+def test_gaussian_filter_keeps_constants_and_lines_and_cuts_noise():
+    from motionlib.motion.cleanup import gaussian_filter_time
+
+    rng = np.random.default_rng(0)
+    t = np.arange(200, dtype=float)
+    np.testing.assert_allclose(gaussian_filter_time(np.full((200, 3), 2.5), 1.5), 2.5)
+    line = gaussian_filter_time(t, 2.0)
+    np.testing.assert_allclose(line[10:-10], t[10:-10], atol=1e-9)  # away from the padded edges
+    noise = rng.normal(size=(2000, 4))
+    assert gaussian_filter_time(noise, 1.5).std() < 0.5 * noise.std()
+    np.testing.assert_array_equal(gaussian_filter_time(noise, 0.0), noise)
+
+
+def test_smooth_removes_rotation_jitter(walk):
+    from motionlib.motion import metrics as M
+    from motionlib.motion.cleanup import smooth
+    from motionlib.motion.corrupt import CorruptConfig, corrupt
+
+    noisy = corrupt(walk, CorruptConfig(drift_m_per_s=0, height_offset_m=0, height_sway_m=0, skate_m=0,
+                                        depth_noise_m=0), seed=0)
+    out = smooth(noisy, 1.5)
+    np.testing.assert_allclose(np.linalg.norm(out.rotations, axis=-1), 1.0, atol=1e-9)
+    assert M.jitter(out.positions(), out.fps) < 0.1 * M.jitter(noisy.positions(), noisy.fps)
+    # and stays close to the clean motion (the jitter was 3 deg per joint per frame)
+    assert M.mpjpe(out.joints()[0], walk.joints()[0]) < M.mpjpe(noisy.joints()[0], walk.joints()[0])
+
+
+@pytest.mark.parametrize("offset", [0.06, -0.05])
+def test_ground_undoes_a_height_offset(walk, offset):
+    from motionlib.motion import metrics as M
+    from motionlib.motion.cleanup import floor_offset, ground
+
+    lifted = walk.copy(trans=walk.trans + np.array([0.0, 0.0, offset]))
+    np.testing.assert_allclose(floor_offset(lifted) - floor_offset(walk), offset, atol=1e-6)
+    out = ground(lifted)
+    p = M.plausibility(out)
+    assert p["float_mm"] < 5.0 and p["penetration_mm"] < 2.0
+    assert np.abs(floor_offset(walk)).max() < 0.01  # a clean walk is already on the floor (within 1 cm)
+
+
+def test_refine_tracks_the_cleaned_reference_and_reports_the_input(walk, tmp_path):
+    from motionlib.motion.cleanup import CleanupConfig
+    from motionlib.policies.actor import TrackingActor, TrackingPolicy
+    from motionlib.policies.refine import plausibility_of, refine_clips
+    from motionlib.sim.humanoid import HumanoidConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+    from motionlib.sim.tracking_terms import self_obs_dim, task_obs_dim
+
+    tcfg = TrackingConfig()
+    actor = TrackingActor(self_obs_dim() + task_obs_dim(len(tcfg.future_frames)), 69, (16,))
+    policy = TrackingPolicy(actor, tcfg, HumanoidConfig(), {"name": "untrained"})
+    floating = walk[:45].copy(trans=walk[:45].trans + np.array([0.0, 0.0, 0.08]))
+    (a,), ta = refine_clips([floating], policy, retry=True, threads=1)
+    (b,), tb = refine_clips([floating], policy, retry=True, threads=1, cleanup=None)
+    assert a.report["before"] == b.report["before"] == plausibility_of(floating)
+    assert ta["cleanup"] == CleanupConfig().__dict__ and tb["cleanup"] is None
+    # reset states start on the floor instead of 8 cm above it
+    assert a.clip.trans[0, 2] < b.clip.trans[0, 2] - 0.05
