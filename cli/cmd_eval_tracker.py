@@ -38,11 +38,11 @@ def run(args) -> int:
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     files = find_clips(args.clips, required=True)
     reports = []
-    for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json):
+    for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json or len(files) <= args.batch):
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
         for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
-                           start_every=args.start_every, num_envs=args.worlds):
+                           start_every=args.start_every, num_envs=args.worlds, progress=not args.json):
             name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
             reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
     tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()

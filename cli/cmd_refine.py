@@ -61,7 +61,7 @@ def run(args) -> int:
         clips = [load_motion(f) for f in chunk]
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         backend=args.backend, device=args.device, num_envs=args.worlds,
-                                        cleanup=cleanup)
+                                        cleanup=cleanup, progress=not (args.quiet or args.json))
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):
