@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
     p.add_argument("--no-retry", action="store_true", help="do not restart lost clips from the point of failure")
+    p.add_argument("--retry-distance", type=float, default=None, metavar="M",
+                   help="restart from the reference when any body is M metres from it (default 0.25, the "
+                        "training termination rule; 0: only when the clip is lost at PHC's 0.5 m mean)")
     p.add_argument("--no-cleanup", action="store_true",
                    help="track the input as it is (default: smooth it and put its feet on the floor first, "
                         "see motionlib.motion.cleanup)")
@@ -53,6 +56,9 @@ def run(args) -> int:
     cleanup = None
     if not args.no_cleanup:
         cleanup = CleanupConfig() if args.smooth is None else CleanupConfig(smooth_sigma_frames=args.smooth)
+    from motionlib.policies.refine import RETRY_DISTANCE_M
+
+    retry_distance = RETRY_DISTANCE_M if args.retry_distance is None else (args.retry_distance or None)
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s = [], 0.0, 0.0
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
@@ -61,7 +67,8 @@ def run(args) -> int:
         clips = [load_motion(f) for f in chunk]
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         backend=args.backend, device=args.device, num_envs=args.worlds,
-                                        cleanup=cleanup, progress=not (args.quiet or args.json))
+                                        cleanup=cleanup, progress=not (args.quiet or args.json),
+                                        retry_distance=retry_distance)
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):
@@ -78,7 +85,8 @@ def run(args) -> int:
     totals = summarize(reports)
     totals.update({"clips": len(reports), "seconds_of_motion": round(motion_s, 2), "wall_s": round(wall, 2),
                    "realtime_factor": round(motion_s / wall, 2) if wall else None,
-                   "policy": str(args.policy or default_policy_path()), "cleanup": totals_cleanup(cleanup)})
+                   "policy": str(args.policy or default_policy_path()), "cleanup": totals_cleanup(cleanup),
+                   "retry_distance_m": None if args.no_retry else retry_distance})
     doc = {"clips": reports, "totals": totals}
     write_text_atomic(args.out / "report.json", json.dumps(doc, indent=1))
     if args.json:

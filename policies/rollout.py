@@ -44,14 +44,16 @@ class RolloutResult:
 def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None = None,
             retry: bool = False, threads: int | None = None, progress: bool = False,
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
-            num_envs: int | None = None) -> list[RolloutResult]:
+            num_envs: int | None = None, retry_distance: float | None = None) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
     or, with ``start_every`` N > 0, from every N-th frame (none within N frames of
     the clip end; a clip shorter than that starts at 0 only).
     ``retry``: when an env is lost, restart it from the reference at that frame
-    and keep going (the first failure frame is still reported).
+    and keep going (the first failure frame is still reported). ``retry_distance``
+    (m): with ``retry``, an env also counts as lost when any body is farther than
+    this from the reference (else only at the success rule, mean > 0.5 m).
     ``backend``/``device``: physics backend ("cpu" or "warp") and where it runs.
     ``num_envs``: worlds simulated at once (default: every start on the warp
     backend, at most ``CPU_WORLDS`` on the CPU one). Each job runs to its clip's
@@ -112,8 +114,11 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             with torch.no_grad():
                 act[busy.to(env.device)] = policy.act(obs[busy.to(obs.device)]).to(env.device)
         res = env.step(act)
-        lost = (res.terminated.cpu() & busy).nonzero().flatten().tolist()
-        ended = (res.truncated.cpu() & busy).nonzero().flatten().tolist()
+        lost_mask = res.terminated.cpu()
+        if retry and retry_distance is not None:
+            lost_mask = lost_mask | (res.info["max_body_dist"].cpu() > retry_distance)
+        lost = (lost_mask & busy).nonzero().flatten().tolist()
+        ended = (res.truncated.cpu() & busy & ~lost_mask).nonzero().flatten().tolist()
         q_now, pos_now = env.backend.qpos.cpu().numpy(), env.body_state().pos.cpu().numpy()
         for w in busy.nonzero().flatten().tolist():
             qpos[job_of[w]].append(q_now[w].copy())
@@ -150,7 +155,9 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
                 else:
                     qpos[j], body[j] = [q_now[w].copy()], [pos_now[w].copy()]
                     bar.update(1)
-            obs = env.observe()
+            rows = torch.zeros(n, dtype=torch.bool, device=env.device)  # only the restarted worlds' observations change
+            rows[torch.tensor([w for w, _ in restarted], device=env.device)] = True
+            obs = torch.where(rows[:, None], env.observe(rows), res.obs)
         else:
             obs = res.obs
     bar.close()

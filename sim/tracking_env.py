@@ -37,7 +37,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig
-from .floor_lift import reference_floor_lift
+from .floor_lift import reference_floor_lift, state_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
 from .sampling import FailureWeightedSampler
@@ -84,9 +84,16 @@ class TrackingEnv:
         self.num_envs = n
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.backend = make_backend(backend, self.models, n, backend_cfg, self.device)
-        # lift of every reference frame clear of the floor: resets are a gather
-        self.ref_lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_len,
-                                             self.ref.clip_body)
+        # Lift of every reference frame clear of the floor (sim/floor_lift.py). On a device backend
+        # all frames up front, so a reset is a gather with no host sync; on the CPU backend each
+        # frame when a reset first needs it (evaluation and refine reset a few frames of many
+        # clips: precomputing 1e5+ frames of a dataset would cost more than the rollout's resets).
+        if self.backend.name == "cpu":
+            self._lift = torch.full((self.ref.qpos.shape[0],), float("nan"))
+            self._lift_datas = [mujoco.MjData(m) for m in self.models]
+        else:
+            self._lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_len,
+                                              self.ref.clip_body)
         m = self.models[0]
         self.num_actions = m.nu
         self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
@@ -120,17 +127,38 @@ class TrackingEnv:
         return BodyState(self.ref.body_pos[idx], self.ref.body_quat[idx], self.ref.body_linvel[idx],
                          self.ref.body_angvel[idx])
 
-    def observe(self) -> torch.Tensor:
-        """(N, num_obs); with ``active_worlds`` set, only those rows are computed (the rest are 0)."""
+    def observe(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, num_obs). Only the rows where ``rows`` (N,) bool is set are computed (the rest are
+        0); ``rows`` defaults to ``active_worlds`` (None: all)."""
         s = self.body_state()
         refs = [self.ref_state(k) for k in self.cfg.future_frames]
-        if self.active_worlds is None:
+        rows = self.active_worlds if rows is None else rows
+        if rows is None:
             return torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
-        ids = self.active_worlds.to(self.device).nonzero().flatten()
+        ids = rows.to(self.device).nonzero().flatten()
         s, refs = s.select(ids), [r.select(ids) for r in refs]
         obs = torch.zeros(self.num_envs, self.num_obs, device=self.device)
         obs[ids] = torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
         return obs
+
+    @property
+    def ref_lift(self) -> torch.Tensor:
+        """(F,) lift of every reference frame (computing the frames not yet needed)."""
+        self._fill_lift(torch.arange(self._lift.shape[0]))
+        return self._lift
+
+    def _fill_lift(self, frames: torch.Tensor) -> None:
+        """CPU backend: compute the lift of those of ``frames`` not computed yet."""
+        if self.backend.name != "cpu" or frames.numel() == 0:
+            return
+        frames = frames.cpu()
+        todo = frames[torch.isnan(self._lift[frames])].unique()
+        if todo.numel():
+            clip_of = torch.searchsorted(self.ref.clip_start.cpu(), todo, right=True) - 1
+            body = self.ref.clip_body.cpu()[clip_of].tolist()
+            q = self.ref.qpos[todo].detach().cpu().double().numpy()
+            for k, (f, b) in enumerate(zip(todo.tolist(), body)):
+                self._lift[f] = state_floor_lift(self.models[b], self._lift_datas[b], q[k])
 
     # ----------------------------------------------------------------- reset
     def set_start(self, clips: torch.Tensor, frames: torch.Tensor) -> None:
@@ -172,7 +200,8 @@ class TrackingEnv:
         self.prev_action = torch.where(mask[:, None], torch.zeros_like(self.prev_action), self.prev_action)
         self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
         idx = self.ref.index(self.clip, self.frame)
-        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self.ref_lift[idx],
+        self._fill_lift(idx[mask])
+        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self._lift[idx],
                                  model_ids=self.ref.clip_body[self.clip])
 
     # ------------------------------------------------------------------ step

@@ -157,3 +157,22 @@ def test_rollout_tracks_past_the_training_episode_limit(walk, reference_policy):
     policy.tracking.max_episode_steps = 20
     (res,) = rollout(policy, [walk], retry=True, threads=1)
     assert len(res.qpos) == walk.num_frames == 60
+
+
+def test_refine_restarts_at_the_retry_distance(walk, reference_policy):
+    """With a restart distance, no refined frame is farther than it from the tracked reference
+    (a lost frame is replaced by the reference state the clip restarts from), and there are at
+    least as many restarts as with PHC's 0.5 m loss alone."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.refine import RETRY_DISTANCE_M
+    from motionlib.policies.rollout import rollout
+
+    policy = TrackingPolicy.load(reference_policy)
+    (near,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=RETRY_DISTANCE_M)
+    (far,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=None)
+    assert len(near.qpos) == len(far.qpos) == walk.num_frames
+    dist = lambda r: np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).max(axis=1)  # noqa: E731
+    assert dist(near).max() <= RETRY_DISTANCE_M + 0.02  # + the floor lift of a restart state
+    assert len(near.resets) >= len(far.resets) >= 1
+    assert dist(near).mean() < dist(far).mean()
+    assert near.fail_frame <= far.fail_frame
