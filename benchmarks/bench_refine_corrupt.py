@@ -32,11 +32,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the per-clip figures here")
     ap.add_argument("--no-cleanup", action="store_true", help="refine without the kinematic clean-up of the input")
     ap.add_argument("--retry-distance", type=float, default=None,
-                    help="restart distance, m (default: refine's, 0.25; 0: only at PHC's 0.5 m mean loss)")
+                    help="restart distance, m (default: refine's, the policy's training termination distance; "
+                         "0: only at PHC's 0.5 m mean loss)")
     args = ap.parse_args()
 
     from motionlib.motion import metrics as M
-    from motionlib.motion.cleanup import clean_for_tracking
+    from motionlib.motion.cleanup import CleanupConfig
     from motionlib.motion.corrupt import corrupt
     from motionlib.motion.io import find_clips, load_motion
     from motionlib.policies.actor import TrackingPolicy
@@ -54,8 +55,7 @@ def main() -> None:
     clean = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clean]
     noisy = [corrupt(c, seed=args.seed + i) for i, c in enumerate(clean)]
     results, totals = refine_clips(noisy, policy, retry=True, threads=args.threads, progress=True,
-                                   **({} if args.retry_distance is None else {"retry_distance": args.retry_distance or None}),
-                                   **({"cleanup": None} if args.no_cleanup else {}))
+                                   retry_distance=args.retry_distance, cleanup=None if args.no_cleanup else CleanupConfig())
 
     rows = []
     for c, n, r in zip(clean, noisy, results):
@@ -64,7 +64,7 @@ def main() -> None:
             "id": Path(str(c.meta.get("source", "clip"))).stem,
             "success": r.report["success"],
             "input_to_clean_mm": M.mpjpe(n.joints()[0], gt),  # mm
-            "tracked_to_clean_mm": M.mpjpe(clean_for_tracking(n).joints()[0], gt) if not args.no_cleanup else None,
+            "tracked_to_clean_mm": M.mpjpe(r.tracked.joints()[0], gt),
             "refined_to_clean_mm": M.mpjpe(r.clip.joints()[0][: len(gt)], gt[: r.clip.num_frames]),
             "clean": {k: float(v) for k, v in M.plausibility(c).items()},
             "input": r.report["before"], "refined": r.report["after"],

@@ -18,8 +18,8 @@ def register(sub) -> None:
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
     p.add_argument("--no-retry", action="store_true", help="do not restart lost clips from the point of failure")
     p.add_argument("--retry-distance", type=float, default=None, metavar="M",
-                   help="restart from the reference when any body is M metres from it (default 0.25, the "
-                        "training termination rule; 0: only when the clip is lost at PHC's 0.5 m mean)")
+                   help="restart from the reference when any body is M metres from it (default: the policy's "
+                        "training termination distance, 0.25; 0: only when the clip is lost at PHC's 0.5 m mean)")
     p.add_argument("--no-cleanup", action="store_true",
                    help="track the input as it is (default: smooth it and put its feet on the floor first, "
                         "see motionlib.motion.cleanup)")
@@ -35,32 +35,22 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def totals_cleanup(cleanup) -> dict | None:
-    from dataclasses import asdict
-
-    return None if cleanup is None else asdict(cleanup)
-
-
 def run(args) -> int:
     from tqdm import tqdm
 
     from motionlib.motion.atomic import write_text_atomic
+    from motionlib.motion.cleanup import CleanupConfig
     from motionlib.motion.io import find_clips, load_motion, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
 
-    from motionlib.motion.cleanup import CleanupConfig
-
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     cleanup = None
     if not args.no_cleanup:
         cleanup = CleanupConfig() if args.smooth is None else CleanupConfig(smooth_sigma_frames=args.smooth)
-    from motionlib.policies.refine import RETRY_DISTANCE_M
-
-    retry_distance = RETRY_DISTANCE_M if args.retry_distance is None else (args.retry_distance or None)
     files = find_clips(args.inputs, required=True)
-    reports, wall, motion_s = [], 0.0, 0.0
+    reports, wall, motion_s, settings = [], 0.0, 0.0, {}
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
     for i in range(0, len(files), args.batch):
         chunk = files[i : i + args.batch]
@@ -68,7 +58,8 @@ def run(args) -> int:
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
-                                        retry_distance=retry_distance)
+                                        retry_distance=args.retry_distance)
+        settings = {k: totals[k] for k in ("cleanup", "retry_distance_m")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):
@@ -85,8 +76,7 @@ def run(args) -> int:
     totals = summarize(reports)
     totals.update({"clips": len(reports), "seconds_of_motion": round(motion_s, 2), "wall_s": round(wall, 2),
                    "realtime_factor": round(motion_s / wall, 2) if wall else None,
-                   "policy": str(args.policy or default_policy_path()), "cleanup": totals_cleanup(cleanup),
-                   "retry_distance_m": None if args.no_retry else retry_distance})
+                   "policy": str(args.policy or default_policy_path()), **settings})
     doc = {"clips": reports, "totals": totals}
     write_text_atomic(args.out / "report.json", json.dumps(doc, indent=1))
     if args.json:

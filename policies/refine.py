@@ -22,20 +22,14 @@ from motionlib.motion.clip import Motion
 from motionlib.sim.smpl_state import qpos_to_motion
 
 from .actor import TrackingPolicy
-
-# Refine restarts a clip from the reference as soon as any body is this far from it: the
-# training termination rule (TrackingConfig.termination_distance), so the policy never acts
-# in states it was not trained on. On the WHAM-artifact benchmark (README) this keeps the
-# output closer to the clean clip than the input (187.6 against 189.9 mm; 264.7 when
-# restarting only at PHC's 0.5 m mean loss), at the cost of more restarts.
-RETRY_DISTANCE_M = 0.25
 from .rollout import RolloutResult, rollout
 
 
 @dataclass
 class RefineResult:
-    clip: Motion
+    clip: Motion  # the refined (simulated) clip
     report: dict
+    tracked: Motion  # the reference the policy tracked (the input after the clean-up)
 
 
 def tracking_report(res: RolloutResult, fps: float) -> dict:
@@ -63,14 +57,21 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
                  num_envs: int | None = None,
                  cleanup: CleanupConfig | None = CleanupConfig(),
-                 retry_distance: float | None = RETRY_DISTANCE_M) -> tuple[list[RefineResult], dict]:
+                 retry_distance: float | None = None) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks; None tracks the
     input as it is. Plausibility "before" is always that of the input itself; the
-    tracking errors are against the reference tracked. ``retry_distance`` (m, with
-    ``retry``): restart also when any body is this far from the reference; None restarts
-    only at PHC's loss (mean body distance > 0.5 m). A clip's ``success`` is then "tracked
-    to the end without a restart", and ``fail_frame`` the first restart."""
+    tracking errors are against the reference tracked.
+
+    ``retry_distance`` (m, with ``retry``): restart also when any body is this far from the
+    reference. None: the policy's own training termination distance (0.25 m by default), so
+    the policy never acts in states it was not trained on; on the WHAM-artifact benchmark
+    (README) this keeps the output closer to the clean clip than the input, at the cost of
+    more restarts. 0: restart only at PHC's loss (mean body distance > 0.5 m). A clip's
+    ``success`` is "tracked to the end without a restart", ``fail_frame`` the first restart."""
+    if retry_distance is None:
+        retry_distance = policy.tracking.termination_distance
+    retry_distance = (retry_distance or None) if retry else None
     t0 = time.perf_counter()
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
@@ -79,7 +80,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                       num_envs=num_envs, retry_distance=retry_distance)
     wall = time.perf_counter() - t0
     out: list[RefineResult] = []
-    for clip, res in zip(inputs, results):
+    for clip, target, res in zip(inputs, targets, results):
         meta = dict(clip.meta)
         meta.pop("d135_origin", None)
         meta["refined"] = {"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
@@ -87,13 +88,13 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
                   "before": plausibility_of(clip), "after": plausibility_of(refined)}
-        out.append(RefineResult(refined, report))
+        out.append(RefineResult(refined, report, target))
     seconds_of_motion = sum(c.duration for c in inputs)
     totals = summarize([r.report for r in out])
     totals.update({"clips": len(out), "seconds_of_motion": seconds_of_motion, "wall_s": wall,
                    "realtime_factor": seconds_of_motion / wall if wall > 0 else None,
                    "threads": threads, "cleanup": None if cleanup is None else asdict(cleanup),
-                   "retry_distance_m": retry_distance if retry else None})
+                   "retry_distance_m": retry_distance})
     return out, totals
 
 

@@ -104,18 +104,15 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     bar.update(n)
     while finished < jobs:
         busy = torch.tensor([j >= 0 for j in job_of])
-        if bool(busy.all()):
-            env.active_worlds = None
-            with torch.no_grad():
-                act = policy.act(obs)
-        else:  # the queue is empty: idle worlds cost no physics, observations or inference
-            env.active_worlds = busy
-            act = torch.zeros(n, env.num_actions, device=env.device)
-            with torch.no_grad():
-                act[busy.to(env.device)] = policy.act(obs[busy.to(obs.device)]).to(env.device)
+        # once the queue is empty, idle worlds cost no physics, observations or inference
+        env.active_worlds = None if bool(busy.all()) else busy
+        rows = slice(None) if env.active_worlds is None else busy.to(env.device)
+        act = torch.zeros(n, env.num_actions, device=env.device)
+        with torch.no_grad():
+            act[rows] = policy.act(obs[rows]).to(env.device)
         res = env.step(act)
         lost_mask = res.terminated.cpu()
-        if retry and retry_distance is not None:
+        if retry and retry_distance:
             lost_mask = lost_mask | (res.info["max_body_dist"].cpu() > retry_distance)
         lost = (lost_mask & busy).nonzero().flatten().tolist()
         ended = (res.truncated.cpu() & busy & ~lost_mask).nonzero().flatten().tolist()

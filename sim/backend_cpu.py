@@ -114,21 +114,15 @@ class CpuBackend:
             self._traj = np.zeros((self.num_envs, substeps, self.nstate))
             self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
         self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
-        sel = None if active is None else active.detach().cpu().numpy().astype(bool)
-        if sel is not None and sel.all():
-            sel = None
-        if sel is None:
-            ids, models, state, ctrl_np = slice(None), self._env_models, self._state, self._ctrl
-        else:
-            ids = np.flatnonzero(sel)
-            models, state, ctrl_np = [self._env_models[i] for i in ids], self._state[ids], self._ctrl[ids]
-        k = len(models)
+        ids = np.arange(self.num_envs) if active is None else np.flatnonzero(active.detach().cpu().numpy())
+        k = len(ids)
         bad = np.zeros(self.num_envs, dtype=bool)
         if k:
+            state = self._state[ids]
             traj, traj_sensor = self._traj[:k], self._traj_sensor[:k]
             t0 = state[:, 0].copy()
-            self._pool.rollout(models, self._datas, state, ctrl_np, nstep=substeps,
-                               skip_checks=True, state=traj, sensordata=traj_sensor)
+            self._pool.rollout([self._env_models[i] for i in ids], self._datas, state, self._ctrl[ids],
+                               nstep=substeps, skip_checks=True, state=traj, sensordata=traj_sensor)
             new_state, new_sensor = traj[:, -1], traj_sensor[:, -1]
             expected = t0 + substeps * self.timestep
             b = ~np.isfinite(new_state).all(axis=1) | ~np.isfinite(new_sensor).all(axis=1)

@@ -43,17 +43,23 @@ def state_floor_lift(m: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray) -> f
     return depth + CLEARANCE if depth > 0.0 else 0.0
 
 
-def reference_floor_lift(models: list[mujoco.MjModel], qpos: torch.Tensor, clip_start: torch.Tensor,
-                         clip_len: torch.Tensor, clip_body: torch.Tensor) -> torch.Tensor:
-    """Lift of every reference frame (F,), float32 on ``qpos``'s device.
+def frames_floor_lift(models: list[mujoco.MjModel], qpos: torch.Tensor, clip_start: torch.Tensor,
+                      clip_body: torch.Tensor, frames: torch.Tensor,
+                      datas: list[mujoco.MjData] | None = None) -> torch.Tensor:
+    """Lift of reference ``frames`` (K,) (flat indices into ``qpos`` (F, nq)), float32 on the CPU.
 
-    ``qpos`` (F, nq) are the flat reference coordinates; frames of clip ``c``
-    are simulated with body model ``models[clip_body[c]]``."""
-    q = qpos.detach().cpu().double().numpy()
-    out = np.zeros(len(q))
-    datas = [mujoco.MjData(m) for m in models]
-    for s, n, b in zip(clip_start.tolist(), clip_len.tolist(), clip_body.tolist()):
-        m, d = models[b], datas[b]
-        for f in range(s, s + n):
-            out[f] = state_floor_lift(m, d, q[f])
-    return torch.as_tensor(out, dtype=torch.float32, device=qpos.device)
+    Frames of clip ``c`` (those from ``clip_start[c]`` on) are simulated with body model
+    ``models[clip_body[c]]``; ``datas``: scratch MjData per model (made here if None)."""
+    frames = frames.cpu()
+    datas = datas or [mujoco.MjData(m) for m in models]
+    body = clip_body.cpu()[torch.searchsorted(clip_start.cpu(), frames, right=True) - 1].tolist()
+    q = qpos[frames].detach().cpu().double().numpy()
+    out = [state_floor_lift(models[b], datas[b], q[k]) for k, b in enumerate(body)]
+    return torch.as_tensor(out, dtype=torch.float32)
+
+
+def reference_floor_lift(models: list[mujoco.MjModel], qpos: torch.Tensor, clip_start: torch.Tensor,
+                         clip_body: torch.Tensor) -> torch.Tensor:
+    """Lift of every reference frame (F,), float32 on ``qpos``'s device (see :func:`frames_floor_lift`)."""
+    frames = torch.arange(qpos.shape[0])
+    return frames_floor_lift(models, qpos, clip_start, clip_body, frames).to(qpos.device)

@@ -37,7 +37,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig
-from .floor_lift import reference_floor_lift, state_floor_lift
+from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
 from .sampling import FailureWeightedSampler
@@ -92,8 +92,7 @@ class TrackingEnv:
             self._lift = torch.full((self.ref.qpos.shape[0],), float("nan"))
             self._lift_datas = [mujoco.MjData(m) for m in self.models]
         else:
-            self._lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_len,
-                                              self.ref.clip_body)
+            self._lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_body)
         m = self.models[0]
         self.num_actions = m.nu
         self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
@@ -154,11 +153,8 @@ class TrackingEnv:
         frames = frames.cpu()
         todo = frames[torch.isnan(self._lift[frames])].unique()
         if todo.numel():
-            clip_of = torch.searchsorted(self.ref.clip_start.cpu(), todo, right=True) - 1
-            body = self.ref.clip_body.cpu()[clip_of].tolist()
-            q = self.ref.qpos[todo].detach().cpu().double().numpy()
-            for k, (f, b) in enumerate(zip(todo.tolist(), body)):
-                self._lift[f] = state_floor_lift(self.models[b], self._lift_datas[b], q[k])
+            self._lift[todo] = frames_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_body,
+                                                 todo, self._lift_datas)
 
     # ----------------------------------------------------------------- reset
     def set_start(self, clips: torch.Tensor, frames: torch.Tensor) -> None:
@@ -228,10 +224,7 @@ class TrackingEnv:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
             ff = self.kd_over_kp * self.ref.qvel[nxt, 6:]
             target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
-        if self.active_worlds is None:
-            self.backend.step(target, cfg.substeps)
-        else:
-            self.backend.step(target, cfg.substeps, active=self.active_worlds)
+        self.backend.step(target, cfg.substeps, active=self.active_worlds)
         self.frame += 1
         self.steps += 1
 

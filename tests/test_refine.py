@@ -164,15 +164,15 @@ def test_refine_restarts_at_the_retry_distance(walk, reference_policy):
     (a lost frame is replaced by the reference state the clip restarts from), and there are at
     least as many restarts as with PHC's 0.5 m loss alone."""
     from motionlib.policies.actor import TrackingPolicy
-    from motionlib.policies.refine import RETRY_DISTANCE_M
     from motionlib.policies.rollout import rollout
 
     policy = TrackingPolicy.load(reference_policy)
-    (near,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=RETRY_DISTANCE_M)
+    retry_m = policy.tracking.termination_distance  # refine's default restart distance
+    (near,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=retry_m)
     (far,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=None)
     assert len(near.qpos) == len(far.qpos) == walk.num_frames
     dist = lambda r: np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).max(axis=1)  # noqa: E731
-    assert dist(near).max() <= RETRY_DISTANCE_M + 0.02  # + the floor lift of a restart state
+    assert dist(near).max() <= retry_m + 0.02  # + the floor lift of a restart state
     assert len(near.resets) >= len(far.resets) >= 1
     assert dist(near).mean() < dist(far).mean()
     assert near.fail_frame <= far.fail_frame
