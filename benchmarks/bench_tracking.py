@@ -21,12 +21,15 @@ Prints
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
-import mujoco
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the motionlib command sets it (cli/main.py)
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples" / "bandai"

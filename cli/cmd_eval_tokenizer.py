@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
@@ -27,7 +28,7 @@ def run(args) -> int:
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.data import WindowDataset, load_clip_features
     from motionlib.tokenizer.losses import FeatureDenormalizer
-    from motionlib.tokenizer.metrics import evaluate_clips, evaluate_windows
+    from motionlib.tokenizer.metrics import evaluate_clips, evaluate_windows, feature_shift
 
     model, ckpt = load_cli_tokenizer(args)
     cfg = ckpt.config
@@ -52,7 +53,8 @@ def run(args) -> int:
               "perplexity": res["perplexity"], "codes_used": res["codes_used"],
               "tokens_per_second": res["tokens_per_second"], "tokens": res["tokens"], "frames": res["frames"],
               "clips": res["clips"], "failed": len(errors), "errors": errors[:20], "mode": "windows" if args.windows
-              else "clips", "kind": cfg.kind, "tokenizer_id": ckpt.tokenizer_id, "checkpoint_step": ckpt.step}
+              else "clips", "kind": cfg.kind, "tokenizer_id": ckpt.tokenizer_id, "checkpoint_step": ckpt.step,
+              "feature_shift": feature_shift([c.feats for c in clips], ckpt.stats)}
     if args.json:
         print_json(result)
     else:
@@ -62,6 +64,17 @@ def run(args) -> int:
         print("  per part (mm): " + ", ".join(f"{k} {v:.1f}" for k, v in result["per_part_mpjpe_mm"].items()))
         print(f"  codebook {result['codebook_size']}: utilisation {result['utilization']:.4f}, perplexity "
               f"{result['perplexity']:.1f}; {result['tokens_per_second']:g} tokens/s")
+        sh = result["feature_shift"]
+        print(f"  feature shift from the training data: mean |z| {sh['mean_abs_z']:.2f} (largest: "
+              f"{sh['max_feature']} {sh['max_abs_z']:.1f})")
         for e in errors[:20]:
             print(f"  failed: {e}")
+    if result["feature_shift"]["shifted"]:
+        sh = result["feature_shift"]
+        part = max(sh["per_part_mean_abs_z"], key=sh["per_part_mean_abs_z"].get)
+        print(f"warning: these clips' D135 features differ from the tokenizer's training data (mean |z| "
+              f"{sh['mean_abs_z']:.2f} > {sh['warn_above']}, most in {part}, largest {sh['max_feature']}); expect a "
+              f"higher reconstruction error than on data like its training set. Clips from another capture or "
+              f"another retargeter version shift; retrain with `motionlib train-tokenizer` on such clips.",
+              file=sys.stderr)
     return 0

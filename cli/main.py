@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Before torch loads its OpenMP runtime: idle OpenMP workers sleep instead of
+# spinning, so they do not take the cores from MuJoCo's physics threads between
+# torch ops (tracking env, refine, training on the CPU backend; measured +12%
+# env-steps/s with the policy on 2 cores). A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from motionlib import __version__
 

@@ -60,6 +60,16 @@ def joint_slice(j: int) -> slice:
     return slice(start, start + 6)
 
 
+def feature_names() -> list[str]:
+    """Names of the 135 features, e.g. ``root_rot6d[0]``, ``root_vel_x``, ``left_foot_rot6d[2]``."""
+    from .skeleton import SMPL_JOINT_NAMES
+
+    names = [f"root_rot6d[{i}]" for i in range(6)] + ["root_vel_x", "root_vel_y", "root_height"]
+    for j in BODY_JOINTS:
+        names += [f"{SMPL_JOINT_NAMES[j]}_rot6d[{i}]" for i in range(6)]
+    return names
+
+
 def _yaw_of(root_mats: np.ndarray) -> np.ndarray:
     fwd = root_mats @ BODY_FORWARD
     return np.arctan2(fwd[..., 1], fwd[..., 0])

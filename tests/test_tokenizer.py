@@ -22,7 +22,7 @@ from motionlib.tokenizer.checkpoint import load_checkpoint, load_state_into, loa
 from motionlib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionlib.tokenizer.data import WindowDataset, check_features, list_clips, load_clip_features, load_split
 from motionlib.tokenizer.losses import TokenizerLoss
-from motionlib.tokenizer.metrics import MetricAccumulator, perplexity, utilization
+from motionlib.tokenizer.metrics import SHIFT_WARN, MetricAccumulator, feature_shift, perplexity, utilization
 from motionlib.tokenizer.model import build_tokenizer
 from motionlib.tokenizer.quantizers import lfq_index_from_latent, rms_normalize
 from motionlib.tokenizer.tokens import TokenFile, load_tokens, read_tokenizer_id, save_tokens, token_path
@@ -286,6 +286,28 @@ def test_codebook_metrics():
     assert tiny("vq1d").tokens_per_second() == pytest.approx(30 / 4)
 
 
+def test_feature_shift_flags_data_unlike_the_training_set():
+    """The shift is ~0 on the training data itself, and one training std on every feature
+    reads as mean |z| 1, flagged, naming the feature moved most."""
+    from motionlib.motion.feature_stats import FeatureStats
+    from motionlib.motion.features import feature_names
+
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(200, DIM)) * 0.3 + 1.0 for _ in range(3)]
+    flat = np.concatenate(feats)
+    stats = FeatureStats(flat.mean(0), flat.std(0), len(flat), 3)
+    same = feature_shift(feats, stats)
+    assert same["mean_abs_z"] < 1e-9 and not same["shifted"]
+    moved = [f + 0.3 * stats.std for f in feats]
+    moved[0][:, joint_slice(10).start] += 1.5  # left_foot_rot6d[0] moves most
+    sh = feature_shift(moved, stats)
+    assert sh["mean_abs_z"] == pytest.approx(0.3 + 1.5 / 3 / stats.std[joint_slice(10).start] / DIM, rel=1e-6)
+    assert sh["shifted"] == (sh["mean_abs_z"] > SHIFT_WARN) and sh["shifted"]
+    assert sh["max_feature"] == "left_foot_rot6d[0]" == feature_names()[joint_slice(10).start]
+    assert max(sh["per_part_mean_abs_z"], key=sh["per_part_mean_abs_z"].get) == "left_leg"
+    assert len(set(feature_names())) == DIM
+
+
 # ---------------------------------------------------------------------------- CLI
 def test_tokenize_resumable_detokenize_and_eval(walk_dir, tiny_ckpt, tmp_path, capsys):
     import shutil
@@ -325,3 +347,4 @@ def test_tokenize_resumable_detokenize_and_eval(walk_dir, tiny_ckpt, tmp_path, c
     assert ev["codebook_size"] == 256 and ev["clips"] == 3 and ev["tokens"] == 3 * 16 * 6
     assert 0 < ev["utilization"] <= 1 and ev["mpjpe_mm"] > 0 and ev["tokens_per_second"] == 45.0
     assert set(ev["per_part_mpjpe_mm"]) == set(P.PART_NAMES)
+    assert ev["feature_shift"]["mean_abs_z"] >= 0 and set(ev["feature_shift"]["per_part_mean_abs_z"]) == set(P.PART_NAMES)
