@@ -65,8 +65,9 @@ def run(args) -> int:
         print(f"  codebook {result['codebook_size']}: utilisation {result['utilization']:.4f}, perplexity "
               f"{result['perplexity']:.1f}; {result['tokens_per_second']:g} tokens/s")
         sh = result["feature_shift"]
+        judged = "" if sh["shifted"] is not None else f"; not judged on fewer than {sh['min_clips']} clips"
         print(f"  feature shift from the training data: mean |z| {sh['mean_abs_z']:.2f} (largest: "
-              f"{sh['max_feature']} {sh['max_abs_z']:.1f})")
+              f"{sh['max_feature']} {sh['max_abs_z']:.1f}{judged})")
         for e in errors[:20]:
             print(f"  failed: {e}")
     if result["feature_shift"]["shifted"]:

@@ -22,7 +22,7 @@ from motionlib.tokenizer.checkpoint import load_checkpoint, load_state_into, loa
 from motionlib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionlib.tokenizer.data import WindowDataset, check_features, list_clips, load_clip_features, load_split
 from motionlib.tokenizer.losses import TokenizerLoss
-from motionlib.tokenizer.metrics import SHIFT_WARN, MetricAccumulator, feature_shift, perplexity, utilization
+from motionlib.tokenizer.metrics import SHIFT_MIN_CLIPS, SHIFT_WARN, MetricAccumulator, feature_shift, perplexity, utilization
 from motionlib.tokenizer.model import build_tokenizer
 from motionlib.tokenizer.quantizers import lfq_index_from_latent, rms_normalize
 from motionlib.tokenizer.tokens import TokenFile, load_tokens, read_tokenizer_id, save_tokens, token_path
@@ -293,7 +293,7 @@ def test_feature_shift_flags_data_unlike_the_training_set():
     from motionlib.motion.features import feature_names
 
     rng = np.random.default_rng(0)
-    feats = [rng.normal(size=(200, DIM)) * 0.3 + 1.0 for _ in range(3)]
+    feats = [rng.normal(size=(20, DIM)) * 0.3 + 1.0 for _ in range(SHIFT_MIN_CLIPS)]
     flat = np.concatenate(feats)
     stats = FeatureStats(flat.mean(0), flat.std(0), len(flat), 3)
     same = feature_shift(feats, stats)
@@ -301,8 +301,10 @@ def test_feature_shift_flags_data_unlike_the_training_set():
     moved = [f + 0.3 * stats.std for f in feats]
     moved[0][:, joint_slice(10).start] += 1.5  # left_foot_rot6d[0] moves most
     sh = feature_shift(moved, stats)
-    assert sh["mean_abs_z"] == pytest.approx(0.3 + 1.5 / 3 / stats.std[joint_slice(10).start] / DIM, rel=1e-6)
+    assert sh["mean_abs_z"] == pytest.approx(0.3 + 1.5 / len(feats) / stats.std[joint_slice(10).start] / DIM,
+                                             rel=1e-6)
     assert sh["shifted"] == (sh["mean_abs_z"] > SHIFT_WARN) and sh["shifted"]
+    assert feature_shift(moved[:3], stats)["shifted"] is None  # too few clips to tell a shift from a sample
     assert sh["max_feature"] == "left_foot_rot6d[0]" == feature_names()[joint_slice(10).start]
     assert max(sh["per_part_mean_abs_z"], key=sh["per_part_mean_abs_z"].get) == "left_leg"
     assert len(set(feature_names())) == DIM

@@ -33,11 +33,15 @@ from .losses import FeatureDenormalizer, joint_positions
 from .model import MotionTokenizer, pad_to_multiple
 from .parts import PART_JOINTS, PART_NAMES, part_indices
 
-# Mean |z| of the per-feature means above which the data is called shifted. Measured
-# with the first shipped tokenizer (trained on Bandai dataset-2): other dataset-2
-# clips 0.05; dataset-1 (another capture session) 0.32; the same clips after the
-# level-feet retargeter change 0.56 (dataset-2) and 0.87 (dataset-1).
+# Mean |z| of the per-feature means above which a set of clips is called shifted. Measured
+# with the first shipped tokenizer (trained on Bandai dataset-2): other dataset-2 clips 0.05;
+# dataset-1 (another capture session) 0.32; the same clips after the level-feet retargeter
+# change 0.56 (dataset-2) and 0.87 (dataset-1). A few clips of one action differ from a
+# dataset's mean by themselves (with the shipped tokenizer, random dataset-2 clips: one clip
+# 0.45-0.73, 3 clips 0.26-0.37, 10 clips 0.15-0.24, 30 clips 0.09-0.14, 10th-90th
+# percentile; 30 dataset-1 clips: 0.36), so sets under SHIFT_MIN_CLIPS clips are not judged.
 SHIFT_WARN = 0.25
+SHIFT_MIN_CLIPS = 30
 
 
 def utilization(counts: torch.Tensor | np.ndarray) -> float:
@@ -169,10 +173,12 @@ def evaluate_clips(model: MotionTokenizer, clips: list[ClipFeatures], denorm: Fe
 
 
 def feature_shift(feats: list[np.ndarray], stats) -> dict[str, Any]:
-    """Distribution shift of raw D135 features (list of (T, 135)) from the training
-    statistics ``stats`` (a :class:`~motionlib.motion.feature_stats.FeatureStats`):
-    ``mean_abs_z`` (mean over features of |mean - train mean| / train std), per part,
-    the feature with the largest |z| and ``std_ratio_max`` (largest data std / train std)."""
+    """Distribution shift of raw D135 features (one (T, 135) array per clip) from the
+    training statistics ``stats`` (a :class:`~motionlib.motion.feature_stats.FeatureStats`):
+    ``mean_abs_z`` (mean over features of |mean - train mean| / train std), per part, the
+    feature with the largest |z| and ``std_ratio_max`` (largest data std / train std).
+    ``shifted``: ``mean_abs_z > SHIFT_WARN``, judged on at least ``SHIFT_MIN_CLIPS`` clips
+    (None below that)."""
     from motionlib.motion.features import feature_names
 
     x = np.concatenate([np.asarray(f, dtype=np.float64) for f in feats])
@@ -183,4 +189,5 @@ def feature_shift(feats: list[np.ndarray], stats) -> dict[str, Any]:
     per_part = {name: float(z[idx].mean()) for name, idx in zip(PART_NAMES, part_indices())}
     return {"mean_abs_z": float(z.mean()), "per_part_mean_abs_z": per_part, "max_abs_z": float(z[worst]),
             "max_feature": feature_names()[worst], "std_ratio_max": float(ratio.max()),
-            "shifted": bool(z.mean() > SHIFT_WARN), "warn_above": SHIFT_WARN}
+            "clips": len(feats), "shifted": bool(z.mean() > SHIFT_WARN) if len(feats) >= SHIFT_MIN_CLIPS else None,
+            "warn_above": SHIFT_WARN, "min_clips": SHIFT_MIN_CLIPS}
