@@ -73,7 +73,6 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
 def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None,
              retry: bool, threads: int | None, progress: bool, device: str, backend: str, start_every: int,
              num_envs: int | None, retry_distance: float | None) -> list[RolloutResult]:
-
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
     if not starts:
