@@ -47,7 +47,8 @@ def run(args) -> int:
         res["clips"] = len(clips)
     else:
         res = evaluate_clips(model, clips, denorm)
-    result = {"mpjpe_mm": res["mpjpe_mm"], "mpjpe_root_aligned_mm": res["mpjpe_root_aligned_mm"],
+    result = {"mpjpe_mm": res["mpjpe_mm"], "mpjpe_window_mm": res["mpjpe_window_mm"], "window_s": res["window_s"],
+              "mpjpe_root_aligned_mm": res["mpjpe_root_aligned_mm"],
               "per_part_mpjpe_mm": res["per_part_mpjpe_mm"], "feature_l1": res["feature_l1"],
               "codebook_size": res["codebook_size"], "utilization": res["utilization"],
               "perplexity": res["perplexity"], "codes_used": res["codes_used"],
@@ -59,7 +60,8 @@ def run(args) -> int:
         print_json(result)
     else:
         print(f"{cfg.kind} tokenizer {ckpt.tokenizer_id} on {result['clips']} clip(s), {result['frames']} frames:")
-        print(f"  MPJPE {result['mpjpe_mm']:.1f} mm global, {result['mpjpe_root_aligned_mm']:.1f} mm root-aligned; "
+        print(f"  MPJPE {result['mpjpe_mm']:.1f} mm global over whole clips, {result['mpjpe_window_mm']:.1f} mm global "
+              f"over {result['window_s']:g} s windows, {result['mpjpe_root_aligned_mm']:.1f} mm root-aligned; "
               f"feature L1 {result['feature_l1']:.4f}")
         print("  per part (mm): " + ", ".join(f"{k} {v:.1f}" for k, v in result["per_part_mpjpe_mm"].items()))
         print(f"  codebook {result['codebook_size']}: utilisation {result['utilization']:.4f}, perplexity "

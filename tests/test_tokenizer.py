@@ -287,6 +287,29 @@ def test_codebook_metrics():
     assert tiny("vq1d").tokens_per_second() == pytest.approx(30 / 4)
 
 
+def test_windowed_global_mpjpe_bounds_drift_by_the_window():
+    """A reconstruction whose only error is a constant forward-velocity bias drifts linearly: the
+    whole-clip global MPJPE grows with the clip, the windowed one (each 10 s window anchored at
+    its first root) stays at the drift of one window; root-aligned sees nothing."""
+    from motionlib.motion.feature_stats import FeatureStats
+    from motionlib.tokenizer.losses import FeatureDenormalizer
+    from motionlib.tokenizer.metrics import GLOBAL_WINDOW_S
+
+    clip = make_walking_clip(seconds=30.0)
+    feats = torch.as_tensor(encode_clip(clip), dtype=torch.float32)[None]  # (1, 900, 135), stats mean 0 / std 1
+    denorm = FeatureDenormalizer(FeatureStats(np.zeros(DIM), np.ones(DIM), feats.shape[1], 1))
+    biased = feats.clone()
+    biased[..., 6] += 0.05  # +5 cm/s forward: 5 mm per second of drift (the path turns with the heading)
+    acc = MetricAccumulator(tiny(), 1)
+    acc.add(feats, biased, denorm, torch.as_tensor(clip.skeleton().offsets, dtype=torch.float32))
+    r = acc.result()
+    assert r["window_s"] == GLOBAL_WINDOW_S == 10.0
+    assert r["mpjpe_root_aligned_mm"] < 1e-6
+    # mean drift over a window of W s at v m/s is v W / 2 (plus a frame): 25 mm here; over the clip 75 mm
+    assert r["mpjpe_window_mm"] == pytest.approx(0.05 * 10.0 / 2 * 1000, rel=0.05)
+    assert r["mpjpe_mm"] == pytest.approx(0.05 * 30.0 / 2 * 1000, rel=0.05)
+
+
 def test_feature_shift_flags_data_unlike_the_training_set():
     """The shift is ~0 on the training data itself; 0.3 training std on every feature reads
     as mean |z| 0.3 (plus the extra move of one feature, which it names), flagged; fewer
@@ -345,7 +368,8 @@ def test_tokenize_resumable_detokenize_and_eval(walk_dir, tiny_ckpt, tmp_path, c
 
     assert cli(["eval-tokenizer", str(data), "--tokenizer", str(tiny_ckpt), "--json"]) == 0
     ev = json.loads(capsys.readouterr().out)
-    for key in ("mpjpe_mm", "mpjpe_root_aligned_mm", "per_part_mpjpe_mm", "feature_l1", "codebook_size",
+    for key in ("mpjpe_mm", "mpjpe_window_mm", "mpjpe_root_aligned_mm", "per_part_mpjpe_mm", "feature_l1",
+                "codebook_size",
                 "utilization", "perplexity", "tokens_per_second"):
         assert key in ev, key
     assert ev["codebook_size"] == 256 and ev["clips"] == 3 and ev["tokens"] == 3 * 16 * 6

@@ -5,7 +5,11 @@
   (:func:`motionlib.motion.features.decode_positions_t`). *Global*: positions
   with the root path integrated from the decoded root velocities, both
   sequences starting at the same canonical origin (so it includes trajectory
-  drift over the evaluated span); *root-aligned*: pelvis subtracted per frame.
+  drift over the evaluated span); *windowed global*: the same over consecutive
+  windows of ``GLOBAL_WINDOW_S`` (10 s, about the longest HumanML3D clip, on
+  which MotionBook and T2M-GPT report MPJPE), each window's two paths anchored
+  at their own root position in its first frame, so a 60 s clip does not
+  accumulate a minute of drift; *root-aligned*: pelvis subtracted per frame.
 * Per-part MPJPE (mm): root-aligned error of each part's joints
   (:data:`motionlib.tokenizer.parts.PART_JOINTS`); the root part reports the
   global pelvis error (its root-aligned error is zero by construction).
@@ -42,6 +46,7 @@ from .parts import PART_JOINTS, PART_NAMES, part_indices
 # percentile; 30 dataset-1 clips: 0.36), so sets under SHIFT_MIN_CLIPS clips are not judged.
 SHIFT_WARN = 0.25
 SHIFT_MIN_CLIPS = 30
+GLOBAL_WINDOW_S = 10.0  # HumanML3D clips are at most 196 frames at 20 fps (9.8 s)
 
 
 def utilization(counts: torch.Tensor | np.ndarray) -> float:
@@ -68,7 +73,8 @@ class MetricAccumulator:
     def __init__(self, cfg: TokenizerConfig, codebook_size: int):
         self.cfg = cfg
         self.counts = torch.zeros(codebook_size, dtype=torch.long)
-        self.sum_g = self.sum_ra = self.sum_feat = 0.0
+        self.sum_g = self.sum_gw = self.sum_ra = self.sum_feat = 0.0
+        self.window = max(1, int(round(GLOBAL_WINDOW_S * cfg.fps)))
         self.n_joint = self.n_feat = 0
         self.frames = 0
         self.part_sum = {p: 0.0 for p in PART_NAMES}
@@ -84,6 +90,10 @@ class MetricAccumulator:
         p_rec = joint_positions(denorm(rec).double(), offsets.double(), self.cfg.fps)
         err_g = (p_rec - p_gt).norm(dim=-1)  # (B, T, 22)
         err_ra = ((p_rec - p_rec[:, :, :1]) - (p_gt - p_gt[:, :, :1])).norm(dim=-1)
+        for s in range(0, p_gt.shape[1], self.window):  # windowed global: each window anchored at its first root
+            w = slice(s, s + self.window)
+            anchored = (p_rec[:, w] - p_rec[:, s:s + 1, :1]) - (p_gt[:, w] - p_gt[:, s:s + 1, :1])
+            self.sum_gw += float(anchored.norm(dim=-1).sum())
         self.sum_g += float(err_g.sum())
         self.sum_ra += float(err_ra.sum())
         self.n_joint += err_g.numel()
@@ -102,6 +112,8 @@ class MetricAccumulator:
         n = max(self.n_joint, 1)
         return {
             "mpjpe_mm": 1000.0 * self.sum_g / n,
+            "mpjpe_window_mm": 1000.0 * self.sum_gw / n,
+            "window_s": GLOBAL_WINDOW_S,
             "mpjpe_root_aligned_mm": 1000.0 * self.sum_ra / n,
             "per_part_mpjpe_mm": {p: 1000.0 * self.part_sum[p] / max(self.part_n[p], 1) for p in PART_NAMES},
             "feature_l1": self.sum_feat / max(self.n_feat, 1),
