@@ -56,6 +56,7 @@ def run(args) -> int:
               "clips": res["clips"], "failed": len(errors), "errors": errors[:20], "mode": "windows" if args.windows
               else "clips", "kind": cfg.kind, "tokenizer_id": ckpt.tokenizer_id, "checkpoint_step": ckpt.step,
               "feature_shift": feature_shift([c.feats for c in clips], ckpt.stats)}
+    sh = result["feature_shift"]
     if args.json:
         print_json(result)
     else:
@@ -66,14 +67,12 @@ def run(args) -> int:
         print("  per part (mm): " + ", ".join(f"{k} {v:.1f}" for k, v in result["per_part_mpjpe_mm"].items()))
         print(f"  codebook {result['codebook_size']}: utilisation {result['utilization']:.4f}, perplexity "
               f"{result['perplexity']:.1f}; {result['tokens_per_second']:g} tokens/s")
-        sh = result["feature_shift"]
         judged = "" if sh["shifted"] is not None else f"; not judged on fewer than {sh['min_clips']} clips"
         print(f"  feature shift from the training data: mean |z| {sh['mean_abs_z']:.2f} (largest: "
               f"{sh['max_feature']} {sh['max_abs_z']:.1f}{judged})")
         for e in errors[:20]:
             print(f"  failed: {e}")
-    if result["feature_shift"]["shifted"]:
-        sh = result["feature_shift"]
+    if sh["shifted"]:
         part = max(sh["per_part_mean_abs_z"], key=sh["per_part_mean_abs_z"].get)
         print(f"warning: these clips' D135 features differ from the tokenizer's training data (mean |z| "
               f"{sh['mean_abs_z']:.2f} > {sh['warn_above']}, most in {part}, largest {sh['max_feature']}); expect a "

@@ -62,10 +62,7 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     torch (policy inference included) runs on one thread meanwhile: the physics
     threads use the cores (``backend_cpu.torch_single_thread``).
     """
-    if backend != "cpu":
-        return _rollout(policy, clips, starts, retry, threads, progress, device, backend, start_every, num_envs,
-                        retry_distance)
-    with torch_single_thread():
+    with torch_single_thread(backend == "cpu"):
         return _rollout(policy, clips, starts, retry, threads, progress, device, backend, start_every, num_envs,
                         retry_distance)
 

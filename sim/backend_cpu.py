@@ -35,8 +35,8 @@ def default_threads() -> int:
 
 
 @contextlib.contextmanager
-def torch_single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block, then restore its thread count.
+def torch_single_thread(enabled: bool = True) -> Iterator[None]:
+    """Run torch on one thread inside the block (when ``enabled``), then restore its thread count.
 
     Beside ``mujoco.rollout``'s threads, torch's own pool costs more than it
     gives: the batched tensor ops of a step (64 envs) are too small to gain
@@ -46,10 +46,10 @@ def torch_single_thread() -> Iterator[None]:
     The ``motionlib`` command also sets ``OMP_WAIT_POLICY=PASSIVE`` for the
     same reason (the training's PPO update keeps its threads).
     """
-    prev = torch.get_num_threads()
-    if prev == 1:
+    if not enabled:
         yield
         return
+    prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         yield

@@ -202,10 +202,8 @@ class TrackingEnv:
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> StepResult:
-        if self.backend.name == "cpu":  # the physics threads own the cores (see torch_single_thread)
-            with torch_single_thread():
-                return self._step(actions)
-        return self._step(actions)
+        with torch_single_thread(self.backend.name == "cpu"):  # the physics threads own the cores
+            return self._step(actions)
 
     def _step(self, actions: torch.Tensor) -> StepResult:
         cfg = self.cfg

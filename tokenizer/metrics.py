@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from motionlib.motion.features import feature_names
+
 from .config import TokenizerConfig
 from .data import ClipFeatures, WindowDataset
 from .losses import FeatureDenormalizer, joint_positions
@@ -191,8 +193,6 @@ def feature_shift(feats: list[np.ndarray], stats) -> dict[str, Any]:
     feature with the largest |z| and ``std_ratio_max`` (largest data std / train std).
     ``shifted``: ``mean_abs_z > SHIFT_WARN``, judged on at least ``SHIFT_MIN_CLIPS`` clips
     (None below that)."""
-    from motionlib.motion.features import feature_names
-
     x = np.concatenate([np.asarray(f, dtype=np.float64) for f in feats])
     mu, sd = np.asarray(stats.mean, dtype=np.float64), np.asarray(stats.std, dtype=np.float64)
     z = np.abs(x.mean(0) - mu) / sd
