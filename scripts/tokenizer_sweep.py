@@ -8,6 +8,11 @@
 Data: Bandai clips (``--clips``, default out/bandai/clips): ``dataset-2_*``
 clips train (a 5 % hash split of them validates and picks ``best.pt``),
 ``dataset-1_*`` clips are the held-out evaluation set, never seen in training.
+``--split styles`` moves the dataset-1 clips of all but the ``--held-out-styles``
+into training too (repeated ``--d1-repeat`` times, as dataset-1 is 7 % of the
+frames) and evaluates on the dataset-1 clips of the held-out styles: the
+tokenizer then sees the contents only dataset-1 has (bow, kick, dance...) and
+its capture session, and is still judged on clips it never saw.
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -39,6 +44,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 TRAIN_PREFIX, EVAL_PREFIX = "dataset-2_", "dataset-1_"
+# --split styles: every third dataset-1 style, alphabetically from the second (55 clips of 10 contents; the
+# contents dataset-1 has in one style only, "normal", stay in training)
+HELD_OUT_STYLES = "angry,feminine,masculinity,not-confident,sad"
+
+
+def d1_style(path: Path) -> str:
+    """Style of a ``dataset-1_{content}_{style}_{take}`` clip."""
+    return Path(path).stem.split("_")[2]
+
+
+def clip_role(path: Path, split: str, held_out_styles: set[str]) -> str | None:
+    """"train", "eval" or None (unused) for a Bandai clip under ``split`` ("d2" or "styles")."""
+    name = Path(path).name
+    if name.startswith(TRAIN_PREFIX):
+        return "train"
+    if not name.startswith(EVAL_PREFIX):
+        return None
+    return "eval" if split == "d2" or d1_style(path) in held_out_styles else "train"
 
 
 @dataclass(frozen=True)
@@ -98,14 +121,17 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.feature_cache import cached_clip_features, load_cache
 
-    def features(cache: str | None, prefix: str, name: str):
+    held = set(args.held_out_styles.split(","))
+
+    def features(cache: str | None, role: str, name: str):
         if cache:
             return load_cache(cache, args.clips)[0]
-        paths = [p for p in find_clips(args.clips, required=True) if p.name.startswith(prefix)]
+        paths = [p for p in find_clips(args.clips, required=True) if clip_role(p, args.split, held) == role]
         return cached_clip_features(paths, 30.0, Path(args.cache_dir) / name)
 
-    train = features(args.train_cache, TRAIN_PREFIX, "train.npz") if need_train else None
-    evals = features(args.eval_cache, EVAL_PREFIX, "eval.npz") if need_eval else None
+    tag = "" if args.split == "d2" else f"_styles_{'-'.join(sorted(held))}"
+    train = features(args.train_cache, "train", f"train{tag}.npz") if need_train else None
+    evals = features(args.eval_cache, "eval", f"eval{tag}.npz") if need_eval else None
     return train, evals
 
 
@@ -144,7 +170,9 @@ def train_one(args, spec: RunSpec) -> dict:
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
-    res = train_on_clips(tr, va, compute_train_stats(tr), cfg, tcfg)
+    stats = compute_train_stats(tr)
+    tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
+    res = train_on_clips(tr, va, stats, cfg, tcfg)
     out = {"name": spec.name, "step": res.step, "train_clips": len(tr), "val_clips": len(va),
            "stopped_early": res.stopped_early, "val": {k: v for k, v in res.val.items() if k != "per_part_mpjpe_mm"}}
     print(json.dumps(out), flush=True)
@@ -170,6 +198,7 @@ def train_all(args) -> None:
     if not todo:
         return
     common = ["--clips", str(args.clips), "--cache-dir", str(args.cache_dir), "--runs-dir", str(args.runs_dir),
+              "--split", args.split, "--held-out-styles", args.held_out_styles, "--d1-repeat", str(args.d1_repeat),
               "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads)]
     if args.train_cache:
         common += ["--train-cache", str(args.train_cache)]
@@ -228,7 +257,7 @@ def evaluate_run(args, spec: RunSpec, train, evals, eval_label: str) -> dict | N
     counts = codebook_counts(model, [denorm.normalize(torch.as_tensor(c.feats, device=args.device)) for c in train])
     last_step, _ = train_state(d)
     extra = {}
-    if spec.group == "main":  # also whole clips of the dataset-2 validation split (same distribution as training)
+    if spec.group == "main":  # also whole clips of the validation split (same distribution as training)
         _, val, _ = train_val_split(train, ck.config.window)
         v = evaluate_clips(model, val, denorm)
         extra = {"val_clips_mpjpe_mm": v["mpjpe_mm"], "val_clips_mpjpe_root_aligned_mm": v["mpjpe_root_aligned_mm"],
@@ -250,7 +279,8 @@ def evaluate_run(args, spec: RunSpec, train, evals, eval_label: str) -> dict | N
 
 
 def eval_label(args, evals) -> str:
-    return f"{len(evals)} dataset-1 clips" + (f" ({args.eval_note})" if args.eval_note else "")
+    split = f" of the held-out styles {args.held_out_styles}" if args.split == "styles" else ""
+    return f"{len(evals)} dataset-1 clips{split}" + (f" ({args.eval_note})" if args.eval_note else "")
 
 
 def eval_all(args) -> None:
@@ -286,6 +316,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-cache", type=Path, help="ready feature cache of the training clips")
     p.add_argument("--eval-cache", type=Path, help="ready feature cache of the evaluation clips")
     p.add_argument("--eval-note", default="", help="note on the evaluation data, kept in the results")
+    p.add_argument("--split", choices=["d2", "styles"], default="d2",
+                   help="d2: train on dataset-2, evaluate on dataset-1; styles: see above")
+    p.add_argument("--held-out-styles", default=HELD_OUT_STYLES, help="--split styles: dataset-1 styles to evaluate on")
+    p.add_argument("--d1-repeat", type=int, default=4, help="--split styles: times each dataset-1 train clip counts")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
     p.add_argument("--device", default="cpu")
