@@ -90,12 +90,13 @@ class MetricAccumulator:
             offsets = offsets[:, None]
         p_gt = joint_positions(denorm(gt).double(), offsets.double(), self.cfg.fps)
         p_rec = joint_positions(denorm(rec).double(), offsets.double(), self.cfg.fps)
-        err_g = (p_rec - p_gt).norm(dim=-1)  # (B, T, 22)
-        err_ra = ((p_rec - p_rec[:, :, :1]) - (p_gt - p_gt[:, :, :1])).norm(dim=-1)
-        for s in range(0, p_gt.shape[1], self.window):  # windowed global: each window anchored at its first root
-            w = slice(s, s + self.window)
-            anchored = (p_rec[:, w] - p_rec[:, s:s + 1, :1]) - (p_gt[:, w] - p_gt[:, s:s + 1, :1])
-            self.sum_gw += float(anchored.norm(dim=-1).sum())
+        diff = p_rec - p_gt  # (B, T, 22, 3)
+        err_g = diff.norm(dim=-1)
+        # anchoring both paths at a frame's root subtracts that frame's root difference: root-aligned anchors
+        # every frame at itself, the windowed global error every frame at its window's first frame
+        err_ra = (diff - diff[:, :, :1]).norm(dim=-1)
+        first = torch.arange(diff.shape[1], device=diff.device) // self.window * self.window
+        self.sum_gw += float((diff - diff[:, first, :1]).norm(dim=-1).sum())
         self.sum_g += float(err_g.sum())
         self.sum_ra += float(err_ra.sum())
         self.n_joint += err_g.numel()
