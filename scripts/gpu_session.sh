@@ -51,13 +51,7 @@ LOG="$OUT/session.log"
 NOGRAPH=""; [ "${GRAPH:-1}" = "0" ] && NOGRAPH="--no-graph"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
-# motionlib's import namespace maps top-level folders (sim/, policies/, ...) into
-# one package (see pyproject's package-dir); rebuild that tree with symlinks.
-PKG=/tmp/motionlib_pkg
-rm -rf "$PKG" && mkdir -p "$PKG/motionlib"
-for f in motionlib/*.py; do ln -s "$REPO/$f" "$PKG/motionlib/"; done
-for sub in motion sim policies retarget tokenizer llm cli; do ln -s "$REPO/$sub" "$PKG/motionlib/$sub"; done
-export PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}"
+source "$REPO/scripts/gpu_package_tree.sh"  # motionlib importable from this checkout
 
 log "session start: DEVICE=$DEVICE BENCH=${BENCH:-0} TRAIN_MIN=${TRAIN_MIN:-0} RESUME=${RESUME:-none}"
 # -P: the checkout's own motionlib/ folder must not shadow the package tree above

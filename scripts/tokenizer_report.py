@@ -84,7 +84,7 @@ def markdown(rows: list[dict]) -> str:
         lines += [f"Held-out set: {main[0]['eval_set']}, never used in training, each clip tokenized whole. MPJPE over "
                   "SMPL joints 0..21 via FK with each clip's own skeleton: root-aligned (pelvis subtracted per "
                   "frame) and global (root path integrated from the decoded root velocities over the whole clip, "
-                  "so it includes drift). 'val' columns: the dataset-2 validation split (5 %, same distribution "
+                  "so it includes drift). 'val' columns: the validation split (a 5 % hash split of the training clips, same distribution "
                   "as training), whole clips.", "",
                   "| model | codes | params | steps (train time, device) | MPJPE root-aligned mm | MPJPE global mm | "
                   "val root-aligned / global mm | utilisation % held-out (uniform ceiling) | utilisation % train set "
@@ -100,7 +100,7 @@ def markdown(rows: list[dict]) -> str:
     if sweep:
         lines += ["Codebook-size sweep: 1D trunk (width 128), LFQ vs EMA-VQ with code reset, equal wall-clock "
                   "budgets (steps reached in the table). MPJPE root-aligned, mm: on the held-out dataset-1 clips and "
-                  "on 32-frame windows of the dataset-2 validation split ('val'). Utilisation: % of codes used on "
+                  "on 32-frame windows of the validation split ('val'). Utilisation: % of codes used on "
                   "the held-out clips / on the whole training set.", "",
                   "| codes | LFQ MPJPE held-out / val | LFQ use % held-out / train | LFQ ppl | LFQ steps "
                   "| VQ MPJPE held-out / val | VQ use % held-out / train | VQ ppl | VQ steps |",

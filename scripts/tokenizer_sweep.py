@@ -13,6 +13,8 @@ into training too (repeated ``--d1-repeat`` times, as dataset-1 is 7 % of the
 frames) and evaluates on the dataset-1 clips of the held-out styles: the
 tokenizer then sees the contents only dataset-1 has (bow, kick, dance...) and
 its capture session, and is still judged on clips it never saw.
+``--mirror`` adds the left-right mirror image of every training clip
+(:meth:`Motion.mirrored`, encoded once into its own cache).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -135,6 +137,19 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
     return train, evals
 
 
+def mirrored_sets(args, clips) -> list:
+    """Features of the mirror images of ``clips`` (``--mirror``), cached beside the training cache."""
+    from motionlib.tokenizer.feature_cache import cached_clip_features
+
+    if args.train_cache:
+        raise SystemExit("--mirror encodes the mirrored clips from --clips; it cannot start from --train-cache")
+    held = set(args.held_out_styles.split(","))
+    tag = "" if args.split == "d2" else f"_styles_{'-'.join(sorted(held))}"
+    mirrored = cached_clip_features([c.path for c in clips], 30.0, Path(args.cache_dir) / f"train{tag}_mirror.npz",
+                                    mirror=True)
+    return mirrored
+
+
 def run_dir(args, spec: RunSpec) -> Path:
     return Path(args.runs_dir) / spec.name
 
@@ -170,6 +185,9 @@ def train_one(args, spec: RunSpec) -> dict:
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
+    if args.mirror:  # left-right mirror images of the training clips (not of the validation clips)
+        keep = {c.path for c in tr}
+        tr = tr + [m for m in mirrored_sets(args, clips) if m.path in keep]
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)
@@ -204,8 +222,12 @@ def train_all(args) -> None:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
         common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
-    if not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
-        load_sets(args, need_eval=False)
+    if args.mirror:
+        common.append("--mirror")
+    if not args.train_cache and args.workers > 1:  # build the caches once before the workers read them
+        clips, _ = load_sets(args, need_eval=False)
+        if args.mirror:
+            mirrored_sets(args, clips)
 
     def launch(spec: RunSpec) -> tuple[str, int]:
         d = run_dir(args, spec)
@@ -320,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="d2: train on dataset-2, evaluate on dataset-1; styles: see above")
     p.add_argument("--held-out-styles", default=HELD_OUT_STYLES, help="--split styles: dataset-1 styles to evaluate on")
     p.add_argument("--d1-repeat", type=int, default=4, help="--split styles: times each dataset-1 train clip counts")
+    p.add_argument("--mirror", action="store_true",
+                   help="augment training with the left-right mirror image of every training clip")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
     p.add_argument("--device", default="cpu")

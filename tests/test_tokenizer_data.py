@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from motionlib.motion import save_motion
+from motionlib.motion import load_motion, save_motion
 from motionlib.motion.errors import MotionError
+from motionlib.motion.features import encode_clip
 from motionlib.tokenizer import feature_cache as FC
 from motionlib.tokenizer.checkpoint import ENV_TOKENIZER, default_tokenizer_path, load_checkpoint, load_tokenizer, \
     resolve_tokenizer
@@ -49,7 +50,7 @@ def test_feature_cache_reused_until_a_clip_changes(tmp_path, monkeypatch):
 
     calls = []
     real = FC.load_clip_features
-    monkeypatch.setattr(FC, "load_clip_features", lambda p, fps: calls.append(p) or real(p, fps))
+    monkeypatch.setattr(FC, "load_clip_features", lambda p, fps, **kw: calls.append(p) or real(p, fps, **kw))
     again = FC.cached_clip_features(paths, 30.0, cache, progress=False)  # up to date: nothing re-encoded
     assert calls == [] and all(np.array_equal(a.feats, b.feats) for a, b in zip(again, first))
     save_motion(make_walking_clip(seconds=2.0), paths[1])  # a clip changes: the cache is rebuilt
@@ -58,6 +59,21 @@ def test_feature_cache_reused_until_a_clip_changes(tmp_path, monkeypatch):
     (tmp_path / "junk.npz").write_bytes(b"x")
     with pytest.raises(MotionError, match="feature cache"):
         FC.load_cache(tmp_path / "junk.npz")
+
+
+def test_mirrored_feature_cache(tmp_path):
+    """--mirror augmentation: features of each clip's mirror image, in a cache that is never
+    mistaken for the plain one (the flag is part of its signature)."""
+    paths = _clips(tmp_path / "clips", 2)
+    cache = tmp_path / "cache.npz"
+    plain = FC.cached_clip_features(paths, 30.0, cache, progress=False)
+    mirrored = FC.cached_clip_features(paths, 30.0, cache, progress=False, mirror=True)
+    for p, a, m in zip(paths, plain, mirrored):
+        expect = encode_clip(load_motion(p).mirrored())
+        assert m.path == p and np.allclose(m.feats, expect, atol=1e-6)
+        assert np.abs(m.feats - a.feats).max() > 0.1  # the walk swings its arms: left and right differ
+        assert np.allclose(m.offsets, load_motion(p).mirrored().skeleton().offsets)
+    assert FC.load_cache(cache)[1].endswith("-mirror")
 
 
 def test_packed_feature_cache_roundtrip(tmp_path):

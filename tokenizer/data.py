@@ -66,12 +66,16 @@ class ClipFeatures:
         return int(self.feats.shape[0])
 
 
-def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1) -> ClipFeatures:
-    """Load a clip, resample it to ``fps``, encode D135 and validate it."""
+def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1,
+                       mirror: bool = False) -> ClipFeatures:
+    """Load a clip, resample it to ``fps``, encode D135 and validate it;
+    ``mirror``: of its left-right mirror image (:meth:`Motion.mirrored`)."""
     path = Path(path)
     clip = load_motion(path)
     if abs(clip.fps - fps) > 1e-6:
         clip = clip.resample(fps)
+    if mirror:
+        clip = clip.mirrored()
     feats = encode_clip(clip)
     check_features(feats, str(path), min_frames)
     return ClipFeatures(path, feats.astype(np.float32), float(clip.fps), clip.skeleton().offsets,

@@ -74,11 +74,13 @@ def load_cache(path: str | os.PathLike, root: str | os.PathLike | None = None) -
 
 
 def cached_clip_features(paths: Sequence[Path], fps: float, cache: str | os.PathLike,
-                         progress: bool = True) -> list[ClipFeatures]:
+                         progress: bool = True, mirror: bool = False) -> list[ClipFeatures]:
     """Features of ``paths`` (in that order) from ``cache``, (re)building it when
-    missing or stale. Clips are validated (finite features, >= 1 frame)."""
+    missing or stale. Clips are validated (finite features, >= 1 frame).
+    ``mirror``: features of the clips' mirror images (a cache of its own: the
+    flag is part of the signature)."""
     paths = [Path(p) for p in paths]
-    sig = source_signature(paths, fps)
+    sig = source_signature(paths, fps) + ("-mirror" if mirror else "")
     if Path(cache).exists():
         clips, old = load_cache(cache, paths[0].parent if paths else None)
         if old == sig and [c.path.name for c in clips] == [p.name for p in paths]:
@@ -86,6 +88,8 @@ def cached_clip_features(paths: Sequence[Path], fps: float, cache: str | os.Path
                     for p, c in zip(paths, clips)]
     from tqdm import tqdm
 
-    clips = [load_clip_features(p, fps) for p in tqdm(paths, desc="encode D135", unit="clip", disable=not progress)]
+    clips = [load_clip_features(p, fps, mirror=mirror)
+             for p in tqdm(paths, desc="encode D135" + (" (mirrored)" if mirror else ""), unit="clip",
+                           disable=not progress)]
     save_cache(cache, clips, sig)
     return clips
