@@ -135,7 +135,7 @@ def plot_png(rows: list[dict]) -> bytes:
         name = "LFQ" if kind == "lfq1d" else "VQ (EMA + reset)"
         a.plot(x, [r["mpjpe_root_aligned_mm"] for r in rs], "o-", color=color, label=f"{name}, held-out dataset-1")
         a.plot(x, [r["val_windows_mpjpe_root_aligned_mm"] for r in rs], "s--", color=color, alpha=0.6,
-               label=f"{name}, dataset-2 val")
+               label=f"{name}, validation windows")
         b.plot(x, [100 * r["train_utilization"] for r in rs], "o-", color=color, label=f"{name}, train set")
         b.plot(x, [100 * r["utilization"] for r in rs], "s--", color=color, alpha=0.6, label=f"{name}, held-out")
     rs = sorted(sweep, key=lambda r: r["codebook_size"])
@@ -144,8 +144,9 @@ def plot_png(rows: list[dict]) -> bytes:
         tok = {r["codebook_size"]: r["tokens"] for r in rs}
         b.plot([math.log2(k) for k in ks], [100 * (1 - math.exp(tok[k] * math.log1p(-1 / k))) for k in ks], ":",
                color="gray", label="uniform ceiling, held-out tokens")
-    for r in (r for r in rows if r["group"] == "main" and r["kind"] == "lfq2d"):
-        a.plot([math.log2(r["codebook_size"])], [r["mpjpe_root_aligned_mm"]], "*", ms=14, color="tab:green",
+    for i, r in enumerate(r for r in rows if r["group"] == "main" and r["kind"] == "lfq2d"):
+        a.plot([math.log2(r["codebook_size"])], [r["mpjpe_root_aligned_mm"]], "*P^v"[i % 4], ms=14 - 4 * (i > 0),
+               color=("tab:green", "tab:olive", "tab:cyan", "tab:purple")[i % 4],
                label=f"2D-LFQ {r['name']} (longer run), held-out")
     a.set(xlabel="log2 codebook size", ylabel="root-aligned MPJPE (mm)", title="reconstruction", ylim=(0, None))
     b.set(xlabel="log2 codebook size", ylabel="codes used (%)", title="codebook utilisation", ylim=(0, 105))
