@@ -118,6 +118,11 @@ def select(pattern: str | None) -> list[RunSpec]:
 
 
 # ------------------------------------------------------------------------- data
+def cache_tag(args) -> str:
+    """Suffix of the feature-cache names of ``args.split``."""
+    return "" if args.split == "d2" else f"_styles_{'-'.join(sorted(set(args.held_out_styles.split(','))))}"
+
+
 def load_sets(args, need_train: bool = True, need_eval: bool = True):
     """(train clips, eval clips) as ClipFeatures lists."""
     from motionlib.motion.io import find_clips
@@ -131,23 +136,20 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
         paths = [p for p in find_clips(args.clips, required=True) if clip_role(p, args.split, held) == role]
         return cached_clip_features(paths, 30.0, Path(args.cache_dir) / name)
 
-    tag = "" if args.split == "d2" else f"_styles_{'-'.join(sorted(held))}"
+    tag = cache_tag(args)
     train = features(args.train_cache, "train", f"train{tag}.npz") if need_train else None
     evals = features(args.eval_cache, "eval", f"eval{tag}.npz") if need_eval else None
     return train, evals
 
 
-def mirrored_sets(args, clips) -> list:
+def mirrored_features(args, clips) -> list:
     """Features of the mirror images of ``clips`` (``--mirror``), cached beside the training cache."""
     from motionlib.tokenizer.feature_cache import cached_clip_features
 
     if args.train_cache:
         raise SystemExit("--mirror encodes the mirrored clips from --clips; it cannot start from --train-cache")
-    held = set(args.held_out_styles.split(","))
-    tag = "" if args.split == "d2" else f"_styles_{'-'.join(sorted(held))}"
-    mirrored = cached_clip_features([c.path for c in clips], 30.0, Path(args.cache_dir) / f"train{tag}_mirror.npz",
-                                    mirror=True)
-    return mirrored
+    return cached_clip_features([c.path for c in clips], 30.0,
+                                Path(args.cache_dir) / f"train{cache_tag(args)}_mirror.npz", mirror=True)
 
 
 def run_dir(args, spec: RunSpec) -> Path:
@@ -187,7 +189,7 @@ def train_one(args, spec: RunSpec) -> dict:
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
     if args.mirror:  # left-right mirror images of the training clips (not of the validation clips)
         keep = {c.path for c in tr}
-        tr = tr + [m for m in mirrored_sets(args, clips) if m.path in keep]
+        tr = tr + [m for m in mirrored_features(args, clips) if m.path in keep]
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)
@@ -227,7 +229,7 @@ def train_all(args) -> None:
     if not args.train_cache and args.workers > 1:  # build the caches once before the workers read them
         clips, _ = load_sets(args, need_eval=False)
         if args.mirror:
-            mirrored_sets(args, clips)
+            mirrored_features(args, clips)
 
     def launch(spec: RunSpec) -> tuple[str, int]:
         d = run_dir(args, spec)

@@ -35,3 +35,32 @@ def test_styles_split_keeps_held_out_styles_out_of_training():
     # the shipped default: 5 of the 15 dataset-1 styles, none of them "normal" (the only style of kick, dance...)
     default = set(m.HELD_OUT_STYLES.split(","))
     assert len(default) == 5 and "normal" not in default
+
+
+def test_mirror_augmentation_encodes_mirrored_clips_into_their_own_cache(tmp_path):
+    import argparse
+
+    import numpy as np
+    import pytest
+
+    from motionlib.motion import load_motion, save_motion
+    from motionlib.motion.features import encode_clip
+    from walk_fixture import make_walking_clip
+
+    m = _sweep()
+    clips = tmp_path / "clips"
+    for name in ("dataset-2_walk_active_001", "dataset-1_walk_normal_001", "dataset-1_walk_angry_001"):
+        save_motion(make_walking_clip(seconds=1.5), clips / f"{name}.npz")
+    args = argparse.Namespace(clips=clips, cache_dir=tmp_path / "cache", split="styles", held_out_styles="angry",
+                              train_cache=None, eval_cache=None)
+    train, evals = m.load_sets(args)
+    assert [c.path.name for c in evals] == ["dataset-1_walk_angry_001.npz"]
+    mirrored = m.mirrored_features(args, train)
+    assert [c.path for c in mirrored] == [c.path for c in train]
+    assert (tmp_path / "cache" / "train_styles_angry_mirror.npz").exists()
+    for c, mc in zip(train, mirrored):
+        assert np.allclose(mc.feats, encode_clip(load_motion(c.path).mirrored()), atol=1e-6)
+        assert not np.allclose(mc.feats, c.feats, atol=1e-3)
+    args.train_cache = tmp_path / "cache" / "train_styles_angry.npz"
+    with pytest.raises(SystemExit, match="--mirror"):
+        m.mirrored_features(args, train)
