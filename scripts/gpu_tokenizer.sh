@@ -7,8 +7,8 @@
 # DATA holds what the GPU machine lacks, made here beforehand:
 #   *.whl              vector-quantize-pytorch and its needs that the image lacks (optional)
 #   train_packed.npz   the training feature cache, `python scripts/feature_pack.py pack CACHE train_packed.npz`
-#                      (CACHE: out/tokenizer_cache2/train_styles_*.npz after one CPU `tokenizer_sweep.py
-#                      plan/train --split styles`)
+#                      (CACHE: out/tokenizer_cache2/train_styles_*.npz, which a CPU `tokenizer_sweep.py eval
+#                      --split styles --cache-dir out/tokenizer_cache2` builds, with the eval cache beside it)
 #   eval.npz           the evaluation feature cache, exact (not packed)
 # Environment: SPLIT (styles), WORKERS (9 runs trained at once), THREADS (torch threads per run, 1), SCALE (--budget-scale, 1: 420 s per main
 # run, 75 s per sweep run), ONLY (glob over run names), WALL_S (540: training and evaluation are killed
