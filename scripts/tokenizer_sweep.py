@@ -142,12 +142,15 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
     return train, evals
 
 
-def mirrored_features(args, clips) -> list:
-    """Features of the mirror images of ``clips`` (``--mirror``), cached beside the training cache."""
+def mirrored_features(args, clips=None) -> list:
+    """Features of the mirror images of ``clips`` (default: the training clips; ``--mirror``),
+    cached beside the training cache."""
     from motionlib.tokenizer.feature_cache import cached_clip_features
 
     if args.train_cache:
         raise SystemExit("--mirror encodes the mirrored clips from --clips; it cannot start from --train-cache")
+    if clips is None:
+        clips, _ = load_sets(args, need_eval=False)
     return cached_clip_features([c.path for c in clips], 30.0,
                                 Path(args.cache_dir) / f"train{cache_tag(args)}_mirror.npz", mirror=True)
 
@@ -224,12 +227,11 @@ def train_all(args) -> None:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
         common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
-    if args.mirror:
+    if args.mirror:  # fails here, not in every worker, without clip files; else encodes the mirror images once
         common.append("--mirror")
-    if not args.train_cache and args.workers > 1:  # build the caches once before the workers read them
-        clips, _ = load_sets(args, need_eval=False)
-        if args.mirror:
-            mirrored_features(args, clips)
+        mirrored_features(args)
+    elif not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
+        load_sets(args, need_eval=False)
 
     def launch(spec: RunSpec) -> tuple[str, int]:
         d = run_dir(args, spec)
