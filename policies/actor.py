@@ -42,8 +42,11 @@ class TrackingActor(nn.Module):
         self.activation = activation
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = (obs - self.obs_mean) / torch.sqrt(self.obs_var + 1e-5)
-        x = torch.clamp(x, -5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
+        # (obs - mean) / sqrt(var + eps) as one fused op over the batch (the per-feature factors are
+        # cheap): on a CPU step of 64 envs the normalisation cost as much as a hidden layer
+        inv_std = torch.rsqrt(self.obs_var + 1e-5)
+        x = torch.addcmul(-self.obs_mean * inv_std, obs, inv_std)
+        x = x.clamp_(-5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
         return self.mu(self.mlp(x))
 
     @staticmethod

@@ -40,12 +40,28 @@ class ReferenceLibrary:
     clip_body: torch.Tensor  # (C,) long: index of the clip's body model
     qpos: torch.Tensor  # (F, nq) reference joint coordinates
     qvel: torch.Tensor  # (F, nv)
-    body_pos: torch.Tensor  # (F, 24, 3) world, SMPL order
-    body_quat: torch.Tensor  # (F, 24, 4) sim-frame body orientation (wxyz), SMPL order
-    body_linvel: torch.Tensor  # (F, 24, 3) world
-    body_angvel: torch.Tensor  # (F, 24, 3) world
+    # (F, 24, 13) body states, SMPL order: world position (3), sim-frame orientation wxyz (4),
+    # world linear (3) and angular (3) velocity; one tensor so a step gathers them in one op
+    # (``body_planes`` channels); ``body_pos`` etc. are views of it
+    body: torch.Tensor
     names: list[str]
     bodies: list[np.ndarray]  # distinct body offsets (24,3) SMPL frame
+
+    @property
+    def body_pos(self) -> torch.Tensor:
+        return self.body[..., 0:3]
+
+    @property
+    def body_quat(self) -> torch.Tensor:
+        return self.body[..., 3:7]
+
+    @property
+    def body_linvel(self) -> torch.Tensor:
+        return self.body[..., 7:10]
+
+    @property
+    def body_angvel(self) -> torch.Tensor:
+        return self.body[..., 10:13]
 
     @property
     def num_clips(self) -> int:
@@ -101,8 +117,8 @@ class ReferenceLibrary:
             clip_start=torch.as_tensor(starts, dtype=torch.long, device=device),
             clip_len=torch.as_tensor(lens, dtype=torch.long, device=device),
             clip_body=torch.as_tensor(body_ids, dtype=torch.long, device=device),
-            qpos=cat("qpos"), qvel=cat("qvel"), body_pos=cat("pos"), body_quat=cat("quat"),
-            body_linvel=cat("lin"), body_angvel=cat("ang"), names=list(names), bodies=bodies,
+            qpos=cat("qpos"), qvel=cat("qvel"), body=torch.cat([cat(k) for k in ("pos", "quat", "lin", "ang")], -1),
+            names=list(names), bodies=bodies,
         )
 
     def index(self, clip: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -37,18 +37,20 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
+from .body_planes import planes_from_packed, planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
 from .sampling import FailureWeightedSampler
 from .tracking_config import TrackingConfig
 from .tracking_terms import (
+    REWARD_TERMS,
     BodyState,
+    observation,
     pd_power,
+    reward_coefficients,
     self_obs_dim,
-    self_observation,
     task_obs_dim,
-    task_observation,
     tracking_errors,
     tracking_reward,
 )
@@ -116,28 +118,43 @@ class TrackingEnv:
         # steps every world regardless.
         self.active_worlds: torch.Tensor | None = None
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._offsets: dict[tuple[int, ...], torch.Tensor] = {}
+        self._reward_coefs = reward_coefficients(cfg.reward, self.device)
+        # on the CPU reading a value back costs nothing: a step with no episode to restart skips the reset
+        self._host_reads_free = self.device.type == "cpu"
 
     # ----------------------------------------------------------------- state
     def body_state(self) -> BodyState:
         return BodyState.from_sensors(self.backend.sensordata.to(self.device))
 
     def ref_state(self, frame_offset: int = 0) -> BodyState:
-        idx = self.ref.index(self.clip, self.frame + frame_offset)
-        return BodyState(self.ref.body_pos[idx], self.ref.body_quat[idx], self.ref.body_linvel[idx],
-                         self.ref.body_angvel[idx])
+        b = self.ref.body[self.ref.index(self.clip, self.frame + frame_offset)]
+        return BodyState(b[..., 0:3], b[..., 3:7], b[..., 7:10], b[..., 10:13])
+
+    def body_planes(self) -> torch.Tensor:
+        """The simulated bodies as planes (13, N, 24) (:mod:`body_planes`)."""
+        return planes_from_sensors(self.backend.sensordata.to(self.device))
+
+    def ref_planes(self, frame_offsets: tuple[int, ...]) -> torch.Tensor:
+        """The reference frames ``frame + k`` for each k of ``frame_offsets`` as planes (13, N, K, 24)."""
+        k = self._offsets.get(frame_offsets)
+        if k is None:  # made once per tuple: no host-to-device copy per step
+            k = self._offsets[frame_offsets] = torch.tensor(frame_offsets, device=self.device)
+        idx = self.ref.index(self.clip[:, None], self.frame[:, None] + k)  # (N, K)
+        return planes_from_packed(self.ref.body[idx])
 
     def observe(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         """(N, num_obs). Only the rows where ``rows`` (N,) bool is set are computed (the rest are
         0); ``rows`` defaults to ``active_worlds`` (None: all)."""
-        s = self.body_state()
-        refs = [self.ref_state(k) for k in self.cfg.future_frames]
+        s = self.body_planes()
+        refs = self.ref_planes(self.cfg.future_frames)
         rows = self.active_worlds if rows is None else rows
         if rows is None:
-            return torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+            return observation(s, refs)
         ids = rows.to(self.device).nonzero().flatten()
-        s, refs = s.select(ids), [r.select(ids) for r in refs]
+        s, refs = s[:, ids], refs[:, ids]
         obs = torch.zeros(self.num_envs, self.num_obs, device=self.device)
-        obs[ids] = torch.cat([self_observation(s), task_observation(s, refs)], dim=-1)
+        obs[ids] = observation(s, refs)
         return obs
 
     @property
@@ -175,6 +192,8 @@ class TrackingEnv:
 
     def _reset_where(self, mask: torch.Tensor) -> None:
         """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync)."""
+        if self._host_reads_free and not bool(mask.any()):
+            return
         n = self.num_envs
         k = 0 if self._fixed_starts is None else min(n, self._fixed_starts[0].numel())
         if k < n:  # sampled starts for every env, counted as attempts where they are used
@@ -219,14 +238,12 @@ class TrackingEnv:
         self.frame += 1
         self.steps += 1
 
-        s = self.body_state()
-        r = self.ref_state(0)
-        err = tracking_errors(s, r)
+        err = tracking_errors(self.body_planes(), self.ref_planes((0,))[:, :, 0])
         qpos = self.backend.qpos.to(self.device, torch.float32)
         qvel = self.backend.qvel.to(self.device, torch.float32)
         power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
         rate = ((a - self.prev_action) ** 2).mean(-1)
-        reward, terms = tracking_reward(err, power, rate, cfg.reward)
+        reward, terms = tracking_reward(err, power, rate, cfg.reward, self._reward_coefs)
         self.prev_action = a
 
         unstable = self.backend.unstable.to(self.device)
@@ -244,16 +261,17 @@ class TrackingEnv:
         done = terminated | truncated
 
         info = {
-            "terms": {k: v.mean() for k, v in terms.items()},
+            "terms": dict(zip(REWARD_TERMS, terms.mean(0).unbind())),
             "reward_mean": reward.mean(),
             "mean_body_dist": mean_dist,
             "max_body_dist": max_dist,
             "blowups": unstable.sum(),
             "done": done,
-            "done_clip": self.clip.clone(),
+            # clip and start_frame are replaced on reset, never written in place: no copies needed
+            "done_clip": self.clip,
             "done_frame": self.frame.clone(),
-            "done_start": self.start_frame.clone(),
-            "done_terminated": terminated.clone(),
+            "done_start": self.start_frame,
+            "done_terminated": terminated,
             "done_clip_end": clip_end & done,
             "episode_return": self.episode_return.clone(),
             "episode_steps": self.steps.clone(),

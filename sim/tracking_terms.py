@@ -3,14 +3,15 @@
 Everything here is a pure function of flat tensors (simulated body state from
 the backend's sensors, reference body state gathered from the
 :class:`~motionlib.sim.reference.ReferenceLibrary`), so it runs unchanged on
-CPU and GPU backends.
+CPU and GPU backends. The math runs on component planes (13, N, ..., 24):
+see :mod:`body_planes` for the layout and why.
 
-Body state layout (SMPL joint order, 24 bodies): positions (N,24,3) world,
-orientations (N,24,4) sim-frame quaternions wxyz, linear and angular
-velocities (N,24,3) world. "Heading frame": the world rotated by the root's
-yaw (the x axis of the pelvis body projected on the ground), origin at the
-root; observations are expressed there so the policy is invariant to where
-the humanoid stands and which way it faces.
+Body state (SMPL joint order, 24 bodies): positions world, orientations
+sim-frame quaternions wxyz, linear and angular velocities world. "Heading
+frame": the world rotated by the root's yaw (the x axis of the pelvis body
+projected on the ground), origin at the root; observations are expressed
+there so the policy is invariant to where the humanoid stands and which way
+it faces.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from dataclasses import dataclass
 
 import torch
 
-from motionlib.motion.rotations import (
-    matrix_to_6d_t,
-    quat_angle_t,
-    quat_conj_t,
-    quat_mul_t,
-    quat_rotate_t,
-    quat_to_matrix_t,
-    yaw_quat_t,
+from .body_planes import (
+    ANG,
+    LIN,
+    POS,
+    QUAT,
+    heading_cos_sin,
+    matrix_columns01,
+    qmul_conj,
+    quat,
+    sub,
+    unyaw,
+    vec,
 )
 
 NB = 24
@@ -34,6 +39,8 @@ NB = 24
 
 @dataclass
 class BodyState:
+    """The same state as (N, 24, ·) arrays, for callers that want whole vectors (evaluation, tests)."""
+
     pos: torch.Tensor  # (N, 24, 3)
     quat: torch.Tensor  # (N, 24, 4)
     linvel: torch.Tensor  # (N, 24, 3)
@@ -55,22 +62,6 @@ class BodyState:
         return BodyState(self.pos[ids], self.quat[ids], self.linvel[ids], self.angvel[ids])
 
 
-def heading_yaw(root_quat: torch.Tensor) -> torch.Tensor:
-    """Yaw of the pelvis body's x (forward) axis."""
-    ex = torch.zeros_like(root_quat[..., 1:])  # the x axis, built on the device (no host-to-device copy per step)
-    ex[..., 0] = 1.0
-    fwd = quat_rotate_t(root_quat, ex)
-    return torch.atan2(fwd[..., 1], fwd[..., 0])
-
-
-def _inv_heading(root_quat: torch.Tensor) -> torch.Tensor:
-    return yaw_quat_t(-heading_yaw(root_quat))  # (N, 4)
-
-
-def quat_to_6d(q: torch.Tensor) -> torch.Tensor:
-    return matrix_to_6d_t(quat_to_matrix_t(q))
-
-
 def self_obs_dim() -> int:
     return 1 + (NB - 1) * 3 + NB * 6 + NB * 3 + NB * 3
 
@@ -79,67 +70,120 @@ def task_obs_dim(num_future: int) -> int:
     return num_future * NB * (3 + 6 + 3 + 3 + 3)
 
 
-def self_observation(s: BodyState) -> torch.Tensor:
-    n = s.pos.shape[0]
-    hinv = _inv_heading(s.quat[:, 0])[:, None, :].expand(n, NB, 4)
-    root = s.pos[:, :1]
-    local_pos = quat_rotate_t(hinv[:, 1:], s.pos[:, 1:] - root)
-    local_rot = quat_to_6d(quat_mul_t(hinv, s.quat))
-    lin = quat_rotate_t(hinv, s.linvel)
-    ang = quat_rotate_t(hinv, s.angvel)
-    return torch.cat([s.pos[:, 0, 2:3], local_pos.reshape(n, -1), local_rot.reshape(n, -1),
-                      lin.reshape(n, -1), ang.reshape(n, -1)], dim=-1)
+def _heading(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin of each env's heading yaw, (N,), from sim planes (13, N, 24)."""
+    return heading_cos_sin(tuple(q[:, 0] for q in quat(p)))
 
 
-def task_observation(s: BodyState, refs: list[BodyState]) -> torch.Tensor:
-    """Differences to each future reference frame, in the humanoid's heading frame.
-
-    Per future frame: body position differences (24x3), rotation differences
-    in 6D (24x6), reference positions relative to the humanoid's root (24x3),
-    linear and angular velocity differences (24x3 each)."""
-    n, k = s.pos.shape[0], len(refs)
-    rpos = torch.stack([r.pos for r in refs], 1)  # (N, K, 24, 3)
-    rquat = torch.stack([r.quat for r in refs], 1)
-    rlin = torch.stack([r.linvel for r in refs], 1)
-    rang = torch.stack([r.angvel for r in refs], 1)
-    hinv = _inv_heading(s.quat[:, 0])[:, None, None, :].expand(n, k, NB, 4)
-    vec = torch.stack([rpos - s.pos[:, None], rpos - s.pos[:, None, :1], rlin - s.linvel[:, None],
-                       rang - s.angvel[:, None]], 2)  # (N, K, 4, 24, 3)
-    vec = quat_rotate_t(hinv[:, :, None].expand(n, k, 4, NB, 4), vec)
-    drot = quat_mul_t(quat_mul_t(hinv, quat_mul_t(rquat, quat_conj_t(s.quat)[:, None])), quat_conj_t(hinv))
-    drot6 = quat_to_6d(drot)  # (N, K, 24, 6)
-    parts = [vec[:, :, 0].reshape(n, k, -1), drot6.reshape(n, k, -1), vec[:, :, 1].reshape(n, k, -1),
-             vec[:, :, 2].reshape(n, k, -1), vec[:, :, 3].reshape(n, k, -1)]
-    return torch.cat(parts, dim=-1).reshape(n, -1)
+# The observation is assembled from two stacks of planes: the self part (N, 16, 24) and, per future frame,
+# the task part (N, K, 18, 24). Channels are ordered so that all x components of the vectors that turn
+# into the heading frame come first, then their y components (one rotation for all of them), then the rest;
+# a fixed permutation of the flattened stacks gives the documented layout (self_observation_layout).
+_SELF_VECS = 5  # local position, rotation column 0, rotation column 1, linear velocity, angular velocity
+_TASK_VECS = 4  # position difference, position relative to the root, linear and angular velocity differences
+_SELF_CH, _TASK_CH = 3 * _SELF_VECS + 1, 3 * _TASK_VECS + 6
+_PERMS: dict = {}
 
 
-def tracking_errors(s: BodyState, r: BodyState) -> dict[str, torch.Tensor]:
-    """Per-env error figures shared by rewards, terminations and evaluation."""
-    dist = (s.pos - r.pos).norm(dim=-1)  # (N, 24)
-    rot = quat_angle_t(quat_mul_t(r.quat, quat_conj_t(s.quat)))  # (N, 24)
+def _observation_permutation(num_future: int, device: torch.device) -> torch.Tensor:
+    """Columns of [self stack (16 x 24) | task stacks (K x 18 x 24)], flattened, in observation order."""
+    key = (num_future, device)
+    if key not in _PERMS:
+        at = lambda ch, b: ch * NB + b  # noqa: E731
+        cols = [at(3 * _SELF_VECS, 0)]  # root height: the z plane of positions, body 0
+        cols += [at(c * _SELF_VECS + 0, b) for b in range(1, NB) for c in range(3)]  # local positions
+        cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for v in (1, 2) for c in range(3)]  # 6D rotations
+        for v in (3, 4):  # linear, angular velocities
+            cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for c in range(3)]
+        for k in range(num_future):
+            o = _SELF_CH * NB + k * _TASK_CH * NB
+            cols += [o + at(c * _TASK_VECS + 0, b) for b in range(NB) for c in range(3)]  # position differences
+            cols += [o + at(3 * _TASK_VECS + j, b) for b in range(NB) for j in range(6)]  # rotation differences
+            for v in (1, 2, 3):  # relative positions, linear and angular velocity differences
+                cols += [o + at(c * _TASK_VECS + v, b) for b in range(NB) for c in range(3)]
+        _PERMS[key] = torch.tensor(cols, dtype=torch.long, device=device)
+    return _PERMS[key]
+
+
+def _unyaw_stack(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor, nv: int) -> torch.Tensor:
+    """Turn the ``nv`` vectors of a stack (..., ch, 24) whose x planes are channels 0..nv-1 and y planes
+    nv..2nv-1 into the heading frame (``c``/``s`` broadcast over (..., nv, 24))."""
+    vx, vy = x[..., :nv, :], x[..., nv : 2 * nv, :]
+    return torch.cat([c * vx + s * vy, c * vy - s * vx, x[..., 2 * nv :, :]], dim=-2)
+
+
+def observation(p: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """(N, self_obs_dim + task_obs_dim(K)) from the simulated body planes ``p`` (13, N, 24) and the
+    future reference frames ``refs`` (13, N, K, 24) (:mod:`body_planes`).
+
+    Self part: root height, then in the heading frame body positions relative to
+    the root (bodies 1..23, x3), orientations in 6D (24x6), linear and angular
+    velocities (24x3 each). Task part, per future frame: body position
+    differences (24x3), rotation differences ref * conj(sim) in 6D (24x6),
+    reference positions relative to the humanoid's root (24x3), linear and
+    angular velocity differences (24x3 each), all in the heading frame."""
+    n, k = refs.shape[1], refs.shape[2]
+    c, s = _heading(p)
+    pos, lin, ang = vec(p, POS), vec(p, LIN), vec(p, ANG)
+    col0, col1 = matrix_columns01(quat(p))
+    local = [a - a[:, :1] for a in pos]
+    own = [t[i] for i in range(3) for t in (local, col0, col1, lin, ang)] + [pos[2]]
+    own = _unyaw_stack(torch.stack(own, dim=1), c[:, None, None], s[:, None, None], _SELF_VECS)  # (N, 16, 24)
+
+    now = lambda t: [a[:, None] for a in t]  # noqa: E731  (N, 1, 24) planes against (N, K, 24)
+    spos, rpos = now(pos), vec(refs, POS)
+    diffs = (sub(rpos, spos), [a - b[:, :, :1] for a, b in zip(rpos, spos)], sub(vec(refs, LIN), now(lin)),
+             sub(vec(refs, ANG), now(ang)))
+    w, x, y, z = qmul_conj(quat(refs), now(quat(p)))
+    x, y, z = unyaw((x, y, z), c[:, None, None], s[:, None, None])  # conjugating by the heading turns the axis
+    rot0, rot1 = matrix_columns01((w, x, y, z))
+    task = [d[i] for i in range(3) for d in diffs] + [*rot0, *rot1]
+    task = _unyaw_stack(torch.stack(task, dim=2), c[:, None, None, None], s[:, None, None, None], _TASK_VECS)
+    flat = torch.cat([own.reshape(n, -1), task.reshape(n, -1)], dim=-1)
+    return flat.index_select(1, _observation_permutation(k, flat.device))
+
+
+def tracking_errors(p: torch.Tensor, r: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-env error figures shared by rewards, terminations and evaluation, from simulated and
+    reference body planes (13, N, 24)."""
+    d = p - r
+    dist = torch.sqrt((d[POS] ** 2).sum(0))  # (N, 24)
+    # rotation angle of ref * conj(sim): 2 acos |w|, with w the quaternions' dot product (float32
+    # resolves angles down to ~1e-3 rad this way, far below what the reward's kernel sees)
+    cos_half = (p[QUAT] * r[QUAT]).sum(0).abs().clamp_(max=1.0)
+    rot = 2.0 * torch.acos(cos_half)  # (N, 24)
     return {
         "body_dist": dist,
         "pos_sq": (dist**2).mean(-1),
         "rot_sq": (rot**2).mean(-1),
-        "vel_sq": ((s.linvel - r.linvel) ** 2).sum(-1).mean(-1),
-        "angvel_sq": ((s.angvel - r.angvel) ** 2).sum(-1).mean(-1),
-        "height_sq": (s.pos[:, 0, 2] - r.pos[:, 0, 2]) ** 2,
+        "vel_sq": (d[LIN] ** 2).sum(0).mean(-1),
+        "angvel_sq": (d[ANG] ** 2).sum(0).mean(-1),
+        "height_sq": d[2, :, 0] ** 2,
     }
 
 
-def tracking_reward(err: dict[str, torch.Tensor], power: torch.Tensor, action_rate: torch.Tensor, cfg) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted exp kernels minus power and action-rate penalties (see RewardConfig)."""
-    terms = {
-        "r_pos": cfg.w_pos * torch.exp(-cfg.k_pos * err["pos_sq"]),
-        "r_rot": cfg.w_rot * torch.exp(-cfg.k_rot * err["rot_sq"]),
-        "r_vel": cfg.w_vel * torch.exp(-cfg.k_vel * err["vel_sq"]),
-        "r_angvel": cfg.w_angvel * torch.exp(-cfg.k_angvel * err["angvel_sq"]),
-        "r_height": cfg.w_height * torch.exp(-cfg.k_height * err["height_sq"]),
-        "p_power": -cfg.power_coef * power,
-        "p_action_rate": -cfg.action_rate_coef * action_rate,
-    }
-    total = sum(terms.values())
-    return torch.clamp(total, min=cfg.clip_min), terms
+REWARD_TERMS = ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_power", "p_action_rate")
+_KERNEL_ERRORS = ("pos_sq", "rot_sq", "vel_sq", "angvel_sq", "height_sq")
+
+
+def reward_coefficients(cfg, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(scales k (5,), weights w (7,)) of :func:`tracking_reward` from a RewardConfig."""
+    k = torch.tensor([cfg.k_pos, cfg.k_rot, cfg.k_vel, cfg.k_angvel, cfg.k_height], device=device)
+    w = torch.tensor([cfg.w_pos, cfg.w_rot, cfg.w_vel, cfg.w_angvel, cfg.w_height, -cfg.power_coef,
+                      -cfg.action_rate_coef], device=device)
+    return k, w
+
+
+def tracking_reward(err: dict[str, torch.Tensor], power: torch.Tensor, action_rate: torch.Tensor, cfg,
+                    coefs: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted exp kernels minus power and action-rate penalties (see RewardConfig).
+
+    Returns the reward (N,), clipped below at ``cfg.clip_min``, and its terms (N, 7) in
+    ``REWARD_TERMS`` order. ``coefs``: :func:`reward_coefficients` of ``cfg``, made once by the caller."""
+    k, w = coefs if coefs is not None else reward_coefficients(cfg, power.device)
+    kernels = torch.exp(-k * torch.stack([err[e] for e in _KERNEL_ERRORS], -1))
+    terms = torch.cat([kernels, torch.stack([power, action_rate], -1)], -1) * w
+    return torch.clamp(terms.sum(-1), min=cfg.clip_min), terms
 
 
 def pd_power(kp: torch.Tensor, kd: torch.Tensor, force_limit: torch.Tensor, target: torch.Tensor,
