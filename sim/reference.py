@@ -18,6 +18,7 @@ from motionlib.motion import rotations as R
 from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import SMPL_TO_ZUP
 
+from .body_planes import ANG, LIN, POS, QUAT
 from .smpl_state import motion_to_qpos, qvel_from_qpos
 
 
@@ -47,21 +48,10 @@ class ReferenceLibrary:
     names: list[str]
     bodies: list[np.ndarray]  # distinct body offsets (24,3) SMPL frame
 
-    @property
-    def body_pos(self) -> torch.Tensor:
-        return self.body[..., 0:3]
-
-    @property
-    def body_quat(self) -> torch.Tensor:
-        return self.body[..., 3:7]
-
-    @property
-    def body_linvel(self) -> torch.Tensor:
-        return self.body[..., 7:10]
-
-    @property
-    def body_angvel(self) -> torch.Tensor:
-        return self.body[..., 10:13]
+    body_pos = property(lambda self: self.body[..., POS], doc="(F, 24, 3) world positions (a view of ``body``)")
+    body_quat = property(lambda self: self.body[..., QUAT], doc="(F, 24, 4) sim-frame orientations wxyz (a view)")
+    body_linvel = property(lambda self: self.body[..., LIN], doc="(F, 24, 3) world linear velocities (a view)")
+    body_angvel = property(lambda self: self.body[..., ANG], doc="(F, 24, 3) world angular velocities (a view)")
 
     @property
     def num_clips(self) -> int:

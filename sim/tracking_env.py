@@ -37,7 +37,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
-from .body_planes import planes_from_packed, planes_from_sensors
+from .body_planes import ANG, LIN, POS, QUAT, planes_from_packed, planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
@@ -129,7 +129,7 @@ class TrackingEnv:
 
     def ref_state(self, frame_offset: int = 0) -> BodyState:
         b = self.ref.body[self.ref.index(self.clip, self.frame + frame_offset)]
-        return BodyState(b[..., 0:3], b[..., 3:7], b[..., 7:10], b[..., 10:13])
+        return BodyState(b[..., POS], b[..., QUAT], b[..., LIN], b[..., ANG])
 
     def body_planes(self) -> torch.Tensor:
         """The simulated bodies as planes (13, N, 24) (:mod:`body_planes`)."""
