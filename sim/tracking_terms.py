@@ -23,6 +23,7 @@ import torch
 from .body_planes import (
     ANG,
     LIN,
+    NB,
     POS,
     QUAT,
     heading_cos_sin,
@@ -33,8 +34,6 @@ from .body_planes import (
     unyaw,
     vec,
 )
-
-NB = 24
 
 
 @dataclass
@@ -58,9 +57,6 @@ class BodyState:
         ang = s[:, o : o + NB * 3].reshape(n, NB, 3)
         return BodyState(pos, quat, lin, ang)
 
-    def select(self, ids: torch.Tensor) -> "BodyState":
-        return BodyState(self.pos[ids], self.quat[ids], self.linvel[ids], self.angvel[ids])
-
 
 def self_obs_dim() -> int:
     return 1 + (NB - 1) * 3 + NB * 6 + NB * 3 + NB * 3
@@ -78,7 +74,7 @@ def _heading(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # The observation is assembled from two stacks of planes: the self part (N, 16, 24) and, per future frame,
 # the task part (N, K, 18, 24). Channels are ordered so that all x components of the vectors that turn
 # into the heading frame come first, then their y components (one rotation for all of them), then the rest;
-# a fixed permutation of the flattened stacks gives the documented layout (self_observation_layout).
+# a fixed permutation of the flattened stacks gives the documented layout (_observation_permutation).
 _SELF_VECS = 5  # local position, rotation column 0, rotation column 1, linear velocity, angular velocity
 _TASK_VECS = 4  # position difference, position relative to the root, linear and angular velocity differences
 _SELF_CH, _TASK_CH = 3 * _SELF_VECS + 1, 3 * _TASK_VECS + 6
