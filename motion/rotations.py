@@ -210,18 +210,24 @@ def orthonormal_error(m: np.ndarray) -> float:
 # ----------------------------------------------------------------------------
 # torch (differentiable twins)
 # ----------------------------------------------------------------------------
+def quat_matrix_columns(q: tuple, ncols: int = 3) -> tuple:
+    """The first ``ncols`` columns of the rotation matrix of (not necessarily unit) quaternions given
+    as components ``(w, x, y, z)`` (tensors of any one shape; the zero quaternion gives I). Each
+    column is a tuple of 3 components. Shared by :func:`quat_to_matrix_t` and the tracking code's
+    component planes (``sim.body_planes``), which keep every component as its own tensor."""
+    w, x, y, z = q
+    s = 2.0 / (w * w + x * x + y * y + z * z).clamp_min(_EPS * _EPS)
+    xx, yy, zz = s * x * x, s * y * y, s * z * z
+    xy, xz, yz = s * x * y, s * x * z, s * y * z
+    wx, wy, wz = s * w * x, s * w * y, s * w * z
+    cols = ((1.0 - (yy + zz), xy + wz, xz - wy), (xy - wz, 1.0 - (xx + zz), yz + wx),
+            (xz + wy, yz - wx, 1.0 - (xx + yy)))
+    return cols[:ncols]
+
+
 def quat_to_matrix_t(q: torch.Tensor) -> torch.Tensor:
-    q = q / q.norm(dim=-1, keepdim=True).clamp_min(_EPS)
-    w, x, y, z = q.unbind(-1)
-    m = torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    )
-    return m.reshape(q.shape[:-1] + (3, 3))
+    cols = quat_matrix_columns(q.unbind(-1))
+    return torch.stack([torch.stack(c, -1) for c in cols], -1)
 
 
 def axis_angle_to_matrix_t(aa: torch.Tensor) -> torch.Tensor:
@@ -252,15 +258,18 @@ def rot6d_to_matrix_t(d6: torch.Tensor) -> torch.Tensor:
     return torch.stack([b1, b2, b3], dim=-1)
 
 
+def quat_mul_parts(a: tuple, b: tuple) -> tuple:
+    """Hamilton product of quaternions given as components ``(w, x, y, z)`` (see quat_matrix_columns)."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw)
+
+
 def quat_mul_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], dim=-1)
+    return torch.stack(quat_mul_parts(a.unbind(-1), b.unbind(-1)), dim=-1)
 
 
 def quat_conj_t(q: torch.Tensor) -> torch.Tensor:

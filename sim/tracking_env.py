@@ -37,7 +37,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
-from .body_planes import ANG, LIN, POS, QUAT, planes_from_packed, planes_from_sensors
+from .body_planes import planes_from_packed, planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
@@ -118,7 +118,7 @@ class TrackingEnv:
         # steps every world regardless.
         self.active_worlds: torch.Tensor | None = None
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._offsets: dict[tuple[int, ...], torch.Tensor] = {}
+        self._future = torch.tensor(cfg.future_frames, device=self.device)
         self._reward_coefs = reward_coefficients(cfg.reward, self.device)
         # on the CPU reading a value back costs nothing: a step with no episode to restart skips the reset
         self._host_reads_free = self.device.type == "cpu"
@@ -128,33 +128,29 @@ class TrackingEnv:
         return BodyState.from_sensors(self.backend.sensordata.to(self.device))
 
     def ref_state(self, frame_offset: int = 0) -> BodyState:
-        b = self.ref.body[self.ref.index(self.clip, self.frame + frame_offset)]
-        return BodyState(b[..., POS], b[..., QUAT], b[..., LIN], b[..., ANG])
+        return BodyState.from_packed(self.ref.body[self.ref.index(self.clip, self.frame + frame_offset)])
 
     def body_planes(self) -> torch.Tensor:
         """The simulated bodies as planes (13, N, 24) (:mod:`body_planes`)."""
         return planes_from_sensors(self.backend.sensordata.to(self.device))
 
-    def ref_planes(self, frame_offsets: tuple[int, ...]) -> torch.Tensor:
-        """The reference frames ``frame + k`` for each k of ``frame_offsets`` as planes (13, N, K, 24)."""
-        k = self._offsets.get(frame_offsets)
-        if k is None:  # made once per tuple: no host-to-device copy per step
-            k = self._offsets[frame_offsets] = torch.tensor(frame_offsets, device=self.device)
-        idx = self.ref.index(self.clip[:, None], self.frame[:, None] + k)  # (N, K)
+    def ref_planes(self) -> torch.Tensor:
+        """The future reference frames ``frame + k``, k in ``cfg.future_frames``, as planes (13, N, K, 24)."""
+        idx = self.ref.index(self.clip[:, None], self.frame[:, None] + self._future)  # (N, K)
         return planes_from_packed(self.ref.body[idx])
 
-    def observe(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+    def observe(self, rows: torch.Tensor | None = None, planes: torch.Tensor | None = None) -> torch.Tensor:
         """(N, num_obs). Only the rows where ``rows`` (N,) bool is set are computed (the rest are
-        0); ``rows`` defaults to ``active_worlds`` (None: all)."""
-        s = self.body_planes()
-        refs = self.ref_planes(self.cfg.future_frames)
+        0); ``rows`` defaults to ``active_worlds`` (None: all). ``planes``: :meth:`body_planes` when the
+        caller has them for the current state."""
+        s = self.body_planes() if planes is None else planes
+        refs = self.ref_planes()
         rows = self.active_worlds if rows is None else rows
         if rows is None:
             return observation(s, refs)
         ids = rows.to(self.device).nonzero().flatten()
-        s, refs = s[:, ids], refs[:, ids]
         obs = torch.zeros(self.num_envs, self.num_obs, device=self.device)
-        obs[ids] = observation(s, refs)
+        obs[ids] = observation(s[:, ids], refs[:, ids])
         return obs
 
     @property
@@ -190,10 +186,11 @@ class TrackingEnv:
         mask[ids.to(self.device)] = True
         self._reset_where(mask)
 
-    def _reset_where(self, mask: torch.Tensor) -> None:
-        """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync)."""
+    def _reset_where(self, mask: torch.Tensor) -> bool:
+        """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync).
+        Returns False when it knows that no env was reset (CPU only)."""
         if self._host_reads_free and not bool(mask.any()):
-            return
+            return False
         n = self.num_envs
         k = 0 if self._fixed_starts is None else min(n, self._fixed_starts[0].numel())
         if k < n:  # sampled starts for every env, counted as attempts where they are used
@@ -218,6 +215,7 @@ class TrackingEnv:
         self._fill_lift(idx[mask])
         self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self._lift[idx],
                                  model_ids=self.ref.clip_body[self.clip])
+        return True
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> StepResult:
@@ -238,12 +236,13 @@ class TrackingEnv:
         self.frame += 1
         self.steps += 1
 
-        err = tracking_errors(self.body_planes(), self.ref_planes((0,))[:, :, 0])
+        planes = self.body_planes()
+        err = tracking_errors(planes, planes_from_packed(self.ref.body[nxt]))  # the new frame is nxt
         qpos = self.backend.qpos.to(self.device, torch.float32)
         qvel = self.backend.qvel.to(self.device, torch.float32)
         power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
         rate = ((a - self.prev_action) ** 2).mean(-1)
-        reward, terms = tracking_reward(err, power, rate, cfg.reward, self._reward_coefs)
+        reward, terms = tracking_reward(err, power, rate, self._reward_coefs, cfg.reward.clip_min)
         self.prev_action = a
 
         unstable = self.backend.unstable.to(self.device)
@@ -282,11 +281,10 @@ class TrackingEnv:
         if self.record_final_obs:  # gymnasium: the finished episodes' last observations
             done_ids = torch.nonzero(done).flatten()
             if done_ids.numel():
-                info["final_obs"] = self.observe()[done_ids]
+                info["final_obs"] = self.observe(planes=planes)[done_ids]
                 info["final_ids"] = done_ids
-        if not self.eval_mode:
-            self._reset_where(done)
-        obs = self.observe()
+        reset = not self.eval_mode and self._reset_where(done)
+        obs = self.observe(planes=None if reset else planes)  # the planes stand unless an env was reset
         return StepResult(obs, reward, terminated, truncated, info)
 
     def close(self) -> None:

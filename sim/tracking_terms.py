@@ -17,6 +17,7 @@ it faces.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -26,13 +27,13 @@ from .body_planes import (
     NB,
     POS,
     QUAT,
+    comps,
     heading_cos_sin,
     matrix_columns01,
+    packed_from_sensors,
     qmul_conj,
-    quat,
     sub,
     unyaw,
-    vec,
 )
 
 
@@ -46,16 +47,14 @@ class BodyState:
     angvel: torch.Tensor  # (N, 24, 3)
 
     @staticmethod
+    def from_packed(body: torch.Tensor) -> "BodyState":
+        """Views of (N, 24, 13) packed body states (:mod:`body_planes` channels)."""
+        return BodyState(body[..., POS], body[..., QUAT], body[..., LIN], body[..., ANG])
+
+    @staticmethod
     def from_sensors(sensordata: torch.Tensor) -> "BodyState":
-        """Sensor layout written by ``sim.humanoid.build_mjcf``."""
-        n = sensordata.shape[0]
-        s = sensordata.to(torch.float32)
-        o = 0
-        pos = s[:, o : o + NB * 3].reshape(n, NB, 3); o += NB * 3
-        quat = s[:, o : o + NB * 4].reshape(n, NB, 4); o += NB * 4
-        lin = s[:, o : o + NB * 3].reshape(n, NB, 3); o += NB * 3
-        ang = s[:, o : o + NB * 3].reshape(n, NB, 3)
-        return BodyState(pos, quat, lin, ang)
+        """From the sensor layout written by ``sim.humanoid.build_mjcf``."""
+        return BodyState.from_packed(packed_from_sensors(sensordata))
 
 
 def self_obs_dim() -> int:
@@ -68,7 +67,7 @@ def task_obs_dim(num_future: int) -> int:
 
 def _heading(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin of each env's heading yaw, (N,), from sim planes (13, N, 24)."""
-    return heading_cos_sin(tuple(q[:, 0] for q in quat(p)))
+    return heading_cos_sin(p[QUAT, :, 0].unbind(0))
 
 
 # The observation is assembled from two stacks of planes: the self part (N, 16, 24) and, per future frame,
@@ -78,27 +77,24 @@ def _heading(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 _SELF_VECS = 5  # local position, rotation column 0, rotation column 1, linear velocity, angular velocity
 _TASK_VECS = 4  # position difference, position relative to the root, linear and angular velocity differences
 _SELF_CH, _TASK_CH = 3 * _SELF_VECS + 1, 3 * _TASK_VECS + 6
-_PERMS: dict = {}
 
 
+@lru_cache(maxsize=None)
 def _observation_permutation(num_future: int, device: torch.device) -> torch.Tensor:
     """Columns of [self stack (16 x 24) | task stacks (K x 18 x 24)], flattened, in observation order."""
-    key = (num_future, device)
-    if key not in _PERMS:
-        at = lambda ch, b: ch * NB + b  # noqa: E731
-        cols = [at(3 * _SELF_VECS, 0)]  # root height: the z plane of positions, body 0
-        cols += [at(c * _SELF_VECS + 0, b) for b in range(1, NB) for c in range(3)]  # local positions
-        cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for v in (1, 2) for c in range(3)]  # 6D rotations
-        for v in (3, 4):  # linear, angular velocities
-            cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for c in range(3)]
-        for k in range(num_future):
-            o = _SELF_CH * NB + k * _TASK_CH * NB
-            cols += [o + at(c * _TASK_VECS + 0, b) for b in range(NB) for c in range(3)]  # position differences
-            cols += [o + at(3 * _TASK_VECS + j, b) for b in range(NB) for j in range(6)]  # rotation differences
-            for v in (1, 2, 3):  # relative positions, linear and angular velocity differences
-                cols += [o + at(c * _TASK_VECS + v, b) for b in range(NB) for c in range(3)]
-        _PERMS[key] = torch.tensor(cols, dtype=torch.long, device=device)
-    return _PERMS[key]
+    at = lambda ch, b: ch * NB + b  # noqa: E731
+    cols = [at(3 * _SELF_VECS, 0)]  # root height: the z plane of positions, body 0
+    cols += [at(c * _SELF_VECS + 0, b) for b in range(1, NB) for c in range(3)]  # local positions
+    cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for v in (1, 2) for c in range(3)]  # 6D rotations
+    for v in (3, 4):  # linear, angular velocities
+        cols += [at(c * _SELF_VECS + v, b) for b in range(NB) for c in range(3)]
+    for k in range(num_future):
+        o = _SELF_CH * NB + k * _TASK_CH * NB
+        cols += [o + at(c * _TASK_VECS + 0, b) for b in range(NB) for c in range(3)]  # position differences
+        cols += [o + at(3 * _TASK_VECS + j, b) for b in range(NB) for j in range(6)]  # rotation differences
+        for v in (1, 2, 3):  # relative positions, linear and angular velocity differences
+            cols += [o + at(c * _TASK_VECS + v, b) for b in range(NB) for c in range(3)]
+    return torch.tensor(cols, dtype=torch.long, device=device)
 
 
 def _unyaw_stack(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor, nv: int) -> torch.Tensor:
@@ -120,17 +116,17 @@ def observation(p: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
     angular velocity differences (24x3 each), all in the heading frame."""
     n, k = refs.shape[1], refs.shape[2]
     c, s = _heading(p)
-    pos, lin, ang = vec(p, POS), vec(p, LIN), vec(p, ANG)
-    col0, col1 = matrix_columns01(quat(p))
+    pos, lin, ang = comps(p, POS), comps(p, LIN), comps(p, ANG)
+    col0, col1 = matrix_columns01(comps(p, QUAT))
     local = [a - a[:, :1] for a in pos]
     own = [t[i] for i in range(3) for t in (local, col0, col1, lin, ang)] + [pos[2]]
     own = _unyaw_stack(torch.stack(own, dim=1), c[:, None, None], s[:, None, None], _SELF_VECS)  # (N, 16, 24)
 
     now = lambda t: [a[:, None] for a in t]  # noqa: E731  (N, 1, 24) planes against (N, K, 24)
-    spos, rpos = now(pos), vec(refs, POS)
-    diffs = (sub(rpos, spos), [a - b[:, :, :1] for a, b in zip(rpos, spos)], sub(vec(refs, LIN), now(lin)),
-             sub(vec(refs, ANG), now(ang)))
-    w, x, y, z = qmul_conj(quat(refs), now(quat(p)))
+    spos, rpos = now(pos), comps(refs, POS)
+    diffs = (sub(rpos, spos), [a - b[:, :, :1] for a, b in zip(rpos, spos)], sub(comps(refs, LIN), now(lin)),
+             sub(comps(refs, ANG), now(ang)))
+    w, x, y, z = qmul_conj(comps(refs, QUAT), now(comps(p, QUAT)))
     x, y, z = unyaw((x, y, z), c[:, None, None], s[:, None, None])  # conjugating by the heading turns the axis
     rot0, rot1 = matrix_columns01((w, x, y, z))
     task = [d[i] for i in range(3) for d in diffs] + [*rot0, *rot1]
@@ -170,16 +166,16 @@ def reward_coefficients(cfg, device: torch.device | str = "cpu") -> tuple[torch.
     return k, w
 
 
-def tracking_reward(err: dict[str, torch.Tensor], power: torch.Tensor, action_rate: torch.Tensor, cfg,
-                    coefs: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def tracking_reward(err: dict[str, torch.Tensor], power: torch.Tensor, action_rate: torch.Tensor,
+                    coefs: tuple[torch.Tensor, torch.Tensor], clip_min: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted exp kernels minus power and action-rate penalties (see RewardConfig).
 
-    Returns the reward (N,), clipped below at ``cfg.clip_min``, and its terms (N, 7) in
-    ``REWARD_TERMS`` order. ``coefs``: :func:`reward_coefficients` of ``cfg``, made once by the caller."""
-    k, w = coefs if coefs is not None else reward_coefficients(cfg, power.device)
+    ``coefs``: :func:`reward_coefficients` of the RewardConfig, made once by the caller. Returns the
+    reward (N,), clipped below at ``clip_min``, and its terms (N, 7) in ``REWARD_TERMS`` order."""
+    k, w = coefs
     kernels = torch.exp(-k * torch.stack([err[e] for e in _KERNEL_ERRORS], -1))
     terms = torch.cat([kernels, torch.stack([power, action_rate], -1)], -1) * w
-    return torch.clamp(terms.sum(-1), min=cfg.clip_min), terms
+    return torch.clamp(terms.sum(-1), min=clip_min), terms
 
 
 def pd_power(kp: torch.Tensor, kd: torch.Tensor, force_limit: torch.Tensor, target: torch.Tensor,
