@@ -65,28 +65,60 @@ def euler_xyz_to_matrix(e: np.ndarray) -> np.ndarray:
     return m.reshape(a.shape + (3, 3))
 
 
+# SMPL_TO_ZUP as a quaternion: the cyclic permutation x -> y -> z -> x, 120 degrees about (1, 1, 1).
+Q_C = np.array([0.5, 0.5, 0.5, 0.5])
+# Conjugating a rotation by C (C R C^T, SMPL local -> sim local) permutes its quaternion's vector part
+# the way C permutes vectors, (x, y, z) -> (z, x, y); C^T R C undoes it. Equal to the matrix products
+# to rounding and far cheaper per frame than building, multiplying and converting back 3x3 matrices.
+_TO_SIM = [0, 3, 1, 2]
+_FROM_SIM = [0, 2, 3, 1]
+
+
+def quat_to_euler_xyz(q: np.ndarray) -> np.ndarray:
+    """Angles (a, b, c) with ``R(q) = Rx(a) Ry(b) Rz(c)`` for unit quaternions wxyz; as
+    :func:`matrix_to_euler_xyz` of the quaternion's matrix, from the five entries it reads."""
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m02, m12, m22 = 2 * (x * z + y * w), 2 * (y * z - x * w), 1 - 2 * (x * x + y * y)
+    m01, m00 = 2 * (x * y - z * w), 1 - 2 * (y * y + z * z)
+    return np.stack([np.arctan2(-m12, m22), np.arcsin(np.clip(m02, -1.0, 1.0)), np.arctan2(-m01, m00)], axis=-1)
+
+
+def euler_xyz_to_quat(e: np.ndarray) -> np.ndarray:
+    """Unit quaternions (wxyz) of ``Rx(a) Ry(b) Rz(c)``."""
+    h = 0.5 * np.asarray(e, dtype=np.float64)
+    c, s = np.cos(h), np.sin(h)
+    z = np.zeros_like(c[..., 0])
+    qx = np.stack([c[..., 0], s[..., 0], z, z], -1)
+    qy = np.stack([c[..., 1], z, s[..., 1], z], -1)
+    qz = np.stack([c[..., 2], z, z, s[..., 2]], -1)
+    return R.quat_mul(R.quat_mul(qx, qy), qz)
+
+
+def _w_nonnegative(q: np.ndarray) -> np.ndarray:
+    """The sign ``matrix_to_quat`` returns (w >= 0)."""
+    return np.where(q[..., :1] < 0, -q, q)
+
+
 def motion_to_qpos(motion: Motion) -> np.ndarray:
     """(T, 76) MuJoCo qpos for every frame of ``motion``."""
-    rm = motion.rotmats()
+    q = motion.rotations  # unit quaternions (Motion normalises them)
     t = motion.num_frames
     qpos = np.zeros((t, NQ))
     qpos[:, 0:3] = motion.trans
-    qpos[:, 3:7] = R.quat_fix_continuity(R.matrix_to_quat(rm[:, 0] @ C.T))
-    local = C @ rm[:, 1:] @ C.T
-    eul = matrix_to_euler_xyz(local)  # (T, 23, 3) in SMPL order 1..23, each angle in [-pi, pi]
+    qpos[:, 3:7] = R.quat_fix_continuity(_w_nonnegative(R.quat_mul(q[:, 0], R.quat_conj(Q_C))))  # R_root C^T
+    eul = quat_to_euler_xyz(q[:, 1:, _TO_SIM])  # (T, 23, 3) in SMPL order 1..23, each angle in [-pi, pi]
     qpos[:, 7:] = eul[:, [j - 1 for j in HINGE_SMPL]].reshape(t, -1)
     return qpos
 
 
 def qpos_to_rotations(qpos: np.ndarray) -> np.ndarray:
-    """(..., 76) qpos -> (..., 24, 4) SMPL-convention quaternions."""
+    """(..., 76) qpos -> (..., 24, 4) SMPL-convention quaternions (w >= 0)."""
     qpos = np.asarray(qpos, dtype=np.float64)
-    root = R.quat_to_matrix(qpos[..., 3:7]) @ C
+    root = R.quat_mul(R.quat_normalize(qpos[..., 3:7]), Q_C)  # R_sim_root C
     eul_sim = qpos[..., 7:].reshape(qpos.shape[:-1] + (NUM_JOINTS - 1, 3))
     eul = eul_sim[..., [SMPL_TO_SIM[j] - 1 for j in range(1, NUM_JOINTS)], :]
-    local = C.T @ euler_xyz_to_matrix(eul) @ C
-    mats = np.concatenate([root[..., None, :, :], local], axis=-3)
-    return R.matrix_to_quat(mats)
+    local = euler_xyz_to_quat(eul)[..., _FROM_SIM]
+    return _w_nonnegative(np.concatenate([root[..., None, :], local], axis=-2))
 
 
 def qpos_to_motion(qpos: np.ndarray, fps: float, like: Motion | None = None, meta: dict | None = None) -> Motion:

@@ -6,11 +6,18 @@ import numpy as np
 from motionlib.motion import Skeleton
 from motionlib.motion.skeleton import reference_humanoid
 from motionlib.sim.humanoid import build_mjcf, humanoid_xml
+from motionlib.motion import rotations as R
 from motionlib.sim.smpl_state import (
+    HINGE_SMPL,
+    C,
+    Q_C,
     euler_xyz_to_matrix,
+    euler_xyz_to_quat,
     matrix_to_euler_xyz,
     motion_to_qpos,
     qpos_to_motion,
+    qpos_to_rotations,
+    quat_to_euler_xyz,
     qvel_from_qpos,
 )
 
@@ -77,6 +84,26 @@ def test_scaled_body_and_cache(tmp_path):
 def test_euler_round_trip(rng):
     e = rng.uniform(-1.4, 1.4, size=(100, 3))
     assert np.allclose(matrix_to_euler_xyz(euler_xyz_to_matrix(e)), e, atol=1e-10)
+
+
+def test_quaternion_conversions_match_the_matrix_definitions(rng, random_clip):
+    """The conversions work on quaternions; the definitions are the matrix products in the module doc."""
+    q = R.quat_normalize(rng.normal(size=(200, 4)))
+    assert np.abs(quat_to_euler_xyz(q) - matrix_to_euler_xyz(R.quat_to_matrix(q))).max() < 1e-12
+    e = rng.uniform(-3.0, 3.0, size=(200, 3))
+    assert np.abs(R.quat_to_matrix(euler_xyz_to_quat(e)) - euler_xyz_to_matrix(e)).max() < 1e-12
+    assert np.abs(R.quat_to_matrix(Q_C) - C).max() < 1e-15
+    # motion_to_qpos: R_sim_root = R_root C^T, hinge angles of C R_local C^T
+    qpos = motion_to_qpos(random_clip)
+    rm = random_clip.rotmats()
+    assert np.abs(R.quat_to_matrix(qpos[:, 3:7]) - rm[:, 0] @ C.T).max() < 1e-12
+    eul = matrix_to_euler_xyz(C @ rm[:, 1:] @ C.T)
+    assert np.abs(qpos[:, 7:] - eul[:, [j - 1 for j in HINGE_SMPL]].reshape(len(qpos), -1)).max() < 1e-12
+    # qpos_to_rotations inverts it, with matrix_to_quat's sign (w >= 0), also for an unnormalised root
+    qpos[:, 3:7] *= 1.7
+    back = qpos_to_rotations(qpos)
+    assert (back[..., 0] >= 0).all()
+    assert np.abs(R.quat_to_matrix(back) - rm).max() < 1e-12
 
 
 def test_mujoco_fk_matches_motion_fk(random_clip):
