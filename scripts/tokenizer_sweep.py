@@ -14,7 +14,10 @@ frames) and evaluates on the dataset-1 clips of the held-out styles: the
 tokenizer then sees the contents only dataset-1 has (bow, kick, dance...) and
 its capture session, and is still judged on clips it never saw.
 ``--mirror`` adds the left-right mirror image of every training clip
-(:meth:`Motion.mirrored`, encoded once into its own cache).
+(:meth:`Motion.mirrored`, encoded once into its own cache); ``--posture-copies N``
+adds N copies of every training clip with the upper body held in other random
+postures (:func:`motionlib.motion.posture.offset_posture`, seeds 0..N-1, one
+cache each).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -142,17 +145,23 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
     return train, evals
 
 
-def mirrored_features(args, clips=None) -> list:
-    """Features of the mirror images of ``clips`` (default: the training clips; ``--mirror``),
+def augmentations(args) -> list[str]:
+    """The training augmentations asked for (``tokenizer.data.augmented`` names)."""
+    return (["mirror"] if args.mirror else []) + [f"posture:{k}" for k in range(args.posture_copies)]
+
+
+def augmented_features(args, augment: str, clips=None) -> list:
+    """Features of ``clips`` (default: the training clips) under ``augment`` (see :func:`augmentations`),
     cached beside the training cache."""
     from motionlib.tokenizer.feature_cache import cached_clip_features
 
     if args.train_cache:
-        raise SystemExit("--mirror encodes the mirrored clips from --clips; it cannot start from --train-cache")
+        raise SystemExit("--mirror / --posture-copies encode the augmented clips from --clips; "
+                         "they cannot start from --train-cache")
     if clips is None:
         clips, _ = load_sets(args, need_eval=False)
-    return cached_clip_features([c.path for c in clips], 30.0,
-                                Path(args.cache_dir) / f"train{cache_tag(args)}_mirror.npz", mirror=True)
+    name = f"train{cache_tag(args)}_{augment.replace(':', '')}.npz"  # train..._mirror.npz, train..._posture0.npz
+    return cached_clip_features([c.path for c in clips], 30.0, Path(args.cache_dir) / name, augment=augment)
 
 
 def run_dir(args, spec: RunSpec) -> Path:
@@ -190,9 +199,9 @@ def train_one(args, spec: RunSpec) -> dict:
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
-    if args.mirror:  # left-right mirror images of the training clips (not of the validation clips)
-        keep = {c.path for c in tr}
-        tr = tr + [m for m in mirrored_features(args, clips) if m.path in keep]
+    keep = {c.path for c in tr}
+    for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
+        tr = tr + [m for m in augmented_features(args, aug, clips) if m.path in keep]
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)
@@ -227,10 +236,10 @@ def train_all(args) -> None:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
         common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
-    if args.mirror:  # fails here, not in every worker, without clip files; else encodes the mirror images once
-        common.append("--mirror")
-        mirrored_features(args)
-    elif not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
+    common += (["--mirror"] if args.mirror else []) + ["--posture-copies", str(args.posture_copies)]
+    for aug in augmentations(args):  # fails here, not in every worker, without clip files; else encodes once
+        augmented_features(args, aug)
+    if not augmentations(args) and not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
         load_sets(args, need_eval=False)
 
     def launch(spec: RunSpec) -> tuple[str, int]:
@@ -348,6 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--d1-repeat", type=int, default=4, help="--split styles: times each dataset-1 train clip counts")
     p.add_argument("--mirror", action="store_true",
                    help="augment training with the left-right mirror image of every training clip")
+    p.add_argument("--posture-copies", type=int, default=0,
+                   help="augment training with N copies of every training clip in other upper-body postures")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
     p.add_argument("--device", default="cpu")

@@ -67,7 +67,7 @@ def test_mirrored_feature_cache(tmp_path):
     paths = _clips(tmp_path / "clips", 2)
     cache = tmp_path / "cache.npz"
     plain = FC.cached_clip_features(paths, 30.0, cache, progress=False)
-    mirrored = FC.cached_clip_features(paths, 30.0, cache, progress=False, mirror=True)
+    mirrored = FC.cached_clip_features(paths, 30.0, cache, progress=False, augment="mirror")
     for p, a, m in zip(paths, plain, mirrored):
         expect = encode_clip(load_motion(p).mirrored())
         assert m.path == p and np.allclose(m.feats, expect, atol=1e-6)
@@ -161,3 +161,27 @@ def test_shipped_default_tokenizer(monkeypatch):
 
     shipped, hold = ra(rec), ra(x.mean(0, keepdim=True).expand_as(x))
     assert shipped < 15.0 and shipped < 0.75 * hold, (shipped, hold)
+
+
+def test_posture_augmentation(tmp_path):
+    """--posture-copies: the upper body held in another posture, the same offsets on every rebuild,
+    other offsets for another seed or clip; legs and root path untouched."""
+    from motionlib.motion import rotations as R
+    from motionlib.motion.posture import UPPER_BODY, offset_posture
+    from motionlib.motion.skeleton import SMPL_JOINT_NAMES
+    from motionlib.tokenizer.data import augmented
+
+    clip = load_motion(_clips(tmp_path / "clips", 1)[0])
+    a, again, other = offset_posture(clip, 0), augmented(clip, "posture:0"), offset_posture(clip, 1)
+    assert np.array_equal(a.rotations, again.rotations) and not np.allclose(a.rotations, other.rotations)
+    upper = [SMPL_JOINT_NAMES.index(j) for j in UPPER_BODY]
+    rest = [j for j in range(24) if j not in upper]
+    assert np.array_equal(a.rotations[:, rest], clip.rotations[:, rest]) and np.array_equal(a.trans, clip.trans)
+    # each offset is one constant rotation of at most 25 degrees: conj(q) * q_offset is the same every frame
+    d = R.quat_mul(R.quat_conj(clip.rotations[:, upper]), a.rotations[:, upper])
+    d = np.where(d[..., :1] < 0, -d, d)
+    assert np.abs(d - d[:1]).max() < 1e-9
+    angle = np.degrees(2 * np.arccos(np.clip(d[0, :, 0], -1, 1)))
+    assert (angle <= 25.0 + 1e-6).all() and angle.mean() > 2.0
+    with pytest.raises(ValueError, match="augmentation"):
+        augmented(clip, "posture:x")

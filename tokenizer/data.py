@@ -25,10 +25,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from motionlib.motion.clip import Motion
 from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import DIM, encode_clip
 from motionlib.motion.io import find_clips, load_motion
+from motionlib.motion.posture import offset_posture
 
 
 def list_clips(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
@@ -66,16 +68,28 @@ class ClipFeatures:
         return int(self.feats.shape[0])
 
 
-def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1,
-                       mirror: bool = False) -> ClipFeatures:
-    """Load a clip, resample it to ``fps``, encode D135 and validate it;
-    ``mirror``: of its left-right mirror image (:meth:`Motion.mirrored`)."""
+def augmented(clip: Motion, augment: str) -> Motion:
+    """``clip`` under a training augmentation: "" (none), "mirror" (its left-right mirror image,
+    :meth:`Motion.mirrored`) or "posture:SEED" (its upper body in a random other posture,
+    :func:`~motionlib.motion.posture.offset_posture` with that seed)."""
+    if not augment:
+        return clip
+    if augment == "mirror":
+        return clip.mirrored()
+    kind, _, seed = augment.partition(":")
+    if kind == "posture" and seed.isdigit():
+        return offset_posture(clip, int(seed))
+    raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror' or 'posture:SEED')")
+
+
+def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1, augment: str = "") -> ClipFeatures:
+    """Load a clip, resample it to ``fps``, encode D135 and validate it; ``augment``: of the clip
+    under that augmentation (:func:`augmented`)."""
     path = Path(path)
     clip = load_motion(path)
     if abs(clip.fps - fps) > 1e-6:
         clip = clip.resample(fps)
-    if mirror:
-        clip = clip.mirrored()
+    clip = augmented(clip, augment)
     feats = encode_clip(clip)
     check_features(feats, str(path), min_frames)
     return ClipFeatures(path, feats.astype(np.float32), float(clip.fps), clip.skeleton().offsets,

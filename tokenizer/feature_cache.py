@@ -74,13 +74,14 @@ def load_cache(path: str | os.PathLike, root: str | os.PathLike | None = None) -
 
 
 def cached_clip_features(paths: Sequence[Path], fps: float, cache: str | os.PathLike,
-                         progress: bool = True, mirror: bool = False) -> list[ClipFeatures]:
+                         progress: bool = True, augment: str = "") -> list[ClipFeatures]:
     """Features of ``paths`` (in that order) from ``cache``, (re)building it when
     missing or stale. Clips are validated (finite features, >= 1 frame).
-    ``mirror``: features of the clips' mirror images (a cache of its own: the
-    flag is part of the signature)."""
+    ``augment``: features of the clips under that augmentation
+    (:func:`~motionlib.tokenizer.data.augmented`; a cache of its own: the
+    augmentation is part of the signature)."""
     paths = [Path(p) for p in paths]
-    sig = source_signature(paths, fps) + ("-mirror" if mirror else "")
+    sig = source_signature(paths, fps) + (f"-{augment}" if augment else "")
     if Path(cache).exists():
         clips, old = load_cache(cache, paths[0].parent if paths else None)
         if old == sig and [c.path.name for c in clips] == [p.name for p in paths]:
@@ -88,8 +89,8 @@ def cached_clip_features(paths: Sequence[Path], fps: float, cache: str | os.Path
                     for p, c in zip(paths, clips)]
     from tqdm import tqdm
 
-    clips = [load_clip_features(p, fps, mirror=mirror)
-             for p in tqdm(paths, desc="encode D135" + (" (mirrored)" if mirror else ""), unit="clip",
+    clips = [load_clip_features(p, fps, augment=augment)
+             for p in tqdm(paths, desc="encode D135" + (f" ({augment})" if augment else ""), unit="clip",
                            disable=not progress)]
     save_cache(cache, clips, sig)
     return clips
