@@ -7,6 +7,13 @@ per distinct body, same size signature). A world whose simulation blows up
 (non-finite state, or MuJoCo's own bad-acceleration reset, seen as its time
 jumping back) is flagged in ``unstable`` after the step; the environment
 resets it and counts it.
+
+``sensordata`` always describes the current state. ``mj_step`` evaluates the
+sensors in its forward pass, before it integrates, so the sensor values a
+rollout records after its last physics step belong to the state one step
+(1/120 s) earlier; the step therefore recomputes the body-state sensors of
+the new state (kinematics, com velocities, position and velocity sensors:
+about 7 % of one physics step per world).
 """
 
 from __future__ import annotations
@@ -137,30 +144,40 @@ class CpuBackend:
         if self._ctrl.shape[1] != substeps:
             self._ctrl = np.zeros((self.num_envs, substeps, self.nu))
             self._traj = np.zeros((self.num_envs, substeps, self.nstate))
-            self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
         self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
         ids = np.arange(self.num_envs) if active is None else np.flatnonzero(active.detach().cpu().numpy())
         k = len(ids)
         bad = np.zeros(self.num_envs, dtype=bool)
         if k:
             state = self._state[ids]
-            traj, traj_sensor = self._traj[:k], self._traj_sensor[:k]
+            traj = self._traj[:k]
             t0 = state[:, 0].copy()
             self._pool.rollout([self._env_models[i] for i in ids], self._datas, state, self._ctrl[ids],
-                               nstep=substeps, skip_checks=True, state=traj, sensordata=traj_sensor)
-            new_state, new_sensor = traj[:, -1], traj_sensor[:, -1]
+                               nstep=substeps, skip_checks=True, state=traj)
+            new_state = traj[:, -1]
             expected = t0 + substeps * self.timestep
-            b = ~np.isfinite(new_state).all(axis=1) | ~np.isfinite(new_sensor).all(axis=1)
+            b = ~np.isfinite(new_state).all(axis=1)
             b |= np.abs(new_state[:, 0] - expected) > 0.5 * self.timestep  # MuJoCo reset itself
             b |= np.abs(new_state[:, 1 + self.nq :]).max(axis=1) > self.cfg.max_qvel
             if b.any():
                 new_state[b] = np.nan_to_num(new_state[b], nan=0.0, posinf=0.0, neginf=0.0)
-                new_sensor[b] = np.nan_to_num(new_sensor[b], nan=0.0, posinf=0.0, neginf=0.0)
                 self.blowups += int(b.sum())
             self._state[ids] = new_state
-            self._sensor[ids] = new_sensor
+            self._refresh_sensors(ids)  # the rollout's own sensor values are one physics step old
             bad[ids] = b
         self.unstable.copy_(torch.from_numpy(bad))
+
+    def _refresh_sensors(self, ids: np.ndarray) -> None:
+        """Body-state sensors (positions, orientations, velocities) of the current state of worlds ``ids``."""
+        for i in ids:
+            m, d = self._env_models[i], self._scratch[self.model_of_env[i]]
+            mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            mujoco.mj_comVel(m, d)
+            mujoco.mj_sensorPos(m, d)
+            mujoco.mj_sensorVel(m, d)
+            self._sensor[i] = d.sensordata
 
     def close(self) -> None:
         self._pool.close()

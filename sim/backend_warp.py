@@ -225,6 +225,7 @@ class WarpBackend:
         def physics():
             for _ in range(substeps):
                 self._mjw.step(self.m, self.d)
+            self._refresh_sensors()  # step's sensors are from before its integration (see backend_cpu)
 
         self._run(("step", substeps), physics)
         q, v, s = self.qpos, self.qvel, self.sensordata

@@ -28,6 +28,24 @@ def test_reference_state_init_matches_reference(standing_clip):
     assert torch.equal(env.frame, torch.tensor([0, 10, 50, 100]))
 
 
+def test_body_state_after_a_step_is_the_new_state(standing_clip):
+    """mj_step computes sensors before it integrates; the backend's sensors (what observations,
+    rewards and terminations read) must still describe the state the step ends in."""
+    import mujoco
+
+    env = _env([standing_clip], n=2)
+    env.set_start(torch.zeros(2, dtype=torch.long), torch.tensor([0, 40]))
+    env.reset()
+    for _ in range(3):
+        env.step(torch.rand(2, env.num_actions) * 2 - 1)  # moving: a stale state would differ by cm
+    for i in range(2):
+        m = env.models[0]
+        d = mujoco.MjData(m)
+        d.qpos[:], d.qvel[:] = env.backend.qpos[i].numpy(), env.backend.qvel[i].numpy()
+        mujoco.mj_forward(m, d)
+        assert np.abs(env.backend.sensordata[i].numpy() - d.sensordata).max() < 1e-9
+
+
 def test_rsi_samples_random_times(standing_clip):
     env = _env([standing_clip, standing_clip[:60]], n=32)
     env.reset()
