@@ -72,6 +72,7 @@ def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, sta
              num_envs: int | None, retry_distance: float | None) -> list[RolloutResult]:
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
+    clip_start = ref.clip_start.cpu().tolist()
     if not starts:
         every = max(start_every, 0)
         starts = [(c, f) for c in range(ref.num_clips)
@@ -143,6 +144,14 @@ def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, sta
                 slot_clip[w], slot_frame[w] = clip[w], frame[w]
                 restarted.append((w, True))
             else:
+                if blow[w]:  # a blown-up state is no pose: evaluation ends the trajectory before it,
+                    if retry:  # refine (at a clip's last frame) keeps the clip's length with the reference frame
+                        idx = clip_start[int(clip[w])] + int(frame[w])
+                        qpos[j][-1] = ref.qpos[idx].cpu().double().numpy()
+                        body[j][-1] = ref.body_pos[idx].cpu().double().numpy()
+                    elif len(qpos[j]) > 1:
+                        qpos[j].pop()
+                        body[j].pop()
                 ended.append(w)
         for w in ended:  # the job is complete: the world takes the next one, if any
             finished += 1

@@ -201,3 +201,29 @@ def test_refine_restarts_at_the_retry_distance(walk, reference_policy):
     assert len(near.resets) >= len(far.resets) >= 1
     assert dist(near).mean() < dist(far).mean()
     assert near.fail_frame <= far.fail_frame
+
+
+def test_rollout_leaves_a_blown_up_state_out(walk, reference_policy, monkeypatch):
+    """A world whose simulation blows up has no pose to record: evaluation ends the trajectory at the
+    frame before, refine restarts from the reference there; neither records the blown-up state."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import rollout
+    from motionlib.sim.backend_cpu import CpuBackend
+
+    policy = TrackingPolicy.load(reference_policy)
+    original, calls = CpuBackend.step, [0]
+
+    def step(self, ctrl, substeps, active=None):
+        calls[0] += 1
+        if calls[0] == 5:  # a kick the integrator cannot survive: the 5th step blows world 0 up
+            self.qvel[0, 10] = 1e7
+        original(self, ctrl, substeps, active)
+
+    monkeypatch.setattr(CpuBackend, "step", step)
+    (ev,) = rollout(policy, [walk], retry=False, threads=1)
+    assert ev.blowups == 1 and ev.fail_frame == 5 and len(ev.qpos) == len(ev.body_pos) == 5
+    calls[0] = 0
+    (rf,) = rollout(policy, [walk], retry=True, threads=1)
+    assert rf.blowups == 1 and rf.fail_frame == 5 and 5 in rf.resets and len(rf.qpos) == walk.num_frames
+    for r in (ev, rf):  # every recorded frame within PHC's success distance (mean over bodies)
+        assert np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).mean(-1).max() <= 0.5
