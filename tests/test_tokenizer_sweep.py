@@ -37,7 +37,7 @@ def test_styles_split_keeps_held_out_styles_out_of_training():
     assert len(default) == 5 and "normal" not in default
 
 
-def test_mirror_augmentation_encodes_mirrored_clips_into_their_own_cache(tmp_path):
+def test_augmentations_encode_augmented_clips_into_their_own_caches(tmp_path):
     import argparse
 
     import numpy as np
@@ -52,15 +52,22 @@ def test_mirror_augmentation_encodes_mirrored_clips_into_their_own_cache(tmp_pat
     for name in ("dataset-2_walk_active_001", "dataset-1_walk_normal_001", "dataset-1_walk_angry_001"):
         save_motion(make_walking_clip(seconds=1.5), clips / f"{name}.npz")
     args = argparse.Namespace(clips=clips, cache_dir=tmp_path / "cache", split="styles", held_out_styles="angry",
-                              train_cache=None, eval_cache=None)
+                              train_cache=None, eval_cache=None, mirror=True, posture_copies=2)
+    assert m.augmentations(args) == ["mirror", "posture:0", "posture:1"]
     train, evals = m.load_sets(args)
     assert [c.path.name for c in evals] == ["dataset-1_walk_angry_001.npz"]
-    mirrored = m.mirrored_features(args, train)
+    mirrored = m.augmented_features(args, "mirror", train)
     assert [c.path for c in mirrored] == [c.path for c in train]
     assert (tmp_path / "cache" / "train_styles_angry_mirror.npz").exists()
     for c, mc in zip(train, mirrored):
         assert np.allclose(mc.feats, encode_clip(load_motion(c.path).mirrored()), atol=1e-6)
         assert not np.allclose(mc.feats, c.feats, atol=1e-3)
+    posture = m.augmented_features(args, "posture:1", train)
+    assert (tmp_path / "cache" / "train_styles_angry_posture1.npz").exists()
+    from motionlib.motion.posture import offset_posture
+
+    for c, pc in zip(train, posture):
+        assert np.allclose(pc.feats, encode_clip(offset_posture(load_motion(c.path), 1)), atol=1e-6)
     args.train_cache = tmp_path / "cache" / "train_styles_angry.npz"
     with pytest.raises(SystemExit, match="--mirror"):
-        m.mirrored_features(args, train)
+        m.augmented_features(args, "mirror", train)
