@@ -239,7 +239,7 @@ def train_all(args) -> None:
     common += (["--mirror"] if args.mirror else []) + ["--posture-copies", str(args.posture_copies)]
     for aug in augmentations(args):  # fails here, not in every worker, without clip files; else encodes once
         augmented_features(args, aug)
-    if not augmentations(args) and not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
+    if not augmentations(args) and not args.train_cache and args.workers > 1:  # build the cache before the workers
         load_sets(args, need_eval=False)
 
     def launch(spec: RunSpec) -> tuple[str, int]:
