@@ -12,6 +12,7 @@ time. Used by the tokenizer's training data (``scripts/tokenizer_sweep.py
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -37,8 +38,7 @@ def offset_posture(clip: Motion, seed: int, max_deg: float = 25.0, joints: tuple
     gets different offsets and a rebuild gets the same ones). Root path and other joints are kept."""
     if max_deg < 0:
         raise ValueError(f"max_deg must be >= 0, got {max_deg}")
-    name = str(clip.meta.get("source", "")).rsplit("/", 1)[-1]
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(Path(str(clip.meta.get("source", ""))).name.encode())])
     idx = [SMPL_JOINT_NAMES.index(j) for j in joints]
     rots = clip.rotations.copy()
     rots[:, idx] = R.quat_mul(rots[:, idx], posture_offsets(rng, len(idx), max_deg)[None])

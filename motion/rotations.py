@@ -60,17 +60,13 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    q = quat_normalize(q)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    m = np.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-        ],
-        axis=-1,
-    )
-    return m.reshape(q.shape[:-1] + (3, 3))
+    cols = quat_matrix_columns(np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0))
+    return np.stack([np.stack(c, -1) for c in cols], -1)
+
+
+def quat_canonical(q: np.ndarray) -> np.ndarray:
+    """The sign of each quaternion with w >= 0 (q and -q are the same rotation)."""
+    return np.where(q[..., :1] < 0, -q, q)
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
@@ -103,9 +99,7 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
             s = np.sqrt(np.maximum(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1], 0.0)) * 2
             q[sel] = np.stack([(r[:, 1, 0] - r[:, 0, 1]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s,
                                (r[:, 1, 2] + r[:, 2, 1]) / s, 0.25 * s], -1)
-    q = quat_normalize(q)
-    q = np.where(q[:, :1] < 0, -q, q)
-    return q.reshape(batch + (4,))
+    return quat_canonical(quat_normalize(q)).reshape(batch + (4,))
 
 
 def axis_angle_to_quat(aa: np.ndarray) -> np.ndarray:
@@ -119,8 +113,7 @@ def axis_angle_to_quat(aa: np.ndarray) -> np.ndarray:
 
 
 def quat_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    q = quat_normalize(q)
-    q = np.where(q[..., :1] < 0, -q, q)
+    q = quat_canonical(quat_normalize(q))
     sin_half = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
     angle = 2.0 * np.arctan2(sin_half, q[..., :1])
     small = sin_half < 1e-8
@@ -212,11 +205,13 @@ def orthonormal_error(m: np.ndarray) -> float:
 # ----------------------------------------------------------------------------
 def quat_matrix_columns(q: tuple, ncols: int = 3) -> tuple:
     """The first ``ncols`` columns of the rotation matrix of (not necessarily unit) quaternions given
-    as components ``(w, x, y, z)`` (tensors of any one shape; the zero quaternion gives I). Each
-    column is a tuple of 3 components. Shared by :func:`quat_to_matrix_t` and the tracking code's
-    component planes (``sim.body_planes``), which keep every component as its own tensor."""
+    as components ``(w, x, y, z)`` (numpy arrays or torch tensors of one shape; the zero quaternion
+    gives I). Each column is a tuple of 3 components. The one quaternion-to-matrix formula: behind
+    :func:`quat_to_matrix`, :func:`quat_to_matrix_t`, the tracking code's component planes
+    (``sim.body_planes``) and the simulator's Euler angles (``sim.smpl_state``)."""
     w, x, y, z = q
-    s = 2.0 / (w * w + x * x + y * y + z * z).clamp_min(_EPS * _EPS)
+    n = w * w + x * x + y * y + z * z
+    s = 2.0 / (n.clamp_min(_EPS * _EPS) if isinstance(n, torch.Tensor) else np.maximum(n, _EPS * _EPS))
     xx, yy, zz = s * x * x, s * y * y, s * z * z
     xy, xz, yz = s * x * y, s * x * z, s * y * z
     wx, wy, wz = s * w * x, s * w * y, s * w * z
@@ -259,7 +254,8 @@ def rot6d_to_matrix_t(d6: torch.Tensor) -> torch.Tensor:
 
 
 def quat_mul_parts(a: tuple, b: tuple) -> tuple:
-    """Hamilton product of quaternions given as components ``(w, x, y, z)`` (see quat_matrix_columns)."""
+    """Hamilton product of quaternions given as components ``(w, x, y, z)`` (arrays, tensors or
+    numbers; see quat_matrix_columns)."""
     aw, ax, ay, az = a
     bw, bx, by, bz = b
     return (aw * bw - ax * bx - ay * by - az * bz,

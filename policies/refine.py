@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motionlib.motion import metrics as M
 from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking
 from motionlib.motion.clip import Motion
 from motionlib.sim.smpl_state import qpos_to_motion
@@ -34,8 +35,6 @@ class RefineResult:
 
 def tracking_report(res: RolloutResult, fps: float) -> dict:
     """PHC-style tracking errors of one rollout (mm; accel/vel in mm/frame^2 and mm/frame)."""
-    from motionlib.motion import metrics as M
-
     pred, gt = res.body_pos, res.ref_pos
     return {
         "success": bool(res.success),
@@ -46,10 +45,9 @@ def tracking_report(res: RolloutResult, fps: float) -> dict:
     }
 
 
-def plausibility_of(clip: Motion) -> dict:
-    from motionlib.motion import metrics as M
-
-    p = M.plausibility(clip)
+def plausibility_of(clip: Motion | np.ndarray, fps: float | None = None, scale: float = 1.0) -> dict:
+    """Plausibility figures of a clip, or of joint positions (T, 24, 3) at ``fps`` of a body ``scale``."""
+    p = M.plausibility(clip) if isinstance(clip, Motion) else M.plausibility_from_positions(clip, fps, scale)
     return {k: float(p[k]) for k in ("penetration_mm", "float_mm", "skate_mm", "jitter")}
 
 
@@ -86,8 +84,10 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         meta["refined"] = {"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
                            "fail_frame": res.fail_frame, "retries": res.resets}
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
+        # "after" from the simulated bodies: the refined clip's joints (FK of the same qpos, to float32)
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
-                  "before": plausibility_of(clip), "after": plausibility_of(refined)}
+                  "before": plausibility_of(clip),
+                  "after": plausibility_of(res.body_pos.astype(np.float64), fps, M.body_scale_of(refined))}
         out.append(RefineResult(refined, report, target))
     wall = time.perf_counter() - t0  # clean-up, simulation, conversion back to clips and the reports
     seconds_of_motion = sum(c.duration for c in inputs)

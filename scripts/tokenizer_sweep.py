@@ -237,9 +237,10 @@ def train_all(args) -> None:
     if args.eval_cache:
         common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
     common += (["--mirror"] if args.mirror else []) + ["--posture-copies", str(args.posture_copies)]
-    for aug in augmentations(args):  # fails here, not in every worker, without clip files; else encodes once
+    augs = augmentations(args)
+    for aug in augs:  # fails here, not in every worker, without clip files; else encodes once
         augmented_features(args, aug)
-    if not augmentations(args) and not args.train_cache and args.workers > 1:  # build the cache before the workers
+    if not augs and not args.train_cache and args.workers > 1:  # build the cache once before the workers read it
         load_sets(args, need_eval=False)
 
     def launch(spec: RunSpec) -> tuple[str, int]:

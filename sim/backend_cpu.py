@@ -116,14 +116,11 @@ class CpuBackend:
         self._state[ids, 1 + self.nq : 1 + self.nq + self.nv] = qvel.detach().cpu().double().numpy()
         if self.cfg.lift_clear_of_floor and lift is not None:
             self._state[ids, 1 + 2] += lift.detach().cpu().double().numpy()
-        for i in ids:
-            m = self.models[self.model_of_env[i]]
-            d = self._scratch[self.model_of_env[i]]
-            if self.cfg.lift_clear_of_floor and lift is None:
+        if self.cfg.lift_clear_of_floor and lift is None:
+            for i in ids:
+                m, d = self._env_models[i], self._scratch[self.model_of_env[i]]
                 self._state[i, 1 + 2] += state_floor_lift(m, d, self._state[i, 1 : 1 + self.nq])
-            mujoco.mj_setState(m, d, self._state[i], STATE_SPEC)
-            mujoco.mj_forward(m, d)
-            self._sensor[i] = d.sensordata
+        self._refresh_sensors(ids)
 
     def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
                     lift: torch.Tensor | None = None, model_ids: torch.Tensor | None = None) -> None:

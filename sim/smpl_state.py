@@ -65,38 +65,29 @@ def euler_xyz_to_matrix(e: np.ndarray) -> np.ndarray:
     return m.reshape(a.shape + (3, 3))
 
 
-# SMPL_TO_ZUP as a quaternion: the cyclic permutation x -> y -> z -> x, 120 degrees about (1, 1, 1).
-Q_C = np.array([0.5, 0.5, 0.5, 0.5])
-# Conjugating a rotation by C (C R C^T, SMPL local -> sim local) permutes its quaternion's vector part
-# the way C permutes vectors, (x, y, z) -> (z, x, y); C^T R C undoes it. Equal to the matrix products
-# to rounding and far cheaper per frame than building, multiplying and converting back 3x3 matrices.
-_TO_SIM = [0, 3, 1, 2]
-_FROM_SIM = [0, 2, 3, 1]
+# SMPL_TO_ZUP as a quaternion (the cyclic permutation x -> y -> z -> x, 120 degrees about (1, 1, 1)).
+Q_C = R.matrix_to_quat(C)
+# C is a permutation matrix, so conjugating a rotation by it (C R C^T: SMPL local -> sim local) permutes its
+# quaternion's vector part as C permutes vectors; C^T R C undoes it. Equal to the matrix products to
+# rounding and far cheaper per frame than building, multiplying and converting back 3x3 matrices.
+assert np.array_equal(np.abs(C), C) and np.array_equal(C.sum(0), np.ones(3)) and np.array_equal(C.sum(1), np.ones(3))
+_TO_SIM = [0] + [1 + int(np.argmax(r)) for r in C]
+_FROM_SIM = [0] + [1 + int(np.argmax(r)) for r in C.T]
 
 
 def quat_to_euler_xyz(q: np.ndarray) -> np.ndarray:
-    """Angles (a, b, c) with ``R(q) = Rx(a) Ry(b) Rz(c)`` for unit quaternions wxyz; as
-    :func:`matrix_to_euler_xyz` of the quaternion's matrix, from the five entries it reads."""
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    m02, m12, m22 = 2 * (x * z + y * w), 2 * (y * z - x * w), 1 - 2 * (x * x + y * y)
-    m01, m00 = 2 * (x * y - z * w), 1 - 2 * (y * y + z * z)
+    """Angles (a, b, c) with ``R(q) = Rx(a) Ry(b) Rz(c)`` for quaternions wxyz: :func:`matrix_to_euler_xyz`
+    of the entries of the quaternion's matrix that it reads."""
+    (m00, _, _), (m01, _, _), (m02, m12, m22) = R.quat_matrix_columns(np.moveaxis(q, -1, 0))
     return np.stack([np.arctan2(-m12, m22), np.arcsin(np.clip(m02, -1.0, 1.0)), np.arctan2(-m01, m00)], axis=-1)
 
 
 def euler_xyz_to_quat(e: np.ndarray) -> np.ndarray:
     """Unit quaternions (wxyz) of ``Rx(a) Ry(b) Rz(c)``."""
     h = 0.5 * np.asarray(e, dtype=np.float64)
-    c, s = np.cos(h), np.sin(h)
-    z = np.zeros_like(c[..., 0])
-    qx = np.stack([c[..., 0], s[..., 0], z, z], -1)
-    qy = np.stack([c[..., 1], z, s[..., 1], z], -1)
-    qz = np.stack([c[..., 2], z, z, s[..., 2]], -1)
-    return R.quat_mul(R.quat_mul(qx, qy), qz)
-
-
-def _w_nonnegative(q: np.ndarray) -> np.ndarray:
-    """The sign ``matrix_to_quat`` returns (w >= 0)."""
-    return np.where(q[..., :1] < 0, -q, q)
+    (ca, cb, cc), (sa, sb, sc) = np.moveaxis(np.cos(h), -1, 0), np.moveaxis(np.sin(h), -1, 0)
+    q = R.quat_mul_parts(R.quat_mul_parts((ca, sa, 0.0, 0.0), (cb, 0.0, sb, 0.0)), (cc, 0.0, 0.0, sc))
+    return np.stack(q, axis=-1)
 
 
 def motion_to_qpos(motion: Motion) -> np.ndarray:
@@ -105,7 +96,7 @@ def motion_to_qpos(motion: Motion) -> np.ndarray:
     t = motion.num_frames
     qpos = np.zeros((t, NQ))
     qpos[:, 0:3] = motion.trans
-    qpos[:, 3:7] = R.quat_fix_continuity(_w_nonnegative(R.quat_mul(q[:, 0], R.quat_conj(Q_C))))  # R_root C^T
+    qpos[:, 3:7] = R.quat_fix_continuity(R.quat_canonical(R.quat_mul(q[:, 0], R.quat_conj(Q_C))))  # R_root C^T
     eul = quat_to_euler_xyz(q[:, 1:, _TO_SIM])  # (T, 23, 3) in SMPL order 1..23, each angle in [-pi, pi]
     qpos[:, 7:] = eul[:, [j - 1 for j in HINGE_SMPL]].reshape(t, -1)
     return qpos
@@ -118,7 +109,7 @@ def qpos_to_rotations(qpos: np.ndarray) -> np.ndarray:
     eul_sim = qpos[..., 7:].reshape(qpos.shape[:-1] + (NUM_JOINTS - 1, 3))
     eul = eul_sim[..., [SMPL_TO_SIM[j] - 1 for j in range(1, NUM_JOINTS)], :]
     local = euler_xyz_to_quat(eul)[..., _FROM_SIM]
-    return _w_nonnegative(np.concatenate([root[..., None, :], local], axis=-2))
+    return R.quat_canonical(np.concatenate([root[..., None, :], local], axis=-2))
 
 
 def qpos_to_motion(qpos: np.ndarray, fps: float, like: Motion | None = None, meta: dict | None = None) -> Motion:
