@@ -45,12 +45,6 @@ def tracking_report(res: RolloutResult, fps: float) -> dict:
     }
 
 
-def plausibility_of(clip: Motion | np.ndarray, fps: float | None = None, scale: float = 1.0) -> dict:
-    """Plausibility figures of a clip, or of joint positions (T, 24, 3) at ``fps`` of a body ``scale``."""
-    p = M.plausibility(clip) if isinstance(clip, Motion) else M.plausibility_from_positions(clip, fps, scale)
-    return {k: float(p[k]) for k in ("penetration_mm", "float_mm", "skate_mm", "jitter")}
-
-
 def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True, threads: int | None = None,
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
                  num_envs: int | None = None,
@@ -86,8 +80,9 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
         # "after" from the simulated bodies: the refined clip's joints (FK of the same qpos, to float32)
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
-                  "before": plausibility_of(clip),
-                  "after": plausibility_of(res.body_pos.astype(np.float64), fps, M.body_scale_of(refined))}
+                  "before": M.plausibility(clip),
+                  "after": M.plausibility_from_positions(res.body_pos.astype(np.float64), fps,
+                                                         M.body_scale_of(refined))}
         out.append(RefineResult(refined, report, target))
     wall = time.perf_counter() - t0  # clean-up, simulation, conversion back to clips and the reports
     seconds_of_motion = sum(c.duration for c in inputs)

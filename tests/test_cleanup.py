@@ -57,9 +57,10 @@ def test_ground_undoes_a_height_offset(walk, offset):
 
 
 def test_refine_tracks_the_cleaned_reference_and_reports_the_input(walk, tmp_path):
+    from motionlib.motion import metrics as M
     from motionlib.motion.cleanup import CleanupConfig
     from motionlib.policies.actor import TrackingActor, TrackingPolicy
-    from motionlib.policies.refine import plausibility_of, refine_clips
+    from motionlib.policies.refine import refine_clips
     from motionlib.sim.humanoid import HumanoidConfig
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_terms import self_obs_dim, task_obs_dim
@@ -70,7 +71,7 @@ def test_refine_tracks_the_cleaned_reference_and_reports_the_input(walk, tmp_pat
     floating = walk[:45].copy(trans=walk[:45].trans + np.array([0.0, 0.0, 0.08]))
     (a,), ta = refine_clips([floating], policy, retry=True, threads=1)
     (b,), tb = refine_clips([floating], policy, retry=True, threads=1, cleanup=None)
-    assert a.report["before"] == b.report["before"] == plausibility_of(floating)
+    assert a.report["before"] == b.report["before"] == M.plausibility(floating)
     assert ta["cleanup"] == CleanupConfig().__dict__ and tb["cleanup"] is None
     # reset states start on the floor instead of 8 cm above it
     assert a.clip.trans[0, 2] < b.clip.trans[0, 2] - 0.05

@@ -73,9 +73,9 @@ def test_refine_report_and_lost_clip_is_completed(walk, reference_policy):
     # a simulated body does not sink into the floor
     assert rep["after"]["penetration_mm"] < 5.0
     # "after" is read off the simulated bodies: the same figures as the written clip's own
-    from motionlib.policies.refine import plausibility_of
+    from motionlib.motion import metrics as M
 
-    written = plausibility_of(res.clip)
+    written = M.plausibility(res.clip)
     for k, v in rep["after"].items():
         assert abs(v - written[k]) < 1e-3 * max(1.0, abs(written[k])), (k, v, written[k])
     assert totals["realtime_factor"] > 0 and totals["clips"] == 1 and 0.0 <= totals["success_rate"] <= 1.0
