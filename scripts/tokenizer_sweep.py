@@ -17,7 +17,8 @@ its capture session, and is still judged on clips it never saw.
 (:meth:`Motion.mirrored`, encoded once into its own cache); ``--posture-copies N``
 adds N copies of every training clip with the upper body held in other random
 postures (:func:`motionlib.motion.posture.offset_posture`, seeds 0..N-1, one
-cache each).
+cache each); ``--speeds 0.8,1.25`` adds a copy of every training clip played at
+each of those speeds (resampled in time, one cache each).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -153,7 +154,16 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
 
 def augmentations(args) -> list[str]:
     """The training augmentations asked for (``tokenizer.data.augmented`` names)."""
-    return (["mirror"] if args.mirror else []) + [f"posture:{k}" for k in range(args.posture_copies)]
+    return ((["mirror"] if args.mirror else []) + [f"posture:{k}" for k in range(args.posture_copies)]
+            + [f"speed:{float(f):g}" for f in speed_factors(args)])
+
+
+def speed_factors(args) -> list[float]:
+    """The ``--speeds`` factors as floats (a clear error when one is not a number)."""
+    try:
+        return [float(f) for f in args.speeds.split(",") if f.strip()]
+    except ValueError:
+        raise SystemExit(f"--speeds takes comma-separated numbers, got {args.speeds!r}") from None
 
 
 def augmented_features(args, augment: str, clips=None) -> list:
@@ -162,7 +172,7 @@ def augmented_features(args, augment: str, clips=None) -> list:
     from motionlib.tokenizer.feature_cache import cached_clip_features
 
     if args.train_cache:
-        raise SystemExit("--mirror / --posture-copies encode the augmented clips from --clips; "
+        raise SystemExit("--mirror / --posture-copies / --speeds encode the augmented clips from --clips; "
                          "they cannot start from --train-cache")
     if clips is None:
         clips, _ = load_sets(args, need_eval=False)
@@ -242,7 +252,8 @@ def train_all(args) -> None:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
         common += ["--eval-cache", str(args.eval_cache), "--eval-note", args.eval_note]
-    common += (["--mirror"] if args.mirror else []) + ["--posture-copies", str(args.posture_copies)]
+    common += (["--mirror"] if args.mirror else []) + ["--posture-copies", str(args.posture_copies),
+                                                       "--speeds", args.speeds]
     augs = augmentations(args)
     for aug in augs:  # fails here, not in every worker, without clip files; else encodes once
         augmented_features(args, aug)
@@ -366,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="augment training with the left-right mirror image of every training clip")
     p.add_argument("--posture-copies", type=int, default=0,
                    help="augment training with N copies of every training clip in other upper-body postures")
+    p.add_argument("--speeds", default="",
+                   help="augment training with a copy of every training clip at each of these speeds, e.g. 0.8,1.25")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
     p.add_argument("--device", default="cpu")

@@ -185,3 +185,21 @@ def test_posture_augmentation(tmp_path):
     assert (angle <= 25.0 + 1e-6).all() and angle.mean() > 2.0
     with pytest.raises(ValueError, match="augmentation"):
         augmented(clip, "posture:x")
+
+
+def test_speed_augmentation(tmp_path):
+    """--speeds: "speed:F" plays the clip F times as fast at its own frame rate; the path through
+    space is the same, covered in 1/F of the time; a bad factor is a clear error."""
+    from motionlib.tokenizer.data import augmented
+
+    clip = load_motion(_clips(tmp_path / "clips", 1)[0])
+    fast, slow = augmented(clip, "speed:2"), augmented(clip, "speed:0.5")
+    assert fast.fps == slow.fps == clip.fps
+    assert fast.num_frames == (clip.num_frames - 1) // 2 + 1
+    assert abs(slow.num_frames - (2 * (clip.num_frames - 1) + 1)) <= 1
+    # frame k of the fast clip is frame 2k of the original; slow frame 2k is original frame k
+    assert np.allclose(fast.trans, clip.trans[::2][: fast.num_frames])
+    assert np.allclose(slow.trans[::2][: clip.num_frames], clip.trans[: (slow.num_frames + 1) // 2])
+    for bad in ("speed:x", "speed:0", "speed:9"):
+        with pytest.raises(ValueError, match="speed factor"):
+            augmented(clip, bad)

@@ -70,16 +70,25 @@ class ClipFeatures:
 
 def augmented(clip: Motion, augment: str) -> Motion:
     """``clip`` under a training augmentation: "" (none), "mirror" (its left-right mirror image,
-    :meth:`Motion.mirrored`) or "posture:SEED" (its upper body in a random other posture,
-    :func:`~motionlib.motion.posture.offset_posture` with that seed)."""
+    :meth:`Motion.mirrored`), "posture:SEED" (its upper body in a random other posture,
+    :func:`~motionlib.motion.posture.offset_posture` with that seed) or "speed:F" (played F times
+    as fast, e.g. "speed:0.8": resampled to fps / F and relabelled at its own fps)."""
     if not augment:
         return clip
     if augment == "mirror":
         return clip.mirrored()
-    kind, _, seed = augment.partition(":")
-    if kind == "posture" and seed.isdigit():
-        return offset_posture(clip, int(seed))
-    raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror' or 'posture:SEED')")
+    kind, _, arg = augment.partition(":")
+    if kind == "posture" and arg.isdigit():
+        return offset_posture(clip, int(arg))
+    if kind == "speed":
+        try:
+            factor = float(arg)
+        except ValueError:
+            factor = float("nan")
+        if not (np.isfinite(factor) and 0.25 <= factor <= 4.0):
+            raise ValueError(f"augmentation {augment!r}: the speed factor must be a number in [0.25, 4]")
+        return clip.resample(clip.fps / factor).copy(fps=clip.fps)
+    raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror', 'posture:SEED' or 'speed:F')")
 
 
 def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1, augment: str = "") -> ClipFeatures:
