@@ -216,8 +216,9 @@ def train_one(args, spec: RunSpec) -> dict:
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads)
     keep = {c.path for c in tr}
-    for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
-        tr = tr + [m for m in augmented_features(args, aug, clips) if m.path in keep]
+    for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips);
+        # a faster copy may fall below the window
+        tr = tr + [m for m in augmented_features(args, aug, clips) if m.path in keep and m.num_frames >= cfg.window]
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)
