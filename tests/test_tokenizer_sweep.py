@@ -52,8 +52,8 @@ def test_augmentations_encode_augmented_clips_into_their_own_caches(tmp_path):
     for name in ("dataset-2_walk_active_001", "dataset-1_walk_normal_001", "dataset-1_walk_angry_001"):
         save_motion(make_walking_clip(seconds=1.5), clips / f"{name}.npz")
     args = argparse.Namespace(clips=clips, cache_dir=tmp_path / "cache", split="styles", held_out_styles="angry",
-                              train_cache=None, eval_cache=None, mirror=True, posture_copies=2)
-    assert m.augmentations(args) == ["mirror", "posture:0", "posture:1"]
+                              train_cache=None, eval_cache=None, mirror=True, posture_copies=2, speeds="1.25")
+    assert m.augmentations(args) == ["mirror", "posture:0", "posture:1", "speed:1.25"]
     train, evals = m.load_sets(args)
     assert [c.path.name for c in evals] == ["dataset-1_walk_angry_001.npz"]
     mirrored = m.augmented_features(args, "mirror", train)
@@ -68,6 +68,13 @@ def test_augmentations_encode_augmented_clips_into_their_own_caches(tmp_path):
 
     for c, pc in zip(train, posture):
         assert np.allclose(pc.feats, encode_clip(offset_posture(load_motion(c.path), 1)), atol=1e-6)
+    fast = m.augmented_features(args, "speed:1.25", train)
+    assert (tmp_path / "cache" / "train_styles_angry_speed1.25.npz").exists()
+    for c, fc in zip(train, fast):
+        assert fc.num_frames < c.num_frames
+        assert np.allclose(fc.feats, encode_clip(load_motion(c.path).resample(24.0).copy(fps=30.0)), atol=1e-6)
+    with pytest.raises(SystemExit, match="--speeds"):
+        m.augmentations(argparse.Namespace(mirror=False, posture_copies=0, speeds="1.2,fast"))
     args.train_cache = tmp_path / "cache" / "train_styles_angry.npz"
     with pytest.raises(SystemExit, match="--mirror"):
         m.augmented_features(args, "mirror", train)
