@@ -218,9 +218,13 @@ def train_one(args, spec: RunSpec) -> dict:
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay)
     keep = {c.path for c in tr}
-    for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips);
-        # a faster copy may fall below the window
-        tr = tr + [m for m in augmented_features(args, aug, clips) if m.path in keep and m.num_frames >= cfg.window]
+    for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
+        copies = [m for m in augmented_features(args, aug, clips) if m.path in keep]
+        long_enough = [m for m in copies if m.num_frames >= cfg.window]  # a faster copy may fall below the window
+        if len(long_enough) < len(copies):
+            print(f"{spec.name}: {len(copies) - len(long_enough)} {aug} copies shorter than the window left out",
+                  flush=True)
+        tr = tr + long_enough
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)
