@@ -197,13 +197,20 @@ def train_state(path: Path) -> tuple[int, bool]:
 
 
 # ------------------------------------------------------------------------ train
+def long_enough(clips, window: int) -> tuple[list, int]:
+    """(the clips of at least ``window`` frames, how many were shorter)."""
+    kept = [c for c in clips if c.num_frames >= window]
+    return kept, len(clips) - len(kept)
+
+
 def train_val_split(clips, window: int, val_fraction: float = 0.05):
     """(train, val, number left out): clips of at least ``window`` frames, split by a hash of their names."""
     from motionlib.tokenizer.data import split_clips
 
-    by_path = {c.path: c for c in clips if c.num_frames >= window}
+    kept, short = long_enough(clips, window)
+    by_path = {c.path: c for c in kept}
     tr_p, va_p = split_clips(sorted(by_path), val_fraction)
-    return [by_path[p] for p in tr_p], [by_path[p] for p in va_p], len(clips) - len(by_path)
+    return [by_path[p] for p in tr_p], [by_path[p] for p in va_p], short
 
 
 def train_one(args, spec: RunSpec) -> dict:
@@ -219,12 +226,11 @@ def train_one(args, spec: RunSpec) -> dict:
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay)
     keep = {c.path for c in tr}
     for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
-        copies = [m for m in augmented_features(args, aug, clips) if m.path in keep]
-        long_enough = [m for m in copies if m.num_frames >= cfg.window]  # a faster copy may fall below the window
-        if len(long_enough) < len(copies):
-            print(f"{spec.name}: {len(copies) - len(long_enough)} {aug} copies shorter than the window left out",
-                  flush=True)
-        tr = tr + long_enough
+        # a faster copy of a clip may fall below the window
+        copies, short = long_enough([m for m in augmented_features(args, aug, clips) if m.path in keep], cfg.window)
+        if short:
+            print(f"{spec.name}: {short} {aug} copies shorter than the window left out", flush=True)
+        tr = tr + copies
     stats = compute_train_stats(tr)
     tr = tr + [c for c in tr if Path(c.path).name.startswith(EVAL_PREFIX)] * (args.d1_repeat - 1)
     res = train_on_clips(tr, va, stats, cfg, tcfg)

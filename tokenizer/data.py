@@ -84,8 +84,8 @@ def augmented(clip: Motion, augment: str) -> Motion:
         try:
             factor = float(arg)
         except ValueError:
-            factor = float("nan")
-        if not (np.isfinite(factor) and 0.25 <= factor <= 4.0):
+            factor = 0.0
+        if not 0.25 <= factor <= 4.0:  # also rejects nan and inf
             raise ValueError(f"augmentation {augment!r}: the speed factor must be a number in [0.25, 4]")
         return clip.resample(clip.fps / factor).copy(fps=clip.fps)
     raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror', 'posture:SEED' or 'speed:F')")
