@@ -19,7 +19,9 @@ adds N copies of every training clip with the upper body held in other random
 postures (:func:`motionlib.motion.posture.offset_posture`, seeds 0..N-1, one
 cache each); ``--speeds 0.8,1.25`` adds a copy of every training clip played at
 each of those speeds (resampled in time, one cache each). ``--weight-decay``
-sets AdamW's decoupled weight decay of the runs it trains (default 0).
+sets AdamW's decoupled weight decay of the runs it trains (default 0);
+``--part-mix P`` gives each training window, with probability P, the arms of
+another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -96,11 +98,12 @@ class RunSpec:
             extra["entropy_max_tokens"] = self.entropy_tokens
         return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook, **extra)
 
-    def train_config(self, out: Path, device: str, scale: float, threads: int, weight_decay: float = 0.0):
+    def train_config(self, out: Path, device: str, scale: float, threads: int, weight_decay: float = 0.0,
+                     part_mix: float = 0.0):
         from motionlib.tokenizer.config import TrainConfig
 
         return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
-                           warmup_steps=self.warmup, weight_decay=weight_decay, eval_every=2000, log_every=50,
+                           warmup_steps=self.warmup, weight_decay=weight_decay, part_mix=part_mix, eval_every=2000, log_every=50,
                            val_fraction=0.05, time_limit_s=self.budget_s * scale, device=device,
                            num_threads=threads, progress=False)
 
@@ -223,7 +226,8 @@ def train_one(args, spec: RunSpec) -> dict:
     tr, va, short = train_val_split(clips, cfg.window)
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
-    tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay)
+    tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay,
+                             args.part_mix)
     keep = {c.path for c in tr}
     for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
         # a faster copy of a clip may fall below the window
@@ -261,7 +265,7 @@ def train_all(args) -> None:
     common = ["--clips", str(args.clips), "--cache-dir", str(args.cache_dir), "--runs-dir", str(args.runs_dir),
               "--split", args.split, "--held-out-styles", args.held_out_styles, "--d1-repeat", str(args.d1_repeat),
               "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads),
-              "--weight-decay", str(args.weight_decay)]
+              "--weight-decay", str(args.weight_decay), "--part-mix", str(args.part_mix)]
     if args.train_cache:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
@@ -400,6 +404,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--budget-scale", type=float, default=1.0, help="multiply every run's time budget")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay of every run trained")
+    p.add_argument("--part-mix", type=float, default=0.0,
+                   help="probability that a training window's arms come from another window of its batch")
     p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
     args = p.parse_args(argv)
     if args.command == "train-one":

@@ -203,3 +203,31 @@ def test_speed_augmentation(tmp_path):
     for bad in ("speed:x", "speed:0", "speed:9"):
         with pytest.raises(ValueError, match="speed factor"):
             augmented(clip, bad)
+
+
+def test_part_mix():
+    """--part-mix: with probability 1 every window takes both arms from another window of the batch
+    (never its own) and keeps all other features; probability 0 changes nothing; a window's arms
+    stay together; a bad probability is a clear error."""
+    from motionlib.tokenizer.data import MIX_PARTS, mix_parts
+    from motionlib.tokenizer.parts import PART_NAMES, part_indices
+
+    arms = [i for p in MIX_PARTS for i in part_indices()[PART_NAMES.index(p)]]
+    rest = [i for i in range(135) if i not in arms]
+    x = torch.arange(8, dtype=torch.float32)[:, None, None].expand(8, 4, 135).clone()  # row b holds b
+    g = torch.Generator().manual_seed(0)
+    assert mix_parts(x, 0.0, generator=g) is x
+    y = mix_parts(x, 1.0, generator=g)
+    assert torch.equal(y[:, :, rest], x[:, :, rest])
+    src = y[:, 0, arms[0]]
+    assert (src != torch.arange(8)).all()  # every window got another window's arms
+    assert torch.equal(y[:, :, arms], src[:, None, None].expand(8, 4, len(arms)))  # both arms, all frames, one donor
+    assert torch.equal(x[:, 0, 0], torch.arange(8, dtype=torch.float32))  # the input is not modified
+    half = mix_parts(x, 0.5, generator=torch.Generator().manual_seed(1))
+    changed = (half[:, 0, arms[0]] != torch.arange(8)).sum()
+    assert 0 < changed < 8
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="part-mix"):
+            mix_parts(x, bad)
+    with pytest.raises(ValueError, match="part_mix"):
+        TrainConfig(part_mix=2.0)

@@ -78,3 +78,48 @@ def test_augmentations_encode_augmented_clips_into_their_own_caches(tmp_path):
     args.train_cache = tmp_path / "cache" / "train_styles_angry.npz"
     with pytest.raises(SystemExit, match="--mirror"):
         m.augmented_features(args, "mirror", train)
+
+
+def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
+    """``scripts/tokenizer_error_profile.py``: its root-aligned MPJPE is eval-tokenizer's (same
+    clips, same shipped model), per-style and per-joint figures average back to it, and the slow
+    and fast parts bound it (triangle inequality), with the whole error slow for a window of one frame."""
+    import json
+
+    import torch
+
+    from motionlib.motion import save_motion
+    from motionlib.tokenizer.checkpoint import default_tokenizer_path, load_tokenizer
+    from motionlib.tokenizer.data import list_clips, load_clip_features
+    from motionlib.tokenizer.losses import FeatureDenormalizer
+    from motionlib.tokenizer.metrics import evaluate_clips
+    from walk_fixture import make_walking_clip
+
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    prof = importlib.import_module("tokenizer_error_profile")
+    d = tmp_path / "clips"
+    for i, (name, speed) in enumerate([("dataset-1_walk_sad_001", 0.8), ("dataset-1_walk_angry_001", 1.3),
+                                       ("my_clip", 1.0)]):
+        save_motion(make_walking_clip(seconds=1.0 + 0.5 * i, speed=speed), d / f"{name}.npz")
+    prof.main([str(d), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    model, ck = load_tokenizer(default_tokenizer_path())
+    clips = [load_clip_features(p, ck.config.fps) for p in list_clips(d)]
+    ref = evaluate_clips(model, clips, FeatureDenormalizer(ck.stats))
+    assert res["clips"] == 3 and set(res["per_style_mm"]) == {"sad", "angry", "-"}
+    assert abs(res["mpjpe_root_aligned_mm"] - ref["mpjpe_root_aligned_mm"]) < 1e-3
+    frames = {r["clip"]: r["frames"] for r in res["worst_clips"]}
+    per_clip = sum(r["mpjpe_root_aligned_mm"] * r["frames"] for r in res["worst_clips"]) / sum(frames.values())
+    assert abs(per_clip - res["mpjpe_root_aligned_mm"]) < 1e-3
+    assert abs(sum(res["per_joint_mm"]) / 22 - res["mpjpe_root_aligned_mm"]) < 0.1
+    assert res["per_joint_mm"][0] == 0.0 and res["mpjpe_root_aligned_mm"] > 0
+    assert res["slow_mm"] + res["fast_mm"] >= res["mpjpe_root_aligned_mm"] - 1e-6
+    assert 0 < res["slow_mm"] < res["mpjpe_root_aligned_mm"] and res["fast_mm"] > 0
+    prof.main([str(d), "--json", "--smooth-s", "0"])
+    one = json.loads(capsys.readouterr().out)
+    assert abs(one["slow_mm"] - one["mpjpe_root_aligned_mm"]) < 1e-3 and one["fast_mm"] < 1e-6
+    ramp = torch.arange(9.0)[:, None, None].expand(9, 2, 3)  # a centred mean keeps a linear ramp inside
+    sm = prof.smooth(ramp, 5)
+    assert sm.shape == ramp.shape and torch.equal(prof.smooth(ramp, 1), ramp)
+    assert torch.allclose(sm[2:7], ramp[2:7]) and torch.allclose(sm[0], torch.full((2, 3), 0.6))  # (0+0+0+1+2)/5

@@ -126,6 +126,7 @@ class TrainConfig:
     batch: int = 64
     lr: float = 2e-4
     weight_decay: float = 0.0
+    part_mix: float = 0.0  # probability a training window's arms come from another window (data.mix_parts)
     warmup_steps: int = 1000
     grad_clip: float = 1.0
     seed: int = 0
@@ -145,6 +146,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.part_mix <= 1.0:
+            raise ValueError(f"part_mix must be in [0, 1], got {self.part_mix}")
 
     @property
     def out_dir(self) -> Path:

@@ -32,6 +32,10 @@ from motionlib.motion.features import DIM, encode_clip
 from motionlib.motion.io import find_clips, load_motion
 from motionlib.motion.posture import offset_posture
 
+from .parts import PART_NAMES, part_indices
+
+MIX_PARTS: tuple[str, ...] = ("left_arm", "right_arm")  # parts that --part-mix swaps between windows
+
 
 def list_clips(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
     """Clip files under the given folders/files, sorted, without token files."""
@@ -89,6 +93,32 @@ def augmented(clip: Motion, augment: str) -> Motion:
             raise ValueError(f"augmentation {augment!r}: the speed factor must be a number in [0.25, 4]")
         return clip.resample(clip.fps / factor).copy(fps=clip.fps)
     raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror', 'posture:SEED' or 'speed:F')")
+
+
+def mix_parts(x: torch.Tensor, prob: float, parts: tuple[str, ...] = MIX_PARTS,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Part-mix augmentation of a training batch (B, T, 135): with probability ``prob`` a window's
+    features of ``parts`` (by default both arms, together) are replaced by those of another window
+    of the batch, so a part's motion is also seen beside other motions of the rest of the body.
+    The features are local joint rotations (the root's aside), so any such mix is a valid pose
+    and the FK loss's targets follow it. ``prob`` 0 returns ``x`` itself and draws nothing."""
+    if not 0.0 <= prob <= 1.0:  # also rejects nan
+        raise ValueError(f"part-mix probability must be in [0, 1], got {prob}")
+    b = x.shape[0]
+    if prob == 0.0 or b < 2:
+        return x
+    names = list(PART_NAMES)
+    cols = torch.tensor([i for p in parts for i in part_indices()[names.index(p)]])
+    # a random non-zero shift: no window is its own donor
+    donor = (torch.arange(b) + torch.randint(1, b, (b,), generator=generator)) % b
+    rows = (torch.rand(b, generator=generator) < prob).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return x
+    out = x.clone()
+    sub = out[:, :, cols]
+    sub[rows] = x[donor[rows]][:, :, cols]
+    out[:, :, cols] = sub
+    return out
 
 
 def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1, augment: str = "") -> ClipFeatures:

@@ -36,7 +36,7 @@ from motionlib.motion.feature_stats import FeatureStats
 
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
 from .config import TokenizerConfig, TrainConfig
-from .data import ClipFeatures, WindowDataset, load_split
+from .data import ClipFeatures, WindowDataset, load_split, mix_parts
 from .losses import TokenizerLoss
 from .metrics import code_counts, evaluate_windows, perplexity, utilization
 from .model import build_tokenizer
@@ -141,7 +141,7 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
             lr = lr_at(step, tcfg, elapsed)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = data.sample(tcfg.batch, gen).to(dev)
+            x = mix_parts(data.sample(tcfg.batch, gen), tcfg.part_mix, generator=gen).to(dev)
             recon, aux, idx = model(x)
             loss, parts = loss_fn(recon, x, aux)
             if not torch.isfinite(loss):
