@@ -140,8 +140,8 @@ def test_presets_are_valid_configs():
 def test_shipped_default_tokenizer(monkeypatch):
     """The shipped checkpoint is the default, has the documented preset, and
     reconstructs a clip of its training distribution (root-aligned MPJPE
-    measured 13.5 mm; 13.6 for the model shipped before it) far better than holding the clip's mean pose (20.6 mm) or
-    than the same network untrained (82 mm)."""
+    measured 13.5 mm; 13.6 for the model shipped before it) far better than
+    holding the clip's mean pose (20.6 mm) or than the same network untrained (82 mm)."""
     monkeypatch.delenv(ENV_TOKENIZER, raising=False)
     path = resolve_tokenizer(None)
     assert path == default_tokenizer_path() and path.is_file() and path.stat().st_size < 5e6
