@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionlib.motion.errors import MotionError
 from motionlib.tokenizer.checkpoint import load_tokenizer, resolve_tokenizer
 from motionlib.tokenizer.data import list_clips, load_clip_features
-from motionlib.tokenizer.feature_cache import load_cache
-from motionlib.tokenizer.losses import BODY_JOINTS, FeatureDenormalizer, joint_positions
-from motionlib.tokenizer.metrics import reconstruct_clip
+from motionlib.tokenizer.feature_cache import is_feature_cache, load_cache
+from motionlib.tokenizer.losses import BODY_JOINTS, FeatureDenormalizer
+from motionlib.tokenizer.metrics import joint_errors, reconstruct_clip
 
 
 def style_of(name: str) -> str:
@@ -60,9 +59,8 @@ def profile(clips, model, denorm: FeatureDenormalizer, smooth_s: float) -> dict:
     for c in clips:
         x = denorm.normalize(torch.as_tensor(c.feats, dtype=torch.float32))
         _, rec = reconstruct_clip(model, x)
-        off = torch.as_tensor(c.offsets, dtype=torch.float32)
-        gt, pr = joint_positions(denorm(x)[None], off, fps)[0], joint_positions(denorm(rec)[None], off, fps)[0]
-        err = (pr - pr[:, :1]) - (gt - gt[:, :1])  # (T, 22, 3) metres, root-aligned
+        diff = joint_errors(x[None], rec[None], denorm, torch.as_tensor(c.offsets, dtype=torch.float32), fps)[0]
+        err = diff - diff[:, :1]  # (T, 22, 3) metres, root-aligned as eval-tokenizer's
         slow = smooth(err, max(1, round(smooth_s * fps)))
         dist = err.norm(dim=-1) * 1000.0
         per_joint += dist.sum(0).numpy()
@@ -83,12 +81,8 @@ def profile(clips, model, denorm: FeatureDenormalizer, smooth_s: float) -> dict:
 
 
 def load_inputs(path: Path, fps: float, min_frames: int):
-    if path.is_file() and path.suffix == ".npz" and not path.name.endswith(".tokens.npz"):
-        try:
-            return load_cache(path)[0]
-        except MotionError as e:
-            if "not a motionlib feature cache" not in e.problem:
-                raise
+    if path.is_file() and is_feature_cache(path):
+        return load_cache(path)[0]
     return [load_clip_features(p, fps, min_frames) for p in list_clips(path)]
 
 

@@ -103,8 +103,8 @@ class RunSpec:
         from motionlib.tokenizer.config import TrainConfig
 
         return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
-                           warmup_steps=self.warmup, weight_decay=weight_decay, part_mix=part_mix, eval_every=2000, log_every=50,
-                           val_fraction=0.05, time_limit_s=self.budget_s * scale, device=device,
+                           warmup_steps=self.warmup, weight_decay=weight_decay, part_mix=part_mix,
+                           eval_every=2000, log_every=50, val_fraction=0.05, time_limit_s=self.budget_s * scale, device=device,
                            num_threads=threads, progress=False)
 
 

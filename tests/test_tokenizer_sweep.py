@@ -119,6 +119,15 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
     prof.main([str(d), "--json", "--smooth-s", "0"])
     one = json.loads(capsys.readouterr().out)
     assert abs(one["slow_mm"] - one["mpjpe_root_aligned_mm"]) < 1e-3 and one["fast_mm"] < 1e-6
+    from motionlib.tokenizer.feature_cache import is_feature_cache, save_cache
+
+    save_cache(tmp_path / "cache.npz", clips)  # a feature cache and a clip file, both .npz, are told apart
+    assert is_feature_cache(tmp_path / "cache.npz") and not is_feature_cache(d / "my_clip.npz")
+    assert not is_feature_cache(tmp_path / "missing.npz")
+    prof.main([str(tmp_path / "cache.npz"), "--json"])
+    assert json.loads(capsys.readouterr().out)["mpjpe_root_aligned_mm"] == res["mpjpe_root_aligned_mm"]
+    prof.main([str(d / "my_clip.npz"), "--json"])
+    assert json.loads(capsys.readouterr().out)["clips"] == 1
     ramp = torch.arange(9.0)[:, None, None].expand(9, 2, 3)  # a centred mean keeps a linear ramp inside
     sm = prof.smooth(ramp, 5)
     assert sm.shape == ramp.shape and torch.equal(prof.smooth(ramp, 1), ramp)

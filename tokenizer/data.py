@@ -107,17 +107,12 @@ def mix_parts(x: torch.Tensor, prob: float, parts: tuple[str, ...] = MIX_PARTS,
     b = x.shape[0]
     if prob == 0.0 or b < 2:
         return x
-    names = list(PART_NAMES)
-    cols = torch.tensor([i for p in parts for i in part_indices()[names.index(p)]])
+    cols = [i for p in parts for i in part_indices()[PART_NAMES.index(p)]]
     # a random non-zero shift: no window is its own donor
     donor = (torch.arange(b) + torch.randint(1, b, (b,), generator=generator)) % b
-    rows = (torch.rand(b, generator=generator) < prob).nonzero().squeeze(1)
-    if rows.numel() == 0:
-        return x
+    pick = (torch.rand(b, generator=generator) < prob)[:, None, None]
     out = x.clone()
-    sub = out[:, :, cols]
-    sub[rows] = x[donor[rows]][:, :, cols]
-    out[:, :, cols] = sub
+    out[:, :, cols] = torch.where(pick, x[donor][:, :, cols], x[:, :, cols])
     return out
 
 

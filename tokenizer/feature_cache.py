@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -55,6 +56,16 @@ def save_cache(path: str | os.PathLike, clips: Sequence[ClipFeatures], signature
         "origin_json": np.array([json.dumps(c.origin) for c in clips]),
     }
     return write_npz_atomic(path, arrays)
+
+
+def is_feature_cache(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a readable ``.npz`` whose format key says feature cache (any version:
+    :func:`load_cache` reports a wrong one)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "format" in z.files and str(z["format"]) == FORMAT
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def load_cache(path: str | os.PathLike, root: str | os.PathLike | None = None) -> tuple[list[ClipFeatures], str]:

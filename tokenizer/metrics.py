@@ -69,6 +69,19 @@ def code_counts(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
     return torch.bincount(indices.reshape(-1).long().cpu(), minlength=codebook_size)
 
 
+@torch.no_grad()
+def joint_errors(gt: torch.Tensor, rec: torch.Tensor, denorm: FeatureDenormalizer, offsets: torch.Tensor,
+                 fps: float) -> torch.Tensor:
+    """FK joint position differences ``rec - gt`` (B, T, 22, 3) in metres, float64, of normalised
+    (B, T, 135) features with skeleton ``offsets`` (24, 3) or (B, 24, 3); subtracting joint 0's
+    difference per frame gives the root-aligned error."""
+    if offsets.ndim == 3:
+        offsets = offsets[:, None]
+    p_gt = joint_positions(denorm(gt).double(), offsets.double(), fps)
+    p_rec = joint_positions(denorm(rec).double(), offsets.double(), fps)
+    return p_rec - p_gt
+
+
 class MetricAccumulator:
     """Running sums of the reconstruction and codebook metrics."""
 
@@ -86,11 +99,7 @@ class MetricAccumulator:
     def add(self, gt: torch.Tensor, rec: torch.Tensor, denorm: FeatureDenormalizer, offsets: torch.Tensor,
             indices: torch.Tensor | None = None) -> None:
         """``gt``/``rec``: normalised (B, T, 135); ``offsets``: (24, 3) or (B, 24, 3)."""
-        if offsets.ndim == 3:
-            offsets = offsets[:, None]
-        p_gt = joint_positions(denorm(gt).double(), offsets.double(), self.cfg.fps)
-        p_rec = joint_positions(denorm(rec).double(), offsets.double(), self.cfg.fps)
-        diff = p_rec - p_gt  # (B, T, 22, 3)
+        diff = joint_errors(gt, rec, denorm, offsets, self.cfg.fps)  # (B, T, 22, 3)
         err_g = diff.norm(dim=-1)
         # anchoring both paths at a frame's root subtracts that frame's root difference: root-aligned anchors
         # every frame at itself, the windowed global error every frame at its window's first frame
