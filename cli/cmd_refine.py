@@ -21,8 +21,10 @@ def register(sub) -> None:
                    help="restart from the reference when any body is M metres from it (default: the policy's "
                         "training termination distance, 0.25; 0: only when the clip is lost at PHC's 0.5 m mean)")
     p.add_argument("--no-cleanup", action="store_true",
-                   help="track the input as it is (default: smooth it and put its feet on the floor first, "
-                        "see motionlib.motion.cleanup)")
+                   help="track the input as it is (default: smooth it, put its feet on the floor and take the "
+                        "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
+    p.add_argument("--no-unslide", action="store_true",
+                   help="clean up without the last step (for clean mocap: it moves such a path by 1-2 cm)")
     p.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
                    help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
@@ -48,7 +50,9 @@ def run(args) -> int:
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     cleanup = None
     if not args.no_cleanup:
-        cleanup = CleanupConfig() if args.smooth is None else CleanupConfig(smooth_sigma_frames=args.smooth)
+        cleanup = CleanupConfig(unslide=not args.no_unslide)
+        if args.smooth is not None:
+            cleanup.smooth_sigma_frames = args.smooth
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s, settings = [], 0.0, 0.0, {}
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)

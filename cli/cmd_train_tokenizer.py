@@ -23,6 +23,10 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="AdamW decoupled weight decay (the shipped tokenizer trained with 0.1)")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="> 0: validate and save an exponential moving average of the weights (e.g. 0.999)")
     p.add_argument("--warmup", type=int, default=1000, help="warm-up steps")
     p.add_argument("--window", type=int, default=None, help="training window, frames")
     p.add_argument("--width", type=int, default=None, help="conv channels")
@@ -53,6 +57,7 @@ def run(args) -> int:
                  "w_commit": args.commit_weight}
     cfg = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
     tcfg = TrainConfig(out=str(args.out), steps=args.steps, batch=args.batch, lr=args.lr,
+                       weight_decay=args.weight_decay, ema_decay=args.ema_decay,
                        warmup_steps=min(args.warmup, args.steps - 1), seed=args.seed,
                        eval_every=min(args.eval_every, args.steps), log_every=min(50, args.steps),
                        val_fraction=args.val_fraction, tensorboard=not args.no_tensorboard, progress=not args.json,

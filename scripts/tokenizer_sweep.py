@@ -21,7 +21,9 @@ cache each); ``--speeds 0.8,1.25`` adds a copy of every training clip played at
 each of those speeds (resampled in time, one cache each). ``--weight-decay``
 sets AdamW's decoupled weight decay of the runs it trains (default 0);
 ``--part-mix P`` gives each training window, with probability P, the arms of
-another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`).
+another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`);
+``--ema-decay D`` validates and saves a moving average of the weights
+(``TrainConfig.ema_decay``).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -99,11 +101,12 @@ class RunSpec:
         return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook, **extra)
 
     def train_config(self, out: Path, device: str, scale: float, threads: int, weight_decay: float = 0.0,
-                     part_mix: float = 0.0):
+                     part_mix: float = 0.0, ema_decay: float = 0.0):
         from motionlib.tokenizer.config import TrainConfig
 
         return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
                            warmup_steps=self.warmup, weight_decay=weight_decay, part_mix=part_mix,
+                           ema_decay=ema_decay,
                            eval_every=2000, log_every=50, val_fraction=0.05, time_limit_s=self.budget_s * scale, device=device,
                            num_threads=threads, progress=False)
 
@@ -227,7 +230,7 @@ def train_one(args, spec: RunSpec) -> dict:
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
     tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay,
-                             args.part_mix)
+                             args.part_mix, args.ema_decay)
     keep = {c.path for c in tr}
     for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
         # a faster copy of a clip may fall below the window
@@ -265,7 +268,8 @@ def train_all(args) -> None:
     common = ["--clips", str(args.clips), "--cache-dir", str(args.cache_dir), "--runs-dir", str(args.runs_dir),
               "--split", args.split, "--held-out-styles", args.held_out_styles, "--d1-repeat", str(args.d1_repeat),
               "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads),
-              "--weight-decay", str(args.weight_decay), "--part-mix", str(args.part_mix)]
+              "--weight-decay", str(args.weight_decay), "--part-mix", str(args.part_mix),
+              "--ema-decay", str(args.ema_decay)]
     if args.train_cache:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
@@ -406,6 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay of every run trained")
     p.add_argument("--part-mix", type=float, default=0.0,
                    help="probability that a training window's arms come from another window of its batch")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="> 0: validate and save an exponential moving average of the weights (e.g. 0.999)")
     p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
     args = p.parse_args(argv)
     if args.command == "train-one":

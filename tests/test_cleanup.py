@@ -1,5 +1,6 @@
 """Kinematic clean-up before refinement: smoothing keeps what is smooth and removes
-frame-to-frame jitter; grounding undoes a floating/sinking offset and leaves a grounded clip."""
+frame-to-frame jitter; grounding undoes a floating/sinking offset and leaves a grounded clip;
+unslide takes a whole-body slide during stance out of the root path."""
 
 from __future__ import annotations
 
@@ -54,6 +55,35 @@ def test_ground_undoes_a_height_offset(walk, offset):
     p = M.plausibility(out)
     assert p["float_mm"] < 5.0 and p["penetration_mm"] < 2.0
     assert np.abs(floor_offset(walk)).max() < 0.01  # a clean walk is already on the floor (within 1 cm)
+
+
+def test_unslide_removes_a_whole_body_slide_and_keeps_a_clean_walk(walk):
+    from motionlib.motion import metrics as M
+    from motionlib.motion.cleanup import planted_feet, unslide
+
+    scale = M.body_scale_of(walk)
+    # a clean walk: each foot is planted for part of the time, swinging feet are not
+    w, d = planted_feet(walk)
+    assert w.shape == (walk.num_frames - 1, 2) and d.shape == (walk.num_frames - 1, 2, 2)
+    assert 0.2 < (w > 0.5).mean() < 0.95 and w.min() == 0.0
+    out = unslide(walk)
+    assert M.mpjpe(out.positions(), walk.positions()) < 30.0  # its own path, within a few cm
+    np.testing.assert_array_equal(out.trans[:, 2], walk.trans[:, 2])  # heights untouched
+    np.testing.assert_allclose(out.rotations, walk.rotations, atol=1e-12)
+
+    # the same walk sliding sideways and back and forth as a whole (1.5 Hz, 4 cm): planted feet slide
+    t = np.arange(walk.num_frames) / walk.fps
+    wobble = np.stack([0.04 * np.sin(2 * np.pi * 1.5 * t), 0.04 * np.cos(2 * np.pi * 1.1 * t), 0 * t], 1)
+    sliding = walk.copy(trans=walk.trans + wobble)
+    fixed = unslide(sliding)
+    assert M.skate_mm(sliding.positions(), scale) > M.skate_mm(walk.positions(), scale) + 5.0
+    assert M.skate_mm(fixed.positions(), scale) < M.skate_mm(walk.positions(), scale) + 1.5
+    assert M.mpjpe(fixed.positions(), walk.positions()) < 0.6 * M.mpjpe(sliding.positions(), walk.positions())
+
+    # a body in the air (no foot low enough) is left alone
+    flying = walk.copy(trans=walk.trans + np.array([0.0, 0.0, 0.5]))
+    assert planted_feet(flying)[0].max() == 0.0
+    np.testing.assert_allclose(unslide(flying).trans, flying.trans)
 
 
 def test_refine_tracks_the_cleaned_reference_and_reports_the_input(walk, tmp_path):

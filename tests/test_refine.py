@@ -109,6 +109,7 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
     assert clip["id"] == "walk" and {"success", "g_mpjpe_mm", "l_mpjpe_mm", "accel_err", "before", "after"} <= set(clip)
     assert doc["totals"]["realtime_factor"] > 0
     assert doc["totals"]["cleanup"]["ground"] is True  # the input is cleaned up before tracking by default
+    assert doc["totals"]["cleanup"]["unslide"] is True
     refined = load_motion(tmp_path / "ref" / "clips" / "walk.npz")
     assert refined.num_frames == walk.num_frames
     assert not list(tmp_path.rglob("*.tmp"))
@@ -116,6 +117,10 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
     assert main(["refine", str(tmp_path / "noisy"), "--out", str(tmp_path / "raw"), "--policy",
                  str(reference_policy), "--threads", "1", "--no-cleanup", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"]["cleanup"] is None
+    assert main(["refine", str(tmp_path / "noisy"), "--out", str(tmp_path / "slid"), "--policy",
+                 str(reference_policy), "--threads", "1", "--no-unslide", "--smooth", "2", "--json"]) == 0
+    cleanup = json.loads(capsys.readouterr().out)["totals"]["cleanup"]
+    assert cleanup["unslide"] is False and cleanup["ground"] is True and cleanup["smooth_sigma_frames"] == 2.0
 
 
 def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):

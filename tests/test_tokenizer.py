@@ -255,6 +255,43 @@ def test_train_loop_resumes(walk_dir, tmp_path):
     assert load_checkpoint(r2.checkpoint).step == 4
 
 
+def test_weight_average_is_the_ema_of_the_trained_weights_and_resumes(walk_dir, tmp_path):
+    from motionlib.tokenizer.train import WeightAverage
+
+    # the average follows the ramped EMA formula, and buffers are copied, not averaged
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    a.register_buffer("buf", torch.zeros(2))
+    b.register_buffer("buf", torch.ones(2))
+    w0 = a.weight.detach().clone()
+    avg = WeightAverage(a, decay=0.9)
+    avg.update(b)  # first update: decay min(0.9, 1/10) = 0.1
+    assert torch.allclose(avg.model.weight, 0.1 * w0 + 0.9 * b.weight)
+    assert torch.equal(avg.model.buf, b.buf) and not avg.model.weight.requires_grad
+
+    cfg = tiny()
+    r1 = train_tokenizer(walk_dir, cfg, quiet_train(tmp_path, 3, ema_decay=0.5))
+    ck = load_checkpoint(r1.checkpoint)
+    assert ck.train_state is not None and set(ck.train_state) == set(ck.model_state)
+    differs = [k for k in ck.model_state if ck.model_state[k].is_floating_point()
+               and not torch.equal(ck.model_state[k], ck.train_state[k])]
+    assert differs, "the saved tokenizing weights should be the average, not the raw weights"
+    # what tokenizes (load_tokenizer, best.pt) is the average; resuming trains on from the raw weights
+    model, _ = load_tokenizer(r1.checkpoint)
+    assert all(torch.equal(v, ck.model_state[k]) for k, v in model.state_dict().items())
+    assert all(torch.equal(v, load_checkpoint(tmp_path / "best.pt").model_state[k])
+               for k, v in model.state_dict().items())
+    r2 = train_tokenizer(walk_dir, cfg, quiet_train(tmp_path, 4, ema_decay=0.5))
+    ck2 = load_checkpoint(r2.checkpoint)
+    assert r2.resumed_from == 3 and ck2.step == 4
+    # one more step, the 4th update: decay min(0.5, (1 + 3) / (10 + 3)); average = d * old + (1 - d) * new raw
+    d = 4 / 13
+    for k in differs:
+        assert torch.allclose(ck2.model_state[k], d * ck.model_state[k] + (1 - d) * ck2.train_state[k], atol=1e-6)
+    # a run without averaging saves no raw copy
+    assert load_checkpoint(train_tokenizer(walk_dir, cfg, quiet_train(tmp_path / "plain", 2)).checkpoint
+                           ).train_state is None
+
+
 # ----------------------------------------------------------------------- VQ-512
 def test_vq512_baseline_trains_and_ema_updates_codebook():
     torch.manual_seed(0)

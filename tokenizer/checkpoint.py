@@ -4,7 +4,9 @@ Contents (plain tensors, strings and numbers only, so that it loads with
 ``torch.load(weights_only=True)`` -- no pickled code is executed):
 ``format``/``version``, the :class:`TokenizerConfig` and :class:`TrainConfig`
 as dicts, the normalisation statistics (mean/std of the train split), the
-model ``state_dict``, optionally the optimizer state, the step, and the
+model ``state_dict``, optionally the optimizer state and (for a run that
+averages its weights, ``TrainConfig.ema_decay``) the raw training weights
+``train_model`` beside the averaged ``model`` it tokenizes with, the step, and the
 ``tokenizer_id``: a hash of config + statistics + weights that token files
 record, so tokens are never decoded by a different tokenizer by mistake.
 
@@ -47,6 +49,7 @@ class Checkpoint:
     tokenizer_id: str = ""
     train: TrainConfig | None = None
     optimizer_state: dict | None = None
+    train_state: dict[str, torch.Tensor] | None = None  # raw weights of a weight-averaged run (resume only)
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -67,8 +70,11 @@ def compute_tokenizer_id(cfg: TokenizerConfig, stats: FeatureStats, state: dict[
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, cfg: TokenizerConfig, stats: FeatureStats,
                     train: TrainConfig | None = None, optimizer: torch.optim.Optimizer | None = None,
-                    step: int = 0, extra: dict[str, Any] | None = None) -> str:
-    """Write a checkpoint atomically; returns its tokenizer id."""
+                    step: int = 0, extra: dict[str, Any] | None = None,
+                    train_model: torch.nn.Module | None = None) -> str:
+    """Write a checkpoint atomically; returns its tokenizer id. ``model`` is
+    what tokenizes; ``train_model`` (optional) the raw weights an averaged
+    ``model`` was made from, kept so that training can resume."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tid = compute_tokenizer_id(cfg, stats, state)
     obj = {
@@ -78,6 +84,8 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, cfg: Tokeni
                   "std": torch.as_tensor(np.asarray(stats.std, dtype=np.float64)),
                   "frames": int(stats.frames), "clips": int(stats.clips), "std_floor": float(stats.std_floor)},
         "model": state, "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "train_model": None if train_model is None else {k: v.detach().cpu()
+                                                         for k, v in train_model.state_dict().items()},
         "step": int(step), "tokenizer_id": tid, "extra": dict(extra or {}),
     }
     with atomic_path(path) as tmp:
@@ -114,12 +122,15 @@ def load_checkpoint(path: str | os.PathLike, expected: TokenizerConfig | None = 
             what = ", ".join(f"{k}: expected {a!r}, checkpoint has {b!r}" for k, (a, b) in diff.items())
             raise MotionError(f"checkpoint was made with another tokenizer config ({what})", src)
     return Checkpoint(cfg, stats, obj["model"], int(obj.get("step", 0)), str(obj.get("tokenizer_id", "")), train,
-                      obj.get("optimizer"), dict(obj.get("extra") or {}), path)
+                      obj.get("optimizer"), obj.get("train_model"), dict(obj.get("extra") or {}), path)
 
 
-def load_state_into(model: torch.nn.Module, ckpt: Checkpoint) -> None:
+def load_state_into(model: torch.nn.Module, ckpt: Checkpoint, raw: bool = False) -> None:
+    """Load the checkpoint's tokenizing weights, or with ``raw`` its raw
+    training weights (the same ones unless the run averaged its weights)."""
+    state = ckpt.train_state if raw and ckpt.train_state is not None else ckpt.model_state
     try:
-        model.load_state_dict(ckpt.model_state, strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0]
         raise MotionError(f"checkpoint weights do not fit the {ckpt.config.kind} tokenizer ({first})",

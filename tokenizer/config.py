@@ -127,6 +127,9 @@ class TrainConfig:
     lr: float = 2e-4
     weight_decay: float = 0.0
     part_mix: float = 0.0  # probability a training window's arms come from another window (data.mix_parts)
+    # > 0: keep an exponential moving average of the weights with this decay (ramped in as
+    # min(decay, (1 + step) / (10 + step))); validation and the saved model use the averaged weights
+    ema_decay: float = 0.0
     warmup_steps: int = 1000
     grad_clip: float = 1.0
     seed: int = 0
@@ -148,6 +151,8 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0.0 <= self.part_mix <= 1.0:
             raise ValueError(f"part_mix must be in [0, 1], got {self.part_mix}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
     @property
     def out_dir(self) -> Path:

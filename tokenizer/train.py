@@ -18,10 +18,17 @@ as well as) a step count: the cosine schedule then advances with whichever of
 steps and time runs out first, and the run checkpoints and ends when its
 budget is spent, so a fixed amount of compute still gets a complete schedule
 (the number of steps reached is recorded in the checkpoint).
+
+``TrainConfig.ema_decay`` > 0 keeps an exponential moving average of the
+weights (Polyak averaging, as image tokenizers such as MAGVIT-v2 and
+diffusion models are trained): validation, ``best.pt`` and the tokenizing
+weights of ``last.pt`` are the average; ``last.pt`` also keeps the raw weights
+to resume from.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -53,6 +60,26 @@ class TrainResult:
     val: dict[str, Any] = field(default_factory=dict)
     resumed_from: int = 0
     stopped_early: bool = False  # TrainConfig.time_limit_s ran out before TrainConfig.steps
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters; its buffers (VQ
+    codebooks, LFQ constants) are copied, not averaged. The decay ramps in as
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so early averages
+    do not remember the initialisation."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, updates: int = 0):
+        self.model = copy.deepcopy(model).eval()
+        self.model.requires_grad_(False)
+        self.decay, self.updates = decay, updates
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1.0 - d)
+        for b_avg, b in zip(self.model.buffers(), model.buffers()):
+            b_avg.copy_(b)
 
 
 def schedule_progress(step: int, elapsed_s: float, tcfg: TrainConfig) -> float:
@@ -113,7 +140,7 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
         except MotionError as e:
             raise MotionError(f"{e.problem}; to start a new run use another output folder or resume=False "
                               f"(--no-resume)", e.source) from None
-        load_state_into(model, ck)
+        load_state_into(model, ck, raw=True)
         if ck.optimizer_state is not None:
             opt.load_state_dict(ck.optimizer_state)
         start, stats = ck.step, ck.stats
@@ -121,6 +148,12 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
         seconds_before = float(ck.extra.get("train_seconds", 0.0))
     dev = torch.device(tcfg.device)
     model.to(dev)
+    avg = None
+    if tcfg.ema_decay > 0:
+        avg = WeightAverage(model, tcfg.ema_decay, updates=start)
+        if start and last_path.exists():  # resumed: the average goes on from the checkpoint's
+            load_state_into(avg.model, ck)
+    shown = model if avg is None else avg.model  # what is validated and tokenizes
     loss_fn = TokenizerLoss(cfg, stats).to(dev)
     data = WindowDataset(train_clips, stats, cfg.window)
     val_data = WindowDataset(val_clips, stats, cfg.window) if val_clips else None
@@ -151,6 +184,8 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
             if tcfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
+            if avg is not None:
+                avg.update(model)
             counts += code_counts(idx, counts.numel())
             done = step + 1
             elapsed = seconds_before + time.monotonic() - t_start
@@ -166,7 +201,7 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
                     writer.add_scalar("codebook/perplexity", ppl, done)
                 counts.zero_()
             if done % tcfg.eval_every == 0 or done == tcfg.steps or out_of_time:
-                val = evaluate_windows(model, val_data or data, loss_fn.denorm, batch=tcfg.batch)
+                val = evaluate_windows(shown, val_data or data, loss_fn.denorm, batch=tcfg.batch)
                 val["split"] = "val" if val_data is not None else "train"
                 if writer is not None:
                     for k in ("mpjpe_mm", "mpjpe_root_aligned_mm", "feature_l1", "utilization", "perplexity"):
@@ -177,9 +212,10 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
                          "val_mpjpe_root_aligned_mm": val["mpjpe_root_aligned_mm"],
                          "val_utilization": val["utilization"], "train_seconds": elapsed,
                          "finished": done >= tcfg.steps or out_of_time}
-                tid = save_checkpoint(last_path, model, cfg, stats, tcfg, opt, done, extra)
+                tid = save_checkpoint(last_path, shown, cfg, stats, tcfg, opt, done, extra,
+                                      train_model=None if avg is None else model)
                 if is_best:
-                    save_checkpoint(best_path, model, cfg, stats, tcfg, None, done, extra)
+                    save_checkpoint(best_path, shown, cfg, stats, tcfg, None, done, extra)
                 result.tokenizer_id, result.val = tid, val
             result.step = done
             if out_of_time:  # time budget spent: the schedule has ended too (see schedule_progress)
