@@ -24,7 +24,7 @@ def register(sub) -> None:
                    help="track the input as it is (default: smooth it, put its feet on the floor and take the "
                         "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
     p.add_argument("--no-unslide", action="store_true",
-                   help="clean up without the last step (for clean mocap: it moves such a path by 1-2 cm)")
+                   help="clean up without the last step (use it for clean mocap: unslide moves its path by 0.7-1.4 cm)")
     p.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
                    help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
