@@ -112,7 +112,7 @@ def planted_feet(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06),
     xy = pos[:, M.FOOT_JOINTS, :2]
     steps = np.arange(pos.shape[0] - 1)
     weights, disp = [], []
-    for ankle, toe in ((0, 2), (1, 3)):  # left foot, right foot
+    for ankle, toe in M.FEET:  # left foot, right foot
         low = np.minimum(h[:-1, [ankle, toe]], h[1:, [ankle, toe]])  # (T-1, 2) over the step
         point = np.where(low[:, 0] <= low[:, 1], ankle, toe)
         d = xy[steps + 1, point] - xy[steps, point]

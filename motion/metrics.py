@@ -40,6 +40,7 @@ TOLERANCE_M = 0.005  # PhysDiff's 5 mm
 CONTACT_HEIGHT_M = 0.025  # a sole point lower than this is in contact
 FOOT_JOINTS = (7, 8, 10, 11)  # left/right ankle, left/right toe
 SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])  # joint -> box bottom, mean body
+FEET = ((0, 2), (1, 3))  # (ankle, toe) columns of FOOT_JOINTS / sole_heights: left foot, right foot
 
 
 def body_scale_of(motion: Motion) -> float:
@@ -69,7 +70,7 @@ def skate_mm(pos: np.ndarray, scale: float = 1.0, contact_height: float = CONTAC
     contact = (h[:-1] < contact_height) & (h[1:] < contact_height)  # (T-1, 4)
     disp = np.linalg.norm(pos[1:, FOOT_JOINTS, :2] - pos[:-1, FOOT_JOINTS, :2], axis=-1)
     # per frame pair: the feet (ankle and toe points averaged per foot) that slide while planted
-    per_foot = np.stack([(disp[:, [0, 2]] * contact[:, [0, 2]]).max(1), (disp[:, [1, 3]] * contact[:, [1, 3]]).max(1)], 1)
+    per_foot = np.stack([(disp[:, list(f)] * contact[:, list(f)]).max(1) for f in FEET], 1)
     return float(per_foot.sum(axis=1).mean() * 1000.0)
 
 

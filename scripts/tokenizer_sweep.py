@@ -75,6 +75,15 @@ def clip_role(path: Path, split: str, held_out_styles: set[str]) -> str | None:
     return "eval" if split == "d2" or d1_style(path) in held_out_styles else "train"
 
 
+# TrainConfig fields set for every run by a flag of the same name (--weight-decay ...); train_all passes them on
+# to its worker processes, train_one into each run's TrainConfig
+TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay")
+
+
+def train_overrides(args) -> dict:
+    return {f: getattr(args, f) for f in TRAIN_FLAGS}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run of the benchmark."""
@@ -103,15 +112,14 @@ class RunSpec:
             extra["w_fk"] = self.w_fk
         return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook, **extra)
 
-    def train_config(self, out: Path, device: str, scale: float, threads: int, weight_decay: float = 0.0,
-                     part_mix: float = 0.0, ema_decay: float = 0.0):
+    def train_config(self, out: Path, device: str, scale: float, threads: int, **overrides):
+        """The run's TrainConfig; ``overrides``: other TrainConfig fields (``train_overrides``)."""
         from motionlib.tokenizer.config import TrainConfig
 
         return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
-                           warmup_steps=self.warmup, weight_decay=weight_decay, part_mix=part_mix,
-                           ema_decay=ema_decay,
-                           eval_every=2000, log_every=50, val_fraction=0.05, time_limit_s=self.budget_s * scale, device=device,
-                           num_threads=threads, progress=False)
+                           warmup_steps=self.warmup, eval_every=2000, log_every=50, val_fraction=0.05,
+                           time_limit_s=self.budget_s * scale, device=device, num_threads=threads, progress=False,
+                           **overrides)
 
 
 def build_plan() -> list[RunSpec]:
@@ -236,8 +244,8 @@ def train_one(args, spec: RunSpec) -> dict:
     tr, va, short = train_val_split(clips, cfg.window)
     print(f"{spec.name}: {len(clips)} train clips, {short} shorter than the {cfg.window}-frame window left out",
           flush=True)
-    tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads, args.weight_decay,
-                             args.part_mix, args.ema_decay)
+    tcfg = spec.train_config(run_dir(args, spec), args.device, args.budget_scale, args.threads,
+                             **train_overrides(args))
     keep = {c.path for c in tr}
     for aug in augmentations(args):  # augmented copies of the training clips (not of the validation clips)
         # a faster copy of a clip may fall below the window
@@ -274,9 +282,8 @@ def train_all(args) -> None:
         return
     common = ["--clips", str(args.clips), "--cache-dir", str(args.cache_dir), "--runs-dir", str(args.runs_dir),
               "--split", args.split, "--held-out-styles", args.held_out_styles, "--d1-repeat", str(args.d1_repeat),
-              "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads),
-              "--weight-decay", str(args.weight_decay), "--part-mix", str(args.part_mix),
-              "--ema-decay", str(args.ema_decay)]
+              "--device", args.device, "--budget-scale", str(args.budget_scale), "--threads", str(args.threads)]
+    common += [a for f, v in train_overrides(args).items() for a in ("--" + f.replace("_", "-"), str(v))]
     if args.train_cache:
         common += ["--train-cache", str(args.train_cache)]
     if args.eval_cache:
