@@ -16,7 +16,8 @@ Defaults and where they come from:
   codes in use, so its weight is set explicitly (``w_entropy``), as is the
   commitment weight (``vector_quantize_pytorch.LFQ`` defaults it to 0).
 * FK loss weight 5 (``w_fk``): the held-out error of the 2D-LFQ fell from
-  41-42 mm (weight 1, T2M-GPT-style recipes) to 35.7 mm (README); the 1D
+  41-42 mm (weight 1, T2M-GPT-style recipes) to 35.7 mm at the same
+  training length and 33.9 mm trained longer (README); the 1D
   baselines keep weight 1, as they were benchmarked.
 * The defaults are the shipped 2D-LFQ tokenizer (preset ``lfq2d-14`` in
   :mod:`.presets`, which also holds the 1D baselines).
@@ -58,6 +59,7 @@ class TokenizerConfig:
     w_vel: float = 0.5  # smooth L1 on first differences of normalised features
     # L1 on root-relative joint positions (metres) through FK. 5 since 2026-11-28: at 1 it was ~10 % of the total
     # loss late in a run (0.012 m against 0.08 of the feature term) and the held-out error 41-42 mm; at 5, 35.7 mm
+    # at the same length, 33.9 mm trained longer
     w_fk: float = 5.0
     w_commit: float = 0.02  # commitment weight (LFQ and VQ)
     w_entropy: float = 0.01  # LFQ entropy penalty weight (0.1 gave worse validation MPJPE, see README)
