@@ -1,7 +1,8 @@
 """MotionBook tokenizer benchmark: 2D-LFQ vs 1D-LFQ vs VQ-512, and a codebook-size sweep.
 
     python scripts/tokenizer_sweep.py train  [--device cuda] [--workers 6] [--only GLOB] [--budget-scale 1]
-    python scripts/tokenizer_sweep.py eval   [--only GLOB]
+    python scripts/tokenizer_sweep.py eval   [--only GLOB] [--checkpoint best|last]
+    python scripts/tokenizer_sweep.py export NAME --out FILE [--checkpoint best|last]   # a shippable copy
     python scripts/tokenizer_sweep.py report            # docs/tokenizer_sweep.{csv,md,png}
     python scripts/tokenizer_sweep.py plan              # the runs, their budgets and their state
 
@@ -105,12 +106,9 @@ class RunSpec:
     def config(self):
         from motionlib.tokenizer.presets import preset
 
-        extra = {} if self.w_entropy is None else {"w_entropy": self.w_entropy}
-        if self.entropy_tokens is not None:
-            extra["entropy_max_tokens"] = self.entropy_tokens
-        if self.w_fk is not None:
-            extra["w_fk"] = self.w_fk
-        return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook, **extra)
+        extra = {"w_entropy": self.w_entropy, "entropy_max_tokens": self.entropy_tokens, "w_fk": self.w_fk}
+        return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook,
+                      **{k: v for k, v in extra.items() if v is not None})
 
     def train_config(self, out: Path, device: str, scale: float, threads: int, **overrides):
         """The run's TrainConfig; ``overrides``: other TrainConfig fields (``train_overrides``)."""
@@ -141,6 +139,13 @@ def build_plan() -> list[RunSpec]:
 
 
 PLAN = build_plan()
+
+
+def spec_named(name: str | None) -> RunSpec:
+    spec = next((r for r in PLAN if r.name == name), None)
+    if spec is None:
+        raise SystemExit(f"unknown run {name!r} (see the plan command)")
+    return spec
 
 
 def select(pattern: str | None) -> list[RunSpec]:
@@ -316,6 +321,25 @@ def train_all(args) -> None:
 
 
 # ------------------------------------------------------------------------- eval
+def run_checkpoint(d: Path, which: str) -> Path | None:
+    """A run's checkpoint to evaluate or export: ``best`` (its best validation, else ``last.pt``) or ``last``."""
+    order = ["best.pt", "last.pt"] if which == "best" else ["last.pt"]
+    return next((d / n for n in order if (d / n).exists()), None)
+
+
+def export_run(args) -> None:
+    """``export NAME --out FILE``: the run's ``--checkpoint`` as a shippable tokenizer (no optimizer state)."""
+    from motionlib.tokenizer.checkpoint import export_tokenizer
+
+    spec = spec_named(args.name)
+    if args.out is None:
+        raise SystemExit("export needs --out FILE")
+    src = run_checkpoint(run_dir(args, spec), args.checkpoint)
+    if src is None:
+        raise SystemExit(f"{spec.name}: no checkpoint in {run_dir(args, spec)}")
+    print(f"{args.out}: {export_tokenizer(src, args.out)} from {src}")
+
+
 def uniform_ceiling(tokens: int, codebook: int) -> float:
     """Expected utilisation if ``tokens`` were drawn uniformly from ``codebook`` codes."""
     return 1.0 - math.exp(tokens * math.log1p(-1.0 / codebook)) if codebook > 1 else 1.0
@@ -331,8 +355,8 @@ def evaluate_run(args, spec: RunSpec, train, evals, eval_label: str) -> dict | N
     from tokenizer_report import trainer_validation
 
     d = run_dir(args, spec)
-    ck_path = d / "best.pt" if (d / "best.pt").exists() else d / "last.pt"
-    if not ck_path.exists():
+    ck_path = run_checkpoint(d, args.checkpoint)
+    if ck_path is None:
         return None
     model, ck = load_tokenizer(ck_path, args.device)
     res_path = d / "result.json"
@@ -397,8 +421,11 @@ def show_plan(args) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["plan", "train", "train-one", "eval", "report"])
-    p.add_argument("name", nargs="?", help="run name (train-one)")
+    p.add_argument("command", choices=["plan", "train", "train-one", "eval", "export", "report"])
+    p.add_argument("name", nargs="?", help="run name (train-one, export)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="eval / export: the run's best validation (best.pt) or its last step (last.pt)")
+    p.add_argument("--out", type=Path, help="export: the tokenizer file to write")
     p.add_argument("--only", help="glob over run names, e.g. 'main_*'")
     p.add_argument("--clips", type=Path, default=ROOT / "out/bandai/clips")
     p.add_argument("--cache-dir", type=Path, default=ROOT / "out/tokenizer_cache")
@@ -429,16 +456,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
     args = p.parse_args(argv)
     if args.command == "train-one":
-        [spec] = [r for r in PLAN if r.name == args.name] or [None]
-        if spec is None:
-            raise SystemExit(f"unknown run {args.name!r}")
-        train_one(args, spec)
+        train_one(args, spec_named(args.name))
     elif args.command == "train":
         train_all(args)
     elif args.command == "eval":
         eval_all(args)
     elif args.command == "plan":
         show_plan(args)
+    elif args.command == "export":
+        export_run(args)
     else:
         from tokenizer_report import write_report
 

@@ -253,6 +253,16 @@ def test_train_loop_resumes(walk_dir, tmp_path):
     r2 = train_tokenizer(walk_dir, cfg, quiet_train(tmp_path, 4))
     assert r2.resumed_from == 2 and r2.step == 4 and r2.tokenizer_id != r1.tokenizer_id
     assert load_checkpoint(r2.checkpoint).step == 4
+    # the shippable copy of last.pt: same tokenizer and step, no optimizer state, smaller
+    from motionlib.tokenizer.checkpoint import export_tokenizer
+
+    last = load_checkpoint(r2.checkpoint)
+    assert last.optimizer_state is not None
+    assert export_tokenizer(r2.checkpoint, tmp_path / "ship.pt") == r2.tokenizer_id
+    ship = load_checkpoint(tmp_path / "ship.pt")
+    assert ship.optimizer_state is None and ship.train_state is None and ship.step == 4
+    assert all(torch.equal(v, last.model_state[k]) for k, v in ship.model_state.items())
+    assert (tmp_path / "ship.pt").stat().st_size < r2.checkpoint.stat().st_size
 
 
 def test_weight_average_is_the_ema_of_the_trained_weights_and_resumes(walk_dir, tmp_path):

@@ -132,3 +132,19 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
     sm = prof.smooth(ramp, 5)
     assert sm.shape == ramp.shape and torch.equal(prof.smooth(ramp, 1), ramp)
     assert torch.allclose(sm[2:7], ramp[2:7]) and torch.allclose(sm[0], torch.full((2, 3), 0.6))  # (0+0+0+1+2)/5
+
+
+def test_checkpoint_choice_and_run_configs(tmp_path):
+    """eval/export --checkpoint: best.pt (falling back to last.pt) or last.pt; RunSpec overrides reach the config."""
+    m = _sweep()
+    assert m.run_checkpoint(tmp_path, "best") is None
+    (tmp_path / "last.pt").write_bytes(b"")
+    assert m.run_checkpoint(tmp_path, "best") == tmp_path / "last.pt"
+    (tmp_path / "best.pt").write_bytes(b"")
+    assert m.run_checkpoint(tmp_path, "best") == tmp_path / "best.pt"
+    assert m.run_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
+    assert m.spec_named("main_lfq2d_14").config().w_fk == 1.0
+    fk5 = m.spec_named("main_lfq2d_14_fk5").config()
+    assert fk5.w_fk == 5.0 and fk5.w_entropy == 0.01
+    sixteen = m.spec_named("main_lfq2d_16").config()
+    assert sixteen.bits == 16 and sixteen.entropy_max_tokens == 256

@@ -147,6 +147,15 @@ def load_tokenizer(path: str | os.PathLike, device: str = "cpu"):
     return model.to(device).eval(), ckpt
 
 
+def export_tokenizer(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Write ``src``'s tokenizing weights, config and statistics to ``dst``
+    (atomically) without its optimizer state or raw training weights: the
+    shippable form of a run's ``last.pt`` (``best.pt`` is already written so).
+    Returns the tokenizer id, the same as ``src``'s."""
+    model, ck = load_tokenizer(src)
+    return save_checkpoint(dst, model, ck.config, ck.stats, ck.train, step=ck.step, extra=ck.extra)
+
+
 def default_tokenizer_path() -> Path:
     """The shipped default tokenizer (``tokenizer/data/``, see its README)."""
     from importlib import resources
