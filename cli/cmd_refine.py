@@ -20,11 +20,16 @@ def register(sub) -> None:
     p.add_argument("--retry-distance", type=float, default=None, metavar="M",
                    help="restart from the reference when any body is M metres from it (default: the policy's "
                         "training termination distance, 0.25; 0: only when the clip is lost at PHC's 0.5 m mean)")
+    p.add_argument("--rewind", type=int, default=None, metavar="N",
+                   help="a restart goes back N frames before the loss and simulates them again (default: "
+                        "motionlib.policies.refine.REWIND_FRAMES)")
     p.add_argument("--no-cleanup", action="store_true",
                    help="track the input as it is (default: smooth it, put its feet on the floor and take the "
                         "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
     p.add_argument("--no-unslide", action="store_true",
                    help="clean up without the last step (use it for clean mocap: unslide moves its path by 0.7-1.4 cm)")
+    p.add_argument("--footlock", action="store_true",
+                   help="clean-up: also hold planted feet still (leg IK, motionlib.motion.footlock)")
     p.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
                    help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
@@ -50,9 +55,10 @@ def run(args) -> int:
     policy = TrackingPolicy.load(args.policy or default_policy_path())
     cleanup = None
     if not args.no_cleanup:
-        cleanup = CleanupConfig(unslide=not args.no_unslide)
+        cleanup = CleanupConfig(unslide=not args.no_unslide, footlock=args.footlock)
         if args.smooth is not None:
             cleanup.smooth_sigma_frames = args.smooth
+    rewind = {} if args.rewind is None else {"rewind": args.rewind}
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s, settings = [], 0.0, 0.0, {}
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
@@ -62,8 +68,8 @@ def run(args) -> int:
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
-                                        retry_distance=args.retry_distance)
-        settings = {k: totals[k] for k in ("cleanup", "retry_distance_m")}
+                                        retry_distance=args.retry_distance, **rewind)
+        settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

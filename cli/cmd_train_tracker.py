@@ -29,6 +29,14 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda: env tensors, warp physics and PPO (default: preset's)")
     p.add_argument("--no-graph", action="store_true", help="warp backend: launch kernels eagerly, no CUDA graphs")
     p.add_argument("--resume", default=None, help="rl-games checkpoint (.pth) to continue from")
+    p.add_argument("--init-policy", default=None,
+                   help="fine-tune: start the actor from this exported policy (e.g. policies/data/default_tracker.pt); "
+                        "its humanoid, tracking settings and network size are used, the flags below override them")
+    p.add_argument("--critic-warmup", type=int, default=30,
+                   help="with --init-policy: epochs that train only the new value head (default 30)")
+    p.add_argument("--feet-slip", type=float, default=None,
+                   help="feet-slip penalty coefficient (sim sole speed^2 where the reference foot is planted)")
+    p.add_argument("--action-rate", type=float, default=None, help="action-rate penalty coefficient")
     p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
     p.add_argument("--lr", type=float, default=None, help="(initial) learning rate (default: preset's)")
@@ -61,14 +69,25 @@ def run(args) -> int:
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     cfg = preset(args.preset)
     pick = lambda flag, default: default if flag is None else flag  # noqa: E731
+    units = tuple(int(u) for u in args.units.split(","))
+    if args.init_policy:  # fine-tuning keeps the policy's body, observation/action settings and network
+        from motionlib.policies.actor import TrackingPolicy
+
+        init = TrackingPolicy.load(args.init_policy)
+        cfg = replace(cfg, tracking=replace(init.tracking, num_envs=cfg.tracking.num_envs), humanoid=init.humanoid,
+                      ppo=replace(cfg.ppo, activation=init.actor.activation))
+        units = tuple(init.actor.units)
+    reward = replace(cfg.tracking.reward, feet_slip_coef=pick(args.feet_slip, cfg.tracking.reward.feet_slip_coef),
+                     action_rate_coef=pick(args.action_rate, cfg.tracking.reward.action_rate_coef))
     cfg = replace(
         cfg, clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
         eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
-        resume=args.resume, seed=args.seed, threads=args.threads,
+        resume=args.resume, init_policy=args.init_policy, critic_warmup_epochs=args.critic_warmup if args.init_policy else 0,
+        seed=args.seed, threads=args.threads,
         device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend), warp_graph=not args.no_graph,
-        tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed),
-        ppo=replace(cfg.ppo, units=tuple(int(u) for u in args.units.split(",")),
+        tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed, reward=reward),
+        ppo=replace(cfg.ppo, units=units,
                     learning_rate=pick(args.lr, cfg.ppo.learning_rate),
                     lr_schedule=pick(args.lr_schedule, cfg.ppo.lr_schedule),
                     kl_threshold=pick(args.kl_threshold, cfg.ppo.kl_threshold),

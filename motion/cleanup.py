@@ -41,6 +41,7 @@ from scipy import ndimage
 from . import metrics as M
 from . import rotations as R
 from .clip import Motion
+from .footlock import lock_feet, ramp_down
 
 
 @dataclass
@@ -63,6 +64,9 @@ class CleanupConfig:
     contact_speed_m_s: tuple[float, float] = (0.8, 1.6)
     unslide_highpass_s: float = 0.5  # sigma (s) of the low-pass subtracted from the accumulated correction
     unslide_smooth_frames: float = 1.0  # Gaussian sigma (frames) on the per-frame correction (less jerk, more skate)
+    # foot locking (motion/footlock.py): off by default. It halves the reference's skate, but the shipped
+    # policy's own foot chatter dominates the refined output's (README, "Where the skate comes from")
+    footlock: bool = False
 
 
 def gaussian_filter_time(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -97,11 +101,6 @@ def ground(clip: Motion, window_s: float = 1.0, percentile: float = 25.0, smooth
     return clip.copy(trans=trans)
 
 
-def _ramp_down(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """1 below ``lo``, 0 above ``hi``, linear between."""
-    return np.clip((hi - x) / max(hi - lo, 1e-9), 0.0, 1.0)
-
-
 def planted_feet(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06),
                  speed_m_s: tuple[float, float] = (0.8, 1.6)) -> tuple[np.ndarray, np.ndarray]:
     """Per frame step t -> t+1 and foot (left, right): the weight in [0, 1] that the
@@ -117,7 +116,7 @@ def planted_feet(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06),
         point = np.where(low[:, 0] <= low[:, 1], ankle, toe)
         d = xy[steps + 1, point] - xy[steps, point]
         speed = np.linalg.norm(d, axis=1) * clip.fps
-        weights.append(_ramp_down(low.min(axis=1), *height_m) * _ramp_down(speed, *speed_m_s))
+        weights.append(ramp_down(low.min(axis=1), *height_m) * ramp_down(speed, *speed_m_s))
         disp.append(d)
     return np.stack(weights, axis=1), np.stack(disp, axis=1)
 
@@ -140,11 +139,13 @@ def unslide(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06), speed_m_
 
 
 def clean_for_tracking(clip: Motion, cfg: CleanupConfig = CleanupConfig()) -> Motion:
-    """``smooth``, ``ground``, then ``unslide``, as configured."""
+    """``smooth``, ``ground``, ``unslide``, then ``footlock`` (:mod:`footlock`), as configured."""
     out = smooth(clip, cfg.smooth_sigma_frames)
     if cfg.ground:
         out = ground(out, cfg.ground_window_s, cfg.ground_percentile, cfg.ground_smooth_s)
     if cfg.unslide:
         out = unslide(out, cfg.contact_height_m, cfg.contact_speed_m_s, cfg.unslide_highpass_s,
                       cfg.unslide_smooth_frames)
+    if cfg.footlock:
+        out = lock_feet(out, cfg.contact_height_m, cfg.contact_speed_m_s)
     return out

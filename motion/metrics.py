@@ -43,11 +43,13 @@ SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])  # joint -> box botto
 FEET = ((0, 2), (1, 3))  # (ankle, toe) columns of FOOT_JOINTS / sole_heights: left foot, right foot
 
 
+def offsets_scale(offsets: np.ndarray) -> float:
+    """Body scale of bone offsets (24, 3): their summed lengths against the mean body's."""
+    return float(np.linalg.norm(offsets, axis=1).sum() / np.linalg.norm(Skeleton.default().offsets, axis=1).sum())
+
+
 def body_scale_of(motion: Motion) -> float:
-    if motion.offsets is None:
-        return motion.body_scale
-    ref = np.linalg.norm(Skeleton.default().offsets, axis=1).sum()
-    return float(np.linalg.norm(motion.offsets, axis=1).sum() / ref)
+    return motion.body_scale if motion.offsets is None else offsets_scale(motion.offsets)
 
 
 def sole_heights(pos: np.ndarray, scale: float = 1.0) -> np.ndarray:

@@ -13,10 +13,13 @@ from motionlib.motion.clip import Motion
 
 
 class TrackingObserver(AlgoObserver):
-    def __init__(self, cfg, eval_clips: list[Motion], holder: dict, progress: bool = True, setup=None):
-        """``setup(algo)``: called once the rl-games agent is built (before training)."""
+    def __init__(self, cfg, eval_clips: list[Motion], holder: dict, progress: bool = True, setup=None,
+                 on_epoch=None):
+        """``setup(algo)``: called once the rl-games agent is built (before training);
+        ``on_epoch(algo, epoch)``: after each epoch's statistics."""
         super().__init__()
         self.setup = setup
+        self.on_epoch = on_epoch
         self.cfg = cfg
         self.eval_clips = eval_clips
         self.holder = holder
@@ -145,6 +148,8 @@ class TrackingObserver(AlgoObserver):
                                  best=f"{self.best['success_rate']:.2f}" if self.best else "-")
             self.bar.update(1)
         self._reset_stats()
+        if self.on_epoch is not None:
+            self.on_epoch(self.algo, int(epoch_num))
         self._check_time_limit(epoch_num)
         every = self.cfg.eval_every_epochs
         if every > 0 and (epoch_num % every == 0 or epoch_num >= self.algo.max_epochs):

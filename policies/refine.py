@@ -25,6 +25,10 @@ from motionlib.sim.smpl_state import qpos_to_motion
 from .actor import TrackingPolicy
 from .rollout import RolloutResult, rollout
 
+# frames a restart goes back before the loss (``refine_clips``); chosen on other clips than the
+# benchmark's (README, "Restart distance")
+REWIND_FRAMES = 0
+
 
 @dataclass
 class RefineResult:
@@ -49,7 +53,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
                  num_envs: int | None = None,
                  cleanup: CleanupConfig | None = CleanupConfig(),
-                 retry_distance: float | None = None) -> tuple[list[RefineResult], dict]:
+                 retry_distance: float | None = None, rewind: int = REWIND_FRAMES) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks; None tracks the
     input as it is. Plausibility "before" is always that of the input itself; the
@@ -60,7 +64,12 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     the policy never acts in states it was not trained on; on the WHAM-artifact benchmark
     (README) this keeps the output closer to the clean clip than the input, at the cost of
     more restarts. 0: restart only at PHC's loss (mean body distance > 0.5 m). A clip's
-    ``success`` is "tracked to the end without a restart", ``fail_frame`` the first restart."""
+    ``success`` is "tracked to the end without a restart", ``fail_frame`` the first restart.
+
+    ``rewind`` (frames, with ``retry``): a restart goes back this many frames before the loss
+    (never to or before the previous restart) and simulates them again from the reference, so
+    the frames in which the body was drifting off are not kept and the jump back to the
+    reference happens where the two were still close."""
     if retry_distance is None:
         retry_distance = policy.tracking.termination_distance
     retry_distance = (retry_distance or None) if retry else None
@@ -69,7 +78,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
     targets = inputs if cleanup is None else [clean_for_tracking(c, cleanup) for c in inputs]
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
-                      num_envs=num_envs, retry_distance=retry_distance)
+                      num_envs=num_envs, retry_distance=retry_distance, rewind=rewind)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res in zip(inputs, targets, results):
@@ -91,7 +100,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                    "realtime_factor": seconds_of_motion / wall if wall > 0 else None,
                    "simulation_s": t_sim,
                    "threads": threads, "cleanup": None if cleanup is None else asdict(cleanup),
-                   "retry_distance_m": retry_distance})
+                   "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0})
     return out, totals
 
 

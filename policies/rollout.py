@@ -45,7 +45,7 @@ class RolloutResult:
 def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None = None,
             retry: bool = False, threads: int | None = None, progress: bool = False,
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
-            num_envs: int | None = None, retry_distance: float | None = None) -> list[RolloutResult]:
+            num_envs: int | None = None, retry_distance: float | None = None, rewind: int = 0) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
@@ -54,7 +54,9 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     ``retry``: when an env is lost, restart it from the reference at that frame
     and keep going (the first failure frame is still reported). ``retry_distance``
     (m): with ``retry``, an env also counts as lost when any body is farther than
-    this from the reference (else only at the success rule, mean > 0.5 m).
+    this from the reference (else only at the success rule, mean > 0.5 m). ``rewind``: with
+    ``retry``, restart that many frames before the loss (after the previous restart), dropping the
+    simulated frames from there on (refine: the frames in which the body was drifting off).
     ``backend``/``device``: physics backend ("cpu" or "warp") and where it runs.
     ``num_envs``: worlds simulated at once (default: every start on the warp
     backend, at most ``CPU_WORLDS`` on the CPU one). Each job runs to its clip's
@@ -64,12 +66,12 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     """
     with torch_single_thread(backend == "cpu"):
         return _rollout(policy, clips, starts, retry, threads, progress, device, backend, start_every, num_envs,
-                        retry_distance)
+                        retry_distance, rewind)
 
 
 def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None,
              retry: bool, threads: int | None, progress: bool, device: str, backend: str, start_every: int,
-             num_envs: int | None, retry_distance: float | None) -> list[RolloutResult]:
+             num_envs: int | None, retry_distance: float | None, rewind: int = 0) -> list[RolloutResult]:
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
     clip_start = ref.clip_start.cpu().tolist()
@@ -140,8 +142,13 @@ def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, sta
             if fail[j] is None:
                 fail[j] = int(frame[w])
             if retry and int(frame[w]) < clip_len[int(clip[w])] - 1:
-                resets[j].append(int(frame[w]))
-                slot_clip[w], slot_frame[w] = clip[w], frame[w]
+                f = int(frame[w])
+                seg_start = resets[j][-1] if resets[j] else starts[j][1]
+                back = max(0, min(rewind, f - seg_start - 1))
+                restart = f - back
+                del qpos[j][restart - starts[j][1] + 1 :], body[j][restart - starts[j][1] + 1 :]
+                resets[j].append(restart)
+                slot_clip[w], slot_frame[w] = clip[w], restart
                 restarted.append((w, True))
             else:
                 if blow[w]:  # a blown-up state is no pose: evaluation ends the trajectory before it,

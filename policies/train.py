@@ -112,7 +112,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
 
     _register_env(make_env)
     observer = TrackingObserver(cfg, eval_clips or clips[: cfg.eval_max_clips], holder, progress=progress,
-                                setup=lambda algo: configure_agent(algo, cfg))
+                                setup=lambda algo: configure_agent(algo, cfg),
+                                on_epoch=lambda algo, epoch: end_critic_warmup(algo, cfg, epoch))
     runner = Runner(algo_observer=observer)
     runner.load({"params": rlgames_params(cfg)})
     args = {"train": True, "play": False, "checkpoint": cfg.resume, "sigma": None}
@@ -129,6 +130,46 @@ def configure_agent(algo, cfg: TrainConfig) -> None:
     sigma = getattr(algo.model.a2c_network, "sigma", None)
     if isinstance(sigma, torch.nn.Parameter) and not cfg.ppo.learn_sigma:
         sigma.requires_grad_(False)  # fixed exploration noise (rl-games' fixed_sigma still trains it)
+    if cfg.init_policy and not cfg.resume:
+        init_actor_from_policy(algo, TrackingPolicy.load(cfg.init_policy))
+        if cfg.critic_warmup_epochs > 0:
+            for p in _actor_parameters(algo):
+                p.requires_grad_(False)
+
+
+def _actor_parameters(algo) -> list[torch.nn.Parameter]:
+    net = algo.model.a2c_network
+    return [*net.actor_mlp.parameters(), *net.mu.parameters()]
+
+
+def init_actor_from_policy(algo, policy: TrackingPolicy) -> None:
+    """Copy an exported policy's MLP, action head and observation statistics into the rl-games
+    model (the value head keeps its fresh initialisation). The statistics get a large count, so the
+    running normaliser moves as slowly as it would at the end of the policy's own training."""
+    net, actor = algo.model.a2c_network, policy.actor
+    units = tuple(m.out_features for m in net.actor_mlp if isinstance(m, torch.nn.Linear))
+    if tuple(actor.units) != units or actor.mu.weight.shape != net.mu.weight.shape:
+        raise ValueError(f"--init-policy: the policy's network {actor.units} -> {tuple(actor.mu.weight.shape)} "
+                         f"does not match the one being trained")
+    with torch.no_grad():
+        net.actor_mlp.load_state_dict(actor.mlp.state_dict())
+        net.mu.load_state_dict(actor.mu.state_dict())
+        rms = algo.model.running_mean_std
+        rms.running_mean.copy_(actor.obs_mean.to(rms.running_mean))
+        rms.running_var.copy_(actor.obs_var.to(rms.running_var))
+        rms.count.fill_(float(policy.info.get("env_steps", 0)) or 1e7)
+
+
+def end_critic_warmup(algo, cfg: TrainConfig, epoch: int) -> None:
+    """After ``critic_warmup_epochs``, train the actor too, from the configured learning rate (the
+    adaptive schedule raised it while the frozen actor's KL was 0)."""
+    if cfg.init_policy and not cfg.resume and epoch == cfg.critic_warmup_epochs > 0:
+        for p in _actor_parameters(algo):
+            p.requires_grad_(True)
+        algo.last_lr = cfg.ppo.learning_rate
+        for group in algo.optimizer.param_groups:
+            group["lr"] = algo.last_lr
+        print(f"[train-tracker] critic warm-up done after {epoch} epochs: training the actor", flush=True)
 
 
 def backend_config(cfg: TrainConfig):

@@ -54,6 +54,11 @@ class TrainConfig:
     curriculum_clips: int = 0
     curriculum_success: float = 0.8
     resume: str | None = None  # rl-games checkpoint (.pth) to continue from
+    # fine-tuning: start the actor (MLP, action head, observation normaliser) from an exported policy
+    # (policy_best.pt, the shipped default); the value head is new and trains alone (the shared MLP
+    # frozen) for critic_warmup_epochs, so a fresh critic's gradients never reach the actor
+    init_policy: str | None = None
+    critic_warmup_epochs: int = 0
     max_minutes: float | None = None  # wall-clock limit: training ends cleanly (checkpoint + evaluation) after it
     seed: int = 0
     threads: int | None = None

@@ -19,6 +19,15 @@ class RewardConfig:
     (measured: reward per step 0.04 instead of ~0.5). The action-rate penalty
     is in the spirit of BeyondMimic (Liao et al. 2025), scaled down for our
     residual actions.
+
+    The feet-slip penalty (``feet_slip_coef`` x the mean over the four sole
+    bodies, ankles and toes, of the simulated horizontal speed squared, m^2/s^2,
+    weighted by how planted the reference's foot is: low and slow, soft ramps)
+    is the foot-slip term of legged-robot RL (legged_gym's ``feet_slip``,
+    Rudin et al. 2022, which gates it by measured contact forces), gated by
+    the reference's contacts instead, so a foot the clip plants is asked to
+    stay put while the tracking terms keep the rest. It is 0 by default
+    (the policies trained before it); the step info reports it either way.
     """
 
     w_pos: float = 0.45
@@ -33,6 +42,10 @@ class RewardConfig:
     k_height: float = 100.0
     power_coef: float = 2e-5
     action_rate_coef: float = 0.01
+    feet_slip_coef: float = 0.0
+    # a reference sole point counts as planted below the first height / speed, not at all above the second
+    feet_contact_height_m: tuple[float, float] = (0.02, 0.04)
+    feet_contact_speed_m_s: tuple[float, float] = (0.3, 0.6)
     # rewards are clipped at zero from below so surviving never costs (PHC keeps
     # the tracking reward positive and relies on early termination)
     clip_min: float = 0.0

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from motionlib.motion.clip import Motion
+from motionlib.motion.metrics import offsets_scale
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
@@ -48,6 +49,8 @@ from .tracking_terms import (
     BodyState,
     observation,
     pd_power,
+    feet_slip,
+    reference_foot_contact,
     reward_coefficients,
     self_obs_dim,
     task_obs_dim,
@@ -120,8 +123,16 @@ class TrackingEnv:
         self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
         self._future = torch.tensor(cfg.future_frames, device=self.device)
         self._reward_coefs = reward_coefficients(cfg.reward, self.device)
+        self._ref_contact = reference_foot_contact(self.ref.body_pos, self.ref.body_linvel, self._frame_scales(),
+                                                   tuple(cfg.reward.feet_contact_height_m),
+                                                   tuple(cfg.reward.feet_contact_speed_m_s))
         # on the CPU reading a value back costs nothing: a step with no episode to restart skips the reset
         self._host_reads_free = self.device.type == "cpu"
+
+    def _frame_scales(self) -> torch.Tensor:
+        """(F,) body scale (bone lengths against the mean body) of every reference frame."""
+        scales = torch.tensor([offsets_scale(b) for b in self.ref.bodies], dtype=torch.float32, device=self.device)
+        return torch.repeat_interleave(scales[self.ref.clip_body], self.ref.clip_len)
 
     # ----------------------------------------------------------------- state
     def body_state(self) -> BodyState:
@@ -242,7 +253,8 @@ class TrackingEnv:
         qvel = self.backend.qvel.to(self.device, torch.float32)
         power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
         rate = ((a - self.prev_action) ** 2).mean(-1)
-        reward, terms = tracking_reward(err, power, rate, self._reward_coefs, cfg.reward.clip_min)
+        slip = feet_slip(planes, self._ref_contact[nxt])
+        reward, terms = tracking_reward(err, power, rate, slip, self._reward_coefs, cfg.reward.clip_min)
         self.prev_action = a
 
         unstable = self.backend.unstable.to(self.device)

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import torch
 
+from motionlib.motion.metrics import FOOT_JOINTS, SOLE_OFFSET_M
+
 from .body_planes import (
     ANG,
     LIN,
@@ -154,27 +156,28 @@ def tracking_errors(p: torch.Tensor, r: torch.Tensor) -> dict[str, torch.Tensor]
     }
 
 
-REWARD_TERMS = ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_power", "p_action_rate")
+REWARD_TERMS = ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_power", "p_action_rate", "p_feet_slip")
 _KERNEL_ERRORS = ("pos_sq", "rot_sq", "vel_sq", "angvel_sq", "height_sq")
 
 
 def reward_coefficients(cfg, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """(scales k (5,), weights w (7,)) of :func:`tracking_reward` from a RewardConfig."""
+    """(scales k (5,), weights w (8,)) of :func:`tracking_reward` from a RewardConfig."""
     k = torch.tensor([cfg.k_pos, cfg.k_rot, cfg.k_vel, cfg.k_angvel, cfg.k_height], device=device)
     w = torch.tensor([cfg.w_pos, cfg.w_rot, cfg.w_vel, cfg.w_angvel, cfg.w_height, -cfg.power_coef,
-                      -cfg.action_rate_coef], device=device)
+                      -cfg.action_rate_coef, -cfg.feet_slip_coef], device=device)
     return k, w
 
 
 def tracking_reward(err: dict[str, torch.Tensor], power: torch.Tensor, action_rate: torch.Tensor,
-                    coefs: tuple[torch.Tensor, torch.Tensor], clip_min: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted exp kernels minus power and action-rate penalties (see RewardConfig).
+                    feet_slip: torch.Tensor, coefs: tuple[torch.Tensor, torch.Tensor],
+                    clip_min: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted exp kernels minus power, action-rate and feet-slip penalties (see RewardConfig).
 
     ``coefs``: :func:`reward_coefficients` of the RewardConfig, made once by the caller. Returns the
-    reward (N,), clipped below at ``clip_min``, and its terms (N, 7) in ``REWARD_TERMS`` order."""
+    reward (N,), clipped below at ``clip_min``, and its terms (N, 8) in ``REWARD_TERMS`` order."""
     k, w = coefs
     kernels = torch.exp(-k * torch.stack([err[e] for e in _KERNEL_ERRORS], -1))
-    terms = torch.cat([kernels, torch.stack([power, action_rate], -1)], -1) * w
+    terms = torch.cat([kernels, torch.stack([power, action_rate, feet_slip], -1)], -1) * w
     return torch.clamp(terms.sum(-1), min=clip_min), terms
 
 
@@ -184,3 +187,26 @@ def pd_power(kp: torch.Tensor, kd: torch.Tensor, force_limit: torch.Tensor, targ
     tau = kp * (target - q) - kd * qd
     tau = torch.maximum(torch.minimum(tau, force_limit), -force_limit)
     return (tau * qd).abs().sum(-1)
+
+
+def _ramp_down(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return ((hi - x) / max(hi - lo, 1e-9)).clamp(0.0, 1.0)
+
+
+def reference_foot_contact(body_pos: torch.Tensor, body_linvel: torch.Tensor, body_scale: torch.Tensor,
+                           height_m: tuple[float, float], speed_m_s: tuple[float, float]) -> torch.Tensor:
+    """(F, 4) how planted each sole body (``metrics.FOOT_JOINTS``: ankles, toes) of reference frames is, in [0, 1]: low
+    (sole height, the body origin less its sole offset scaled with the body) and slow (horizontal
+    speed). ``body_pos``/``body_linvel`` (F, 24, 3), ``body_scale`` (F,)."""
+    feet = list(FOOT_JOINTS)
+    sole = torch.as_tensor(SOLE_OFFSET_M, dtype=body_pos.dtype, device=body_pos.device)
+    h = body_pos[:, feet, 2] - sole * body_scale[:, None]
+    speed = body_linvel[:, feet, :2].norm(dim=-1)
+    return _ramp_down(h, *height_m) * _ramp_down(speed, *speed_m_s)
+
+
+def feet_slip(p: torch.Tensor, contact: torch.Tensor) -> torch.Tensor:
+    """(N,) mean over the sole bodies of the simulated horizontal speed squared (m^2/s^2), each
+    weighted by the reference's contact (N, 4); ``p``: simulated body planes (13, N, 24)."""
+    lin = p[LIN][:2, :, list(FOOT_JOINTS)]  # (2, N, 4)
+    return (contact * (lin**2).sum(0)).mean(-1)

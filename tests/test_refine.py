@@ -214,6 +214,27 @@ def test_refine_restarts_at_the_retry_distance(walk, reference_policy):
     assert near.fail_frame <= far.fail_frame
 
 
+def test_rewind_restarts_before_the_loss_and_keeps_the_clip_whole(walk, reference_policy):
+    """With a rewind, each restart goes back before the frame the clip was lost at (never to or
+    before the previous restart), the clip keeps every frame, and the frames kept stay closer to
+    the reference than without it."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import rollout
+
+    policy = TrackingPolicy.load(reference_policy)
+    retry_m = policy.tracking.termination_distance
+    (plain,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=retry_m)
+    (back,) = rollout(policy, [walk], retry=True, threads=1, retry_distance=retry_m, rewind=3)
+    assert len(back.qpos) == len(back.body_pos) == walk.num_frames
+    assert back.resets == sorted(set(back.resets)) and back.resets[0] < plain.resets[0]
+    assert back.resets[0] == plain.resets[0] - 3  # the first loss is the same; it restarts 3 frames earlier
+    dist = lambda r: np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).max(axis=1)  # noqa: E731
+    assert dist(back).mean() < dist(plain).mean()
+    # a restart state is the reference (lifted clear of the floor): the frame restarted from matches it
+    for f in back.resets:
+        assert dist(back)[f] < 0.03
+
+
 def test_rollout_leaves_a_blown_up_state_out(walk, reference_policy, monkeypatch):
     """A world whose simulation blows up has no pose to record: evaluation ends the trajectory at the
     frame before, refine restarts from the reference there; neither records the blown-up state."""

@@ -184,3 +184,44 @@ def test_masked_reset_leaves_other_envs_alone(standing_clip):
     assert torch.equal(env.steps[keep], steps[keep]) and int(env.steps[1]) == 0
     assert torch.equal(env.backend.qpos[keep], qpos[keep])
     assert (env.body_state().pos[1] - env.ref_state(0).pos[1]).abs().max() < 2e-3  # at its new reference start
+
+
+def test_feet_slip_counts_the_speed_of_feet_the_reference_plants():
+    from motionlib.motion.metrics import SOLE_OFFSET_M
+    from motionlib.sim.body_planes import planes_from_packed
+    from motionlib.sim.tracking_terms import feet_slip, reference_foot_contact
+
+    feet = [7, 8, 10, 11]
+    pos = torch.zeros(4, 24, 3)
+    vel = torch.zeros(4, 24, 3)
+    scale = torch.tensor([1.0, 1.0, 1.0, 1.2])
+    pos[:, feet, 2] = torch.tensor(SOLE_OFFSET_M, dtype=torch.float32) * scale[:, None]  # soles on the floor
+    pos[1, feet, 2] += 0.05  # lifted above the contact band
+    vel[2, feet, 0] = 1.0  # sliding fast
+    pos[3, feet, 2] += 0.03  # halfway up the (0.02, 0.04) band, at its own scale
+    c = reference_foot_contact(pos, vel, scale, (0.02, 0.04), (0.3, 0.6))
+    np.testing.assert_allclose(c.numpy(), np.array([[1.0] * 4, [0.0] * 4, [0.0] * 4, [0.5] * 4]), atol=1e-5)
+
+    body = torch.zeros(2, 24, 13)
+    body[:, feet, 7] = torch.tensor([[0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])  # left ankle slides at 0.5 m/s
+    body[:, feet, 8] = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    body[:, feet, 9] = 3.0  # vertical speed does not count
+    slip = feet_slip(planes_from_packed(body), torch.ones(2, 4))
+    np.testing.assert_allclose(slip.numpy(), [0.25 / 4, 0.0], atol=1e-7)
+    assert float(feet_slip(planes_from_packed(body), torch.zeros(2, 4))[0]) == 0.0
+
+
+def test_feet_slip_penalty_enters_the_reward(standing_clip):
+    from motionlib.sim.tracking_config import RewardConfig
+
+    env = _env([standing_clip], reward=RewardConfig(feet_slip_coef=10.0))
+    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
+    env.reset()
+    a = _zero(env)
+    a[1] = 1.0  # one env kicks its legs about
+    slips = []
+    for _ in range(5):
+        res = env.step(a)
+        slips.append(float(res.info["terms"]["p_feet_slip"]))
+    assert all(s <= 0.0 for s in slips) and min(slips) < 0.0
+    assert set(res.info["terms"]) >= {"r_pos", "p_power", "p_action_rate", "p_feet_slip"}

@@ -85,3 +85,46 @@ def test_warp_backend_training_stops_at_the_time_limit(walk_clip, tmp_path):
     acc.Reload()
     assert "perf/env_steps_per_s" in acc.Tags()["scalars"]
     assert "run/device/text_summary" in acc.Tags()["tensors"]
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_an_exported_policy(walk_clip, tmp_path):
+    """--init-policy: the actor and its observation statistics start as the given policy's and
+    stay frozen while the new value head warms up; after the warm-up the actor trains."""
+    import torch
+
+    from motionlib.policies.actor import TrackingActor, TrackingPolicy
+    from motionlib.policies.train import train
+    from motionlib.policies.train_config import PPOConfig, TrainConfig
+    from motionlib.sim.humanoid import HumanoidConfig
+    from motionlib.sim.tracking_config import RewardConfig, TrackingConfig
+    from motionlib.sim.tracking_terms import self_obs_dim, task_obs_dim
+
+    torch.manual_seed(1)
+    tracking = TrackingConfig(num_envs=8, seed=0, reward=RewardConfig(feet_slip_coef=0.5, action_rate_coef=0.5))
+    actor = TrackingActor(self_obs_dim() + task_obs_dim(len(tracking.future_frames)), 69, (32,))
+    with torch.no_grad():
+        actor.mu.weight.normal_(0.0, 0.05)
+        actor.obs_mean.normal_(0.0, 0.1)
+        actor.obs_var.uniform_(0.5, 2.0)
+    init = tmp_path / "init.pt"
+    TrackingPolicy(actor, tracking, HumanoidConfig(self_collision=False), {"env_steps": 10**9}).save(init)
+
+    def run(epochs: int) -> TrackingPolicy:
+        out = tmp_path / f"run{epochs}"
+        cfg = TrainConfig(out=str(out), max_env_steps=8 * 8 * epochs, eval_every_epochs=epochs, threads=2,
+                          init_policy=str(init), critic_warmup_epochs=2, tracking=tracking,
+                          humanoid=HumanoidConfig(self_collision=False),
+                          ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
+        train(cfg, [walk_clip], progress=False)
+        return TrackingPolicy.load(out / "policy_last.pt")
+
+    warm, tuned = run(2), run(3)
+    start = actor.state_dict()
+    for k, v in warm.actor.state_dict().items():  # the warm-up left the actor as it was
+        if k.startswith("obs_"):  # the running statistics keep updating, slowly at the policy's sample count
+            torch.testing.assert_close(v, start[k], atol=1e-3, rtol=1e-2, msg=k)
+        else:
+            torch.testing.assert_close(v, start[k], atol=0.0, rtol=0.0, msg=k)
+    assert not torch.allclose(tuned.actor.mu.weight, start["mu.weight"])  # then it trained
+    assert tuned.tracking.reward.feet_slip_coef == 0.5
