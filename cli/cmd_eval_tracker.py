@@ -14,7 +14,9 @@ def register(sub) -> None:
                                    "the tracked frames: global / root-relative / Procrustes-aligned MPJPE (mm), "
                                    "acceleration (mm/frame^2) and velocity (mm/frame) error.")
     p.add_argument("clips", nargs="+", type=Path)
-    p.add_argument("--policy", default=None, help="policy file (default: the shipped policy)")
+    p.add_argument("--policy", nargs="+", default=None,
+                   help="policy file (default: the shipped policy); several: each is evaluated and ranked by "
+                        "success, then G-MPJPE (e.g. the policies/ a training run keeps of every evaluation)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded per batch (their starts queue for --worlds simulated worlds)")
@@ -35,19 +37,40 @@ def run(args) -> int:
     from motionlib.policies.refine import summarize, tracking_report
     from motionlib.policies.rollout import rollout
 
-    policy = TrackingPolicy.load(args.policy or default_policy_path())
     files = find_clips(args.clips, required=True)
-    reports = []
-    for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch", disable=args.json or len(files) <= args.batch):
-        chunk = files[i : i + args.batch]
-        clips = [load_motion(f) for f in chunk]
-        for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
-                           start_every=args.start_every, num_envs=args.worlds, progress=not args.json):
-            name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
-            reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
-    tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
-           if k not in ("before", "after")}
-    tot["clips"] = len(reports)
+    paths = args.policy or [default_policy_path()]
+
+    def evaluate(policy, progress: bool) -> tuple[dict, list[dict]]:
+        reports = []
+        for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch",
+                      disable=not progress or len(files) <= args.batch):
+            chunk = files[i : i + args.batch]
+            clips = [load_motion(f) for f in chunk]
+            for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
+                               start_every=args.start_every, num_envs=args.worlds, progress=progress):
+                name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
+                reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
+        tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
+               if k not in ("before", "after")}
+        tot["clips"] = len(reports)
+        return tot, reports
+
+    if len(paths) > 1:
+        ranked = []
+        for path in tqdm(paths, desc="policies", unit="policy", disable=args.json):
+            tot, _ = evaluate(TrackingPolicy.load(path), progress=False)
+            ranked.append({"policy": str(path), "totals": tot})
+        ranked.sort(key=lambda r: (-r["totals"]["success_rate"], r["totals"]["g_mpjpe_mm"]))
+        if args.json:
+            print_json({"ranked": ranked})
+        else:
+            for r in ranked:
+                t = r["totals"]
+                print(f"{r['policy'][-60:]:60s} success {t['success_rate'] * 100:5.1f}% of {t['clips']}  "
+                      f"G-MPJPE {t['g_mpjpe_mm']:6.1f} mm")
+        return 0
+    policy = TrackingPolicy.load(paths[0])
+    tot, reports = evaluate(policy, progress=not args.json)
     if args.json:
         print_json({"totals": tot, "clips": reports})
     else:

@@ -64,8 +64,9 @@ class CleanupConfig:
     contact_speed_m_s: tuple[float, float] = (0.8, 1.6)
     unslide_highpass_s: float = 0.5  # sigma (s) of the low-pass subtracted from the accumulated correction
     unslide_smooth_frames: float = 1.0  # Gaussian sigma (frames) on the per-frame correction (less jerk, more skate)
-    # foot locking (motion/footlock.py): off by default. It halves the reference's skate, but the shipped
-    # policy's own foot chatter dominates the refined output's (README, "Where the skate comes from")
+    # foot locking (motion/footlock.py): off by default. It takes the reference's skate from 23.8 to 14.1 mm on
+    # the WHAM-artifact benchmark, but the H100 policy's output did not follow (its own foot chatter dominates:
+    # README, "Foot chatter")
     footlock: bool = False
 
 

@@ -194,6 +194,9 @@ class TrackingObserver(AlgoObserver):
             self.writer.add_scalar("eval/g_mpjpe_mm", g_mpjpe, frame)
         policy.info.update(row)
         policy.save(self.cfg.run_dir / "policy_last.pt")
+        # every evaluated policy is kept (~0.7 MB each), to be ranked later on a steadier yardstick
+        # (``motionlib eval-tracker CLIPS --start-every 10 --policy RUN/policies/*.pt``)
+        policy.save(self.cfg.run_dir / "policies" / f"policy_ep{int(epoch_num):06d}.pt")
         better = self.best is None or (success, -g_mpjpe) > (self.best["success_rate"], -self.best["g_mpjpe_mm"])
         if better:
             self.best = row

@@ -27,7 +27,7 @@ from .rollout import RolloutResult, rollout
 
 # frames a restart goes back before the loss (``refine_clips``); chosen on other clips than the
 # benchmark's (README, "Restart distance")
-REWIND_FRAMES = 0
+REWIND_FRAMES = 3
 
 
 @dataclass

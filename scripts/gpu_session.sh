@@ -28,6 +28,10 @@
 #                      end within it (90 s are kept for those)
 #   RESUME=path        rl-games checkpoint (.pth) to resume from; a curve.csv and policy_best.pt beside it
 #                      (an earlier session's $OUT) carry on: the curve continues, the best is kept unless beaten
+#   INIT_POLICY=path   fine-tune from an exported policy (train-tracker --init-policy, e.g.
+#                      policies/data/default_tracker.pt) instead of resuming a checkpoint
+#   FEET_SLIP, ACTION_RATE  reward coefficients (train-tracker --feet-slip / --action-rate; the shipped
+#                      policy was fine-tuned with 0.5 and 0.5)
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
 #   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
 #   GRAPH=0            launch warp kernels eagerly instead of replaying CUDA graphs (fallback)
@@ -97,6 +101,9 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
       [ -f "$(dirname "$RESUME")/$f" ] && cp "$(dirname "$RESUME")/$f" "$RUN/$f" && log "carried on: $f"
     done
   fi
+  [ -n "${INIT_POLICY:-}" ] && args+=(--init-policy "$INIT_POLICY")
+  [ -n "${FEET_SLIP:-}" ] && args+=(--feet-slip "$FEET_SLIP")
+  [ -n "${ACTION_RATE:-}" ] && args+=(--action-rate "$ACTION_RATE")
   [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
   [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")

@@ -47,9 +47,9 @@ from .tracking_config import TrackingConfig
 from .tracking_terms import (
     REWARD_TERMS,
     BodyState,
+    feet_slip,
     observation,
     pd_power,
-    feet_slip,
     reference_foot_contact,
     reward_coefficients,
     self_obs_dim,

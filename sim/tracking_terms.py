@@ -195,9 +195,9 @@ def _ramp_down(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
 
 def reference_foot_contact(body_pos: torch.Tensor, body_linvel: torch.Tensor, body_scale: torch.Tensor,
                            height_m: tuple[float, float], speed_m_s: tuple[float, float]) -> torch.Tensor:
-    """(F, 4) how planted each sole body (``metrics.FOOT_JOINTS``: ankles, toes) of reference frames is, in [0, 1]: low
-    (sole height, the body origin less its sole offset scaled with the body) and slow (horizontal
-    speed). ``body_pos``/``body_linvel`` (F, 24, 3), ``body_scale`` (F,)."""
+    """(F, 4) how planted each sole body (``metrics.FOOT_JOINTS``: ankles, toes) of reference frames
+    is, in [0, 1]: low (sole height, the body origin less its sole offset scaled with the body) and
+    slow (horizontal speed). ``body_pos``/``body_linvel`` (F, 24, 3), ``body_scale`` (F,)."""
     feet = list(FOOT_JOINTS)
     sole = torch.as_tensor(SOLE_OFFSET_M, dtype=body_pos.dtype, device=body_pos.device)
     h = body_pos[:, feet, 2] - sole * body_scale[:, None]

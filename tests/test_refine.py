@@ -141,6 +141,26 @@ def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_
     assert [c["id"] for c in json.loads(capsys.readouterr().out)["clips"]] == ["walk"]
 
 
+def test_eval_tracker_ranks_several_policies(walk, reference_policy, tmp_path, capsys):
+    """eval-tracker --policy A B: each policy is scored on the same starts and they come back
+    ranked by success, then G-MPJPE; a policy that flails is ranked below the zero residual."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+    from motionlib.policies.actor import TrackingPolicy
+
+    save_motion(walk, tmp_path / "clips" / "walk.npz")
+    bad = TrackingPolicy.load(reference_policy)
+    torch.nn.init.constant_(bad.actor.mu.bias, 1.0)  # every joint pushed 0.5 rad off its reference
+    bad.save(tmp_path / "bad.pt")
+    capsys.readouterr()
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(tmp_path / "bad.pt"), str(reference_policy),
+                 "--threads", "1", "--start-every", "20", "--json"]) == 0
+    ranked = json.loads(capsys.readouterr().out)["ranked"]
+    assert [r["policy"] for r in ranked] == [str(reference_policy), str(tmp_path / "bad.pt")]
+    assert all(r["totals"]["clips"] == 2 for r in ranked)
+    assert ranked[0]["totals"]["g_mpjpe_mm"] < ranked[1]["totals"]["g_mpjpe_mm"]
+
+
 def test_rollout_queues_clips_for_fewer_worlds(walk, reference_policy):
     """Jobs of unequal length queue for the worlds: 1, 2 or 3 worlds give the same
     trajectories, failures and retries, each job in its own order and length."""

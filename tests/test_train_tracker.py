@@ -50,6 +50,8 @@ def test_short_training_raises_the_reward(walk_clip, tmp_path):
     assert list((run / "rl" / "summaries").glob("events.out.tfevents.*"))
     rows = list(csv.DictReader(open(run / "curve.csv")))
     assert [int(r["epoch"]) for r in rows] == [20, 40]
+    kept = sorted(p.name for p in (run / "policies").glob("*.pt"))  # every evaluated policy, to rank later
+    assert kept == ["policy_ep000020.pt", "policy_ep000040.pt"]
     assert not list(run.rglob("*.tmp"))  # checkpoints were written atomically
     policy = TrackingPolicy.load(run / "policy_best.pt")
     assert policy.info["env_steps"] > 0
