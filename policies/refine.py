@@ -26,7 +26,7 @@ from .actor import TrackingPolicy
 from .rollout import RolloutResult, rollout
 
 # frames a restart goes back before the loss (``refine_clips``); chosen on other clips than the
-# benchmark's (README, "Restart distance")
+# WHAM-artifact benchmark's (README, "Rewind")
 REWIND_FRAMES = 3
 
 

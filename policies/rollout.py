@@ -147,6 +147,7 @@ def _rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, sta
                 back = max(0, min(rewind, f - seg_start - 1))
                 restart = f - back
                 del qpos[j][restart - starts[j][1] + 1 :], body[j][restart - starts[j][1] + 1 :]
+                bar.total += back  # frames simulated again
                 resets[j].append(restart)
                 slot_clip[w], slot_frame[w] = clip[w], restart
                 restarted.append((w, True))
