@@ -41,7 +41,7 @@ from scipy import ndimage
 from . import metrics as M
 from . import rotations as R
 from .clip import Motion
-from .footlock import lock_feet, ramp_down
+from .footlock import lock_feet
 
 
 @dataclass
@@ -117,7 +117,7 @@ def planted_feet(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06),
         point = np.where(low[:, 0] <= low[:, 1], ankle, toe)
         d = xy[steps + 1, point] - xy[steps, point]
         speed = np.linalg.norm(d, axis=1) * clip.fps
-        weights.append(ramp_down(low.min(axis=1), *height_m) * ramp_down(speed, *speed_m_s))
+        weights.append(M.ramp_down(low.min(axis=1), *height_m) * M.ramp_down(speed, *speed_m_s))
         disp.append(d)
     return np.stack(weights, axis=1), np.stack(disp, axis=1)
 

@@ -45,11 +45,6 @@ from .clip import Motion
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # (hip, knee, ankle, toe) joints of the left and right leg
 
 
-def ramp_down(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """1 below ``lo``, 0 above ``hi``, linear between."""
-    return np.clip((hi - x) / max(hi - lo, 1e-9), 0.0, 1.0)
-
-
 def point_contacts(pos: np.ndarray, scale: float, fps: float, height_m: tuple[float, float],
                    speed_m_s: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """(T, 4) contact weights of the four sole points (``metrics.FOOT_JOINTS`` order) and their
@@ -58,7 +53,7 @@ def point_contacts(pos: np.ndarray, scale: float, fps: float, height_m: tuple[fl
     sole = pos[:, M.FOOT_JOINTS].copy()
     sole[..., 2] = h
     speed = np.linalg.norm(np.gradient(sole[..., :2], axis=0), axis=-1) * fps if len(pos) > 1 else np.zeros_like(h)
-    return ramp_down(h, *height_m) * ramp_down(speed, *speed_m_s), sole
+    return M.ramp_down(h, *height_m) * M.ramp_down(speed, *speed_m_s), sole
 
 
 def lock_weights(w: np.ndarray, points: np.ndarray, blend_frames: int,
@@ -87,18 +82,6 @@ def lock_weights(w: np.ndarray, points: np.ndarray, blend_frames: int,
     return alpha, anchor
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) smallest rotations taking directions ``u`` to ``v``."""
-    u, v = _unit(u), _unit(v)
-    axis = np.cross(u, v)
-    angle = np.arctan2(np.linalg.norm(axis, axis=-1), (u * v).sum(-1))
-    return R.axis_angle_to_matrix(_unit(axis) * angle[..., None])
-
-
 def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray,
                 bend_axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rotations (T, 3, 3) of the thigh (about the hip) and of the shin (about the knee, applied
@@ -114,9 +97,9 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     n = np.cross(u, v)
     straight = np.linalg.norm(n, axis=-1) < 1e-6
     n = np.where(straight[:, None], bend_axis, n)
-    bend = R.axis_angle_to_matrix(_unit(n) * (theta_goal - theta)[:, None])
+    bend = R.axis_rotation(n, theta_goal - theta)
     ankle_bent = knee + np.einsum("tij,tj->ti", bend, v)
-    swing = _rotation_between(ankle_bent - hip, target - hip)
+    swing = R.min_rotation(ankle_bent - hip, target - hip)
     return swing, bend
 
 
@@ -172,7 +155,7 @@ def lock_feet(clip: Motion, height_m: tuple[float, float] = (0.03, 0.06),
         swing, bend = two_bone_ik(p[:, hip], p[:, knee], p[:, ankle], ankle_goal, g_knee[:, :, 0])
         g_knee_new = swing @ bend @ g_knee
         g_hip_new = swing @ g_hip
-        turn = _rotation_between(p[:, toe] - p[:, ankle], foot_dir)
+        turn = R.min_rotation(p[:, toe] - p[:, ankle], foot_dir)
         g_ankle_new = turn @ g_ankle
         g_parent = grot[frames, 0]  # the hips hang from the pelvis
         rots[frames, hip] = np.swapaxes(g_parent, -1, -2) @ g_hip_new

@@ -43,6 +43,12 @@ SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])  # joint -> box botto
 FEET = ((0, 2), (1, 3))  # (ankle, toe) columns of FOOT_JOINTS / sole_heights: left foot, right foot
 
 
+def ramp_down(x, lo: float, hi: float):
+    """1 below ``lo``, 0 above ``hi``, linear between: the soft contact weights of a height or a
+    speed (numpy arrays and torch tensors alike)."""
+    return ((hi - x) / max(hi - lo, 1e-9)).clip(0.0, 1.0)
+
+
 def offsets_scale(offsets: np.ndarray) -> float:
     """Body scale of bone offsets (24, 3): their summed lengths against the mean body's."""
     return float(np.linalg.norm(offsets, axis=1).sum() / np.linalg.norm(Skeleton.default().offsets, axis=1).sum())

@@ -191,6 +191,38 @@ def rot_z(angle: np.ndarray | float) -> np.ndarray:
     return np.stack([c, -s, z, s, c, z, z, z, o], axis=-1).reshape(angle.shape + (3, 3))
 
 
+def unit(v: np.ndarray) -> np.ndarray:
+    """Vectors (..., 3) scaled to length 1 (zero vectors stay zero)."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    z = np.zeros(v.shape[:-1])
+    x, y, w = v[..., 0], v[..., 1], v[..., 2]
+    return np.stack([z, -w, y, w, z, -x, -y, x, z], -1).reshape(v.shape[:-1] + (3, 3))
+
+
+def min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) smallest rotations taking directions ``a`` onto ``b``."""
+    a, b = unit(a), unit(b)
+    v = np.cross(a, b)
+    c = np.sum(a * b, axis=-1)
+    k = _skew(v)
+    out = np.eye(3) + k + (k @ k) / np.maximum(1.0 + c, 1e-9)[..., None, None]
+    opposite = c < -1.0 + 1e-6
+    if np.any(opposite):  # 180 degrees about any axis perpendicular to a
+        ao = a[opposite]
+        ref = np.where(np.abs(ao[:, :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
+        axis = unit(np.cross(ao, ref))
+        out[opposite] = 2 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
+    return out
+
+
+def axis_rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations by ``angle`` (...) about ``axis`` (..., 3), which need not be unit length."""
+    return axis_angle_to_matrix(unit(axis) * angle[..., None])
+
+
 def orthonormal_error(m: np.ndarray) -> float:
     """max |R^T R - I| and |det R - 1| over a batch of matrices."""
     m = np.asarray(m, dtype=np.float64)

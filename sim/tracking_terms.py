@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import torch
 
-from motionlib.motion.metrics import FOOT_JOINTS, SOLE_OFFSET_M
+from motionlib.motion.metrics import FOOT_JOINTS, SOLE_OFFSET_M, ramp_down
 
 from .body_planes import (
     ANG,
@@ -189,10 +189,6 @@ def pd_power(kp: torch.Tensor, kd: torch.Tensor, force_limit: torch.Tensor, targ
     return (tau * qd).abs().sum(-1)
 
 
-def _ramp_down(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    return ((hi - x) / max(hi - lo, 1e-9)).clamp(0.0, 1.0)
-
-
 def reference_foot_contact(body_pos: torch.Tensor, body_linvel: torch.Tensor, body_scale: torch.Tensor,
                            height_m: tuple[float, float], speed_m_s: tuple[float, float]) -> torch.Tensor:
     """(F, 4) how planted each sole body (``metrics.FOOT_JOINTS``: ankles, toes) of reference frames
@@ -202,7 +198,7 @@ def reference_foot_contact(body_pos: torch.Tensor, body_linvel: torch.Tensor, bo
     sole = torch.as_tensor(SOLE_OFFSET_M, dtype=body_pos.dtype, device=body_pos.device)
     h = body_pos[:, feet, 2] - sole * body_scale[:, None]
     speed = body_linvel[:, feet, :2].norm(dim=-1)
-    return _ramp_down(h, *height_m) * _ramp_down(speed, *speed_m_s)
+    return ramp_down(h, *height_m) * ramp_down(speed, *speed_m_s)
 
 
 def feet_slip(p: torch.Tensor, contact: torch.Tensor) -> torch.Tensor:

@@ -38,36 +38,6 @@ TWIST_HINTS = {
 _MIN_BEND = np.sin(np.deg2rad(25.0))  # twist confidence saturates at this bend
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    z = np.zeros(v.shape[:-1])
-    x, y, w = v[..., 0], v[..., 1], v[..., 2]
-    return np.stack([z, -w, y, w, z, -x, -y, x, z], -1).reshape(v.shape[:-1] + (3, 3))
-
-
-def min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) smallest rotations taking directions ``a`` onto ``b``."""
-    a, b = _unit(a), _unit(b)
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)
-    k = _skew(v)
-    out = np.eye(3) + k + (k @ k) / np.maximum(1.0 + c, 1e-9)[..., None, None]
-    opposite = c < -1.0 + 1e-6
-    if np.any(opposite):  # 180 degrees about any axis perpendicular to a
-        ao = a[opposite]
-        ref = np.where(np.abs(ao[:, :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
-        axis = _unit(np.cross(ao, ref))
-        out[opposite] = 2 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
-    return out
-
-
-def axis_rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    return R.axis_angle_to_matrix(_unit(axis) * angle[..., None])
-
-
 def kabsch(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Rotations (T, 3, 3) minimising sum_k w_k |R a_k - b_k|^2; a (K,3), b (T,K,3)."""
     h = np.einsum("k,ki,tkj->tij", w, a, b)
@@ -110,14 +80,14 @@ def analytic_pose(targets: np.ndarray, offsets: np.ndarray,
     # root: hips and spine1 directions from the hip centre
     mid_r = 0.5 * (rest[1] + rest[2])
     mid_t = 0.5 * (targets[:, 1] + targets[:, 2])
-    a = _unit(np.stack([rest[1] - mid_r, rest[2] - mid_r, rest[3] - mid_r]))
-    b = _unit(np.stack([targets[:, 1] - mid_t, targets[:, 2] - mid_t, targets[:, 3] - mid_t], 1))
+    a = R.unit(np.stack([rest[1] - mid_r, rest[2] - mid_r, rest[3] - mid_r]))
+    b = R.unit(np.stack([targets[:, 1] - mid_t, targets[:, 2] - mid_t, targets[:, 3] - mid_t], 1))
     g[:, 0] = kabsch(a, b, np.array([1.0, 1.0, 2.0]))
     for j in range(1, NUM_JOINTS):
         gp = g[:, SMPL_PARENTS[j]]
         if j == 9:  # spine3: neck and both collars
-            a = _unit(offsets[[12, 13, 14]])
-            b = _unit(targets[:, [12, 13, 14]] - targets[:, 9:10])
+            a = R.unit(offsets[[12, 13, 14]])
+            b = R.unit(targets[:, [12, 13, 14]] - targets[:, 9:10])
             g[:, 9] = kabsch(a, b, np.array([2.0, 1.0, 1.0]))
             continue
         c = BONE_CHILD.get(j)
@@ -125,11 +95,11 @@ def analytic_pose(targets: np.ndarray, offsets: np.ndarray,
             g[:, j] = gp
             continue
         cur = np.einsum("tij,j->ti", gp, offsets[c])
-        gj = min_rotation(cur, targets[:, c] - targets[:, j]) @ gp
+        gj = R.min_rotation(cur, targets[:, c] - targets[:, j]) @ gp
         hint = TWIST_HINTS.get(j)
         if hint is not None:
             hints, frac = hint
-            axis = _unit(targets[:, c] - targets[:, j])
+            axis = R.unit(targets[:, c] - targets[:, j])
             sin_sum, cos_sum, conf_sum = 0.0, 0.0, 0.0
             for f, to, vec, wt in hints:
                 rest_vec = rest[to] - rest[f] if vec is None else np.asarray(vec, dtype=np.float64)
@@ -138,7 +108,7 @@ def analytic_pose(targets: np.ndarray, offsets: np.ndarray,
                 cos_sum = cos_sum + wt * conf * np.cos(ang)
                 conf_sum = np.maximum(conf_sum, conf)
             ang = np.arctan2(sin_sum, cos_sum)
-            gj = axis_rotation(axis, ang * conf_sum * frac) @ gj
+            gj = R.axis_rotation(axis, ang * conf_sum * frac) @ gj
         g[:, j] = gj
     local = np.empty_like(g)
     local[:, 0] = g[:, 0]
