@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--feet-slip", type=float, default=None,
                    help="feet-slip penalty coefficient (sim sole speed^2 where the reference foot is planted)")
     p.add_argument("--action-rate", type=float, default=None, help="action-rate penalty coefficient")
+    p.add_argument("--contact-stiffness", type=float, default=None,
+                   help="foot-floor contact stiffness, 1/s^2 (MuJoCo direct solref; 0: the 0.02 s time constant)")
+    p.add_argument("--contact-damping", type=float, default=None, help="contact damping, 1/s (with --contact-stiffness)")
     p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
     p.add_argument("--lr", type=float, default=None, help="(initial) learning rate (default: preset's)")
@@ -77,6 +80,9 @@ def run(args) -> int:
         cfg = replace(cfg, tracking=replace(init.tracking, num_envs=cfg.tracking.num_envs), humanoid=init.humanoid,
                       ppo=replace(cfg.ppo, activation=init.actor.activation))
         units = tuple(init.actor.units)
+    cfg = replace(cfg, humanoid=replace(
+        cfg.humanoid, contact_stiffness=pick(args.contact_stiffness, cfg.humanoid.contact_stiffness),
+        contact_damping=pick(args.contact_damping, cfg.humanoid.contact_damping)))
     reward = replace(cfg.tracking.reward, feet_slip_coef=pick(args.feet_slip, cfg.tracking.reward.feet_slip_coef),
                      action_rate_coef=pick(args.action_rate, cfg.tracking.reward.action_rate_coef))
     cfg = replace(

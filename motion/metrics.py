@@ -1,26 +1,34 @@
 """Kinematic plausibility and pose-error metrics, shared by every stage.
 
 All lengths are reported in millimetres. Functions work on global joint
-positions ``(T, 24, 3)`` in metres (z-up, ground plane z = 0), so the
-simulator's body positions can be scored exactly like kinematic clips;
+positions ``(T, 24, 3)`` (and rotations ``(T, 24, 3, 3)``) in metres (z-up,
+ground plane z = 0), so a simulated trajectory can be scored exactly like a
+kinematic clip;
 ``plausibility(motion)`` / ``compare(a, b)`` wrap them for Motion clips.
 
-Ground contact uses the soles, not the joints: SMPL's ankle and toe joints sit
-above the skin. The sole offsets below are the distances from each joint to
-the bottom of its foot collision box in the shipped humanoid
-(``smpl_neutral_humanoid.json``: ankle box bottom 70 mm, toe box bottom
-14.5 mm below the joint), scaled with the body, so kinematic clips and the
-simulated humanoid are measured against the same surface.
+Ground contact is measured on the body's shape, not on its joints: SMPL's
+ankle and toe joints sit above the skin, and a foot on its toes reaches the
+floor with the front of the foot while its joints are high. The shape is the
+humanoid's collision primitives posed with the clip's global joint rotations
+(:mod:`body_shape`: the boxes and capsules the simulator collides with, scaled
+with the body), so kinematic clips and the simulated humanoid are measured
+against the same surface.
 
-Definitions (after PhysDiff, Yuan et al., ICCV 2023, with its 5 mm tolerance):
+Definitions (after PhysDiff, Yuan et al., ICCV 2023, with its 5 mm tolerance;
+PhysDiff uses the lowest vertex of the body mesh, here the lowest point of the
+primitives):
 
-* ``penetration_mm``: mean over frames of how far the lowest sole point is
+* ``penetration_mm``: mean over frames of how far the body's lowest point is
   below the ground beyond the tolerance, ``max(0, -h - tol)``.
-* ``float_mm``: mean over frames of ``max(0, h - tol)`` for the lowest sole
+* ``float_mm``: mean over frames of ``max(0, h - tol)`` for the body's lowest
   point (a body that never touches the ground floats).
 * ``skate_mm``: mean over consecutive frame pairs of the horizontal
-  displacement of sole points that are in contact (height below
-  ``contact_height``) in both frames, summed over the feet.
+  displacement of the foot joints (ankle, toe) in contact in both frames, the
+  larger of the two per foot, summed over the feet. Contact is PhysDiff's: the
+  joint is low, i.e. its level-sole point (``sole_heights``) is below
+  ``contact_height``. (On the posed shape instead, a foot rolling over its
+  toes counts as planted while its joints move: clean mocap would "skate" by
+  33 mm per frame on the WHAM-artifact benchmark's clips instead of ~14.)
 * ``jitter``: mean jerk magnitude of all joints, m/s^3 (third finite
   difference x fps^3), as video-based estimators (TRAM, WHAM) report it.
 * ``mpjpe_mm`` / ``pa_mpjpe_mm``: mean joint position error, without and with
@@ -33,13 +41,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .body_shape import lowest_points
 from .clip import Motion
 from .skeleton import Skeleton
 
 TOLERANCE_M = 0.005  # PhysDiff's 5 mm
 CONTACT_HEIGHT_M = 0.025  # a sole point lower than this is in contact
 FOOT_JOINTS = (7, 8, 10, 11)  # left/right ankle, left/right toe
-SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])  # joint -> box bottom, mean body
+# joint -> bottom of its foot box for a level foot, mean body (``smpl_neutral_humanoid.json``: ankle box
+# bottom 70 mm, toe box bottom 14.5 mm below the joint): the level-sole proxy of ``sole_heights``
+SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])
 FEET = ((0, 2), (1, 3))  # (ankle, toe) columns of FOOT_JOINTS / sole_heights: left foot, right foot
 
 
@@ -59,25 +70,33 @@ def body_scale_of(motion: Motion) -> float:
 
 
 def sole_heights(pos: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """(T, 4) heights of the sole points under the ankles and toes."""
+    """(T, 4) heights of the sole points under the ankles and toes, for level feet: the proxy where
+    only joint positions are known (grounding at ingest, clean-up, foot locking, the tracking
+    reward's contact weights). Plausibility uses the posed shape (``ground_heights``)."""
     return pos[:, FOOT_JOINTS, 2] - SOLE_OFFSET_M * scale
 
 
-def penetration_mm(pos: np.ndarray, scale: float = 1.0, tol: float = TOLERANCE_M) -> float:
-    h = sole_heights(pos, scale).min(axis=1)
-    return float(np.maximum(0.0, -h - tol).mean() * 1000.0)
+def ground_heights(pos: np.ndarray, glob: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(T, 24) height of the lowest point of each body part (``body_shape.lowest_points``) from
+    global joint positions (T, 24, 3) and rotations (T, 24, 3, 3)."""
+    return lowest_points(pos, glob, scale)
 
 
-def float_mm(pos: np.ndarray, scale: float = 1.0, tol: float = TOLERANCE_M) -> float:
-    h = sole_heights(pos, scale).min(axis=1)
-    return float(np.maximum(0.0, h - tol).mean() * 1000.0)
+def penetration_mm(low: np.ndarray, tol: float = TOLERANCE_M) -> float:
+    """``low``: (T, 24) ``ground_heights``."""
+    return float(np.maximum(0.0, -low.min(axis=1) - tol).mean() * 1000.0)
+
+
+def float_mm(low: np.ndarray, tol: float = TOLERANCE_M) -> float:
+    """``low``: (T, 24) ``ground_heights``."""
+    return float(np.maximum(0.0, low.min(axis=1) - tol).mean() * 1000.0)
 
 
 def skate_mm(pos: np.ndarray, scale: float = 1.0, contact_height: float = CONTACT_HEIGHT_M) -> float:
     h = sole_heights(pos, scale)
     contact = (h[:-1] < contact_height) & (h[1:] < contact_height)  # (T-1, 4)
     disp = np.linalg.norm(pos[1:, FOOT_JOINTS, :2] - pos[:-1, FOOT_JOINTS, :2], axis=-1)
-    # per frame pair: the feet (ankle and toe points averaged per foot) that slide while planted
+    # per frame pair: the feet (the larger of the ankle and toe joint) that slide while planted
     per_foot = np.stack([(disp[:, list(f)] * contact[:, list(f)]).max(1) for f in FEET], 1)
     return float(per_foot.sum(axis=1).mean() * 1000.0)
 
@@ -89,13 +108,16 @@ def jitter(pos: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(jerk, axis=-1).mean())
 
 
-def plausibility_from_positions(pos: np.ndarray, fps: float, scale: float = 1.0) -> dict[str, float]:
-    return {"penetration_mm": penetration_mm(pos, scale), "float_mm": float_mm(pos, scale),
+def plausibility_from_joints(pos: np.ndarray, glob: np.ndarray, fps: float, scale: float = 1.0) -> dict[str, float]:
+    """Penetration, float, skate (mm) and jitter of global joint positions (T, 24, 3) and
+    rotations (T, 24, 3, 3) (``Motion.joints()``)."""
+    low = ground_heights(pos, glob, scale)
+    return {"penetration_mm": penetration_mm(low), "float_mm": float_mm(low),
             "skate_mm": skate_mm(pos, scale), "jitter": jitter(pos, fps)}
 
 
 def plausibility(motion: Motion) -> dict[str, float]:
-    return plausibility_from_positions(motion.positions(), motion.fps, body_scale_of(motion))
+    return plausibility_from_joints(*motion.joints(), motion.fps, body_scale_of(motion))
 
 
 # --------------------------------------------------------------------- errors

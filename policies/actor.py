@@ -112,6 +112,8 @@ class TrackingPolicy:
         hum = dict(blob["humanoid"])
         hum["extra"] = tuple(hum.get("extra", ()))
         hum.setdefault("self_collision", True)  # policies saved before the flag trained with self-collision
+        hum.setdefault("contact_stiffness", 0.0)  # and before direct contact stiffness, with the time constant
+        hum.setdefault("contact_damping", 0.0)
         humanoid = HumanoidConfig(**hum)
         return TrackingPolicy(actor, tracking, humanoid, dict(blob.get("info", {})))
 

@@ -87,11 +87,10 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         meta["refined"] = {"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
                            "fail_frame": res.fail_frame, "retries": res.resets}
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
-        # "after" from the simulated bodies: the refined clip's joints (FK of the same qpos, to float32)
+        # "after" of the simulated trajectory: the refined clip's joints and rotations are the
+        # simulated bodies' (FK of the same qpos), its shape the simulator's collision shapes
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
-                  "before": M.plausibility(clip),
-                  "after": M.plausibility_from_positions(res.body_pos.astype(np.float64), fps,
-                                                         M.body_scale_of(refined))}
+                  "before": M.plausibility(clip), "after": M.plausibility(refined)}
         out.append(RefineResult(refined, report, target))
     wall = time.perf_counter() - t0  # clean-up, simulation, conversion back to clips and the reports
     seconds_of_motion = sum(c.duration for c in inputs)

@@ -48,6 +48,15 @@ class HumanoidConfig:
     foot_friction: float = 1.0
     ground_friction: float = 1.0
     solref_timeconst: float = 0.02
+    # Foot-floor (all body-floor) contacts. MuJoCo's contact is a damped spring in acceleration
+    # units, aref = -b v - k r. With contact_stiffness > 0 the spring is given directly (solref
+    # "-k -b", k in 1/s^2, b in 1/s); with 0, by the time constant above, which MuJoCo clamps to at
+    # least two timesteps (16.7 ms at 120 Hz): that softest-allowed spring let the feet, pressed by
+    # the leg actuators, sink 1-5 cm into the floor at every push-off of a refined walk. 15000 / 300
+    # (~6.5 ms, damping ratio 1.2) was chosen on the tracking and WHAM-artifact benchmarks (README
+    # "Contacts"); 30000 and stiffer blow up at 120 Hz.
+    contact_stiffness: float = 15000.0
+    contact_damping: float = 300.0
     iterations: int = 10
     ls_iterations: int = 10
     torque_limit_scale: float = 1.0  # forcerange = scale * kp * 1 rad (0 disables the limit)
@@ -99,7 +108,9 @@ def build_mjcf(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidC
     # contype/conaffinity bits: body geoms 2/(1 or 3), floor 1/2 -> body-floor always collides,
     # body-body only with self_collision
     ET.SubElement(default, "geom", condim="3", friction=f"{cfg.foot_friction} 0.005 0.0001",
-                  solref=f"{cfg.solref_timeconst} 1", contype="2", conaffinity="3" if cfg.self_collision else "1")
+                  solref=(f"{-cfg.contact_stiffness:.6g} {-cfg.contact_damping:.6g}" if cfg.contact_stiffness > 0
+                          else f"{cfg.solref_timeconst} 1"),
+                  contype="2", conaffinity="3" if cfg.self_collision else "1")
     asset = ET.SubElement(root, "asset")
     ET.SubElement(asset, "texture", name="grid", type="2d", builtin="checker", rgb1=".2 .3 .4", rgb2=".1 .15 .2",
                   width="256", height="256")

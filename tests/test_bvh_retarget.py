@@ -145,7 +145,7 @@ def _check_pose(path: Path, m, foot_tol: float | None, joint_tol: float) -> None
 
 
 def test_grounding_puts_the_soles_on_the_floor(samples_dir):
-    from motionlib.motion.metrics import float_mm, penetration_mm, sole_heights
+    from motionlib.motion.metrics import plausibility, sole_heights
 
     path = samples_dir / "dataset-1_walk_normal_001.bvh"
     raw = bvh_to_motion(path, threads=1, ground=False)
@@ -159,8 +159,9 @@ def test_grounding_puts_the_soles_on_the_floor(samples_dir):
     pos = m.positions()
     # level planted feet stand on the floor; pushing off, the toes may dip a little
     assert -0.02 < np.percentile(sole_heights(pos, m.body_scale).min(1), 5) < 0.0
-    assert float_mm(pos, m.body_scale) < 5 and penetration_mm(pos, m.body_scale) < 5
-    assert float_mm(raw.positions(), raw.body_scale) > 20
+    grounded = plausibility(m)  # on the posed collision shapes: tilted feet reach lower than level ones
+    assert grounded["float_mm"] < 5 and grounded["penetration_mm"] < 5
+    assert plausibility(raw)["float_mm"] > 20
 
 
 def test_options(samples_dir):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from motionlib.motion.errors import MotionError
-from motionlib.motion.metrics import sole_heights
+from motionlib.motion.metrics import ground_heights
 from motionlib.motion.render import RenderConfig, SkeletonRenderer, render_frame_png, render_video
 from walk_fixture import make_walking_clip
 
@@ -18,9 +18,10 @@ def _read_video(path):
 
 def test_walking_fixture_is_a_walk():
     clip = make_walking_clip(seconds=2.0)
-    pos = clip.joints()[0]
-    soles = sole_heights(pos)
-    assert abs(soles.min(axis=1)).max() < 1e-6  # a sole touches the ground every frame
+    pos, glob = clip.joints()
+    low = ground_heights(pos, glob)
+    assert abs(low.min(axis=1)).max() < 1e-6  # the body touches the ground every frame
+    assert set(low.argmin(axis=1)) <= {7, 8, 10, 11}  # with a foot
     assert (pos[:, 15, 2] > 1.2).all()  # upright: head well above the pelvis
     fwd = pos[:, 7, 0] - pos[:, 8, 0]  # left minus right ankle along the walking direction
     assert fwd.max() > 0.15 and fwd.min() < -0.15  # legs alternate

@@ -131,3 +131,63 @@ def test_qvel_integrates_to_next_frame(random_clip):
         assert np.abs(q[:3] - qpos[t + 1, :3]).max() < 1e-3
         assert np.abs(np.abs(q[3:7] @ qpos[t + 1, 3:7]) - 1) < 1e-5
         assert np.abs(q[7:] - qpos[t + 1, 7:]).max() < 5e-3
+
+
+def test_plausibility_shape_is_the_simulators_collision_shape(random_clip):
+    """metrics.ground_heights (posed primitives, no simulator) = the lowest point of each MuJoCo geom."""
+    import itertools
+
+    from motionlib.motion import metrics as M
+
+    clip = random_clip.copy(offsets=random_clip.skeleton().offsets * 1.1)  # a scaled body
+    m = mujoco.MjModel.from_xml_string(humanoid_xml(clip.skeleton()))
+    d = mujoco.MjData(m)
+    qpos = motion_to_qpos(clip)
+    low = M.ground_heights(*clip.joints(), M.body_scale_of(clip))
+    geoms = [m.geom(f"{n}_geom").id for n in NAMES]
+    corners = np.array(list(itertools.product([-1.0, 1.0], repeat=3)))
+    for t in range(0, clip.num_frames, 11):
+        d.qpos[:] = qpos[t]
+        mujoco.mj_kinematics(m, d)
+        for j, g in enumerate(geoms):
+            rot, size = d.geom_xmat[g].reshape(3, 3), m.geom_size[g]
+            if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX:
+                z = (d.geom_xpos[g] + (corners * size) @ rot.T)[:, 2].min()
+            else:  # capsule along its z axis: half length size[1], radius size[0]
+                z = d.geom_xpos[g][2] - abs(rot[2, 2]) * size[1] - size[0]
+            assert abs(low[t, j] - z) < 1e-9, (t, NAMES[j])
+
+
+def _deepest_floor_contact(cfg) -> float:
+    """Deepest floor penetration (m) of the body dropped from 5 cm onto its feet, held upright by its
+    actuators (knees bent 0.5 rad, so the legs press), over 1 s."""
+    m = mujoco.MjModel.from_xml_string(build_mjcf(cfg=cfg))
+    d = mujoco.MjData(m)
+    pose = {"L_Hip_y": -0.25, "R_Hip_y": -0.25, "L_Knee_y": 0.5, "R_Knee_y": 0.5, "L_Ankle_y": -0.25, "R_Ankle_y": -0.25}
+    for name, angle in pose.items():
+        d.qpos[m.jnt_qposadr[m.joint(name).id]] = angle
+    d.ctrl[:] = d.qpos[7:]
+    d.qpos[2] = 1.0
+    mujoco.mj_kinematics(m, d)
+    lowest = min(d.geom_xpos[g][2] - m.geom_rbound[g] for g in range(1, m.ngeom))  # bounding spheres
+    d.qpos[2] -= lowest - 0.05
+    deepest = 0.0
+    for _ in range(int(1.0 / m.opt.timestep)):
+        mujoco.mj_step(m, d)
+        if d.ncon:
+            deepest = max(deepest, float(-d.contact.dist[: d.ncon].min()))
+    return deepest
+
+
+def test_direct_contact_stiffness_keeps_feet_out_of_the_floor():
+    from dataclasses import replace
+
+    from motionlib.sim.humanoid import HumanoidConfig
+
+    cfg = HumanoidConfig()
+    assert cfg.contact_stiffness > 0
+    xml = build_mjcf(cfg=cfg)
+    assert f'solref="{-cfg.contact_stiffness:g} {-cfg.contact_damping:g}"' in xml
+    soft = replace(cfg, contact_stiffness=0.0)  # MuJoCo's time-constant form (0.02 s)
+    assert f'solref="{cfg.solref_timeconst:g} 1"' in build_mjcf(cfg=soft)
+    assert _deepest_floor_contact(cfg) < 0.5 * _deepest_floor_contact(soft)

@@ -9,7 +9,8 @@ import numpy as np
 def make_walking_clip(seconds: float = 2.0, fps: float = 30.0, speed: float = 1.1, cadence_hz: float = 0.9):
     """An upright body walking along +x: hips swing in antiphase, the swing
     knee bends, arms hang and swing opposite to the legs; the pelvis height
-    is set per frame so the lowest sole point (metrics.sole_heights) touches z = 0."""
+    is set per frame so the body's lowest point (metrics.ground_heights, the posed
+    collision shapes) touches z = 0."""
     from motionlib.motion import Motion
     from motionlib.motion import rotations as R
     from motionlib.motion.skeleton import FOOT_JOINTS, SMPL_TO_ZUP
@@ -35,7 +36,7 @@ def make_walking_clip(seconds: float = 2.0, fps: float = 30.0, speed: float = 1.
     q[:, 0] = R.matrix_to_quat(np.broadcast_to(SMPL_TO_ZUP, (n, 3, 3)))
     trans = np.stack([speed * t, np.zeros(n), np.zeros(n)], -1)
     clip = Motion(fps, trans, q, meta={"source": "procedural_walk"})
-    from motionlib.motion.metrics import sole_heights
+    from motionlib.motion.metrics import ground_heights
 
-    trans[:, 2] = -sole_heights(clip.joints()[0]).min(axis=1)
+    trans[:, 2] = -ground_heights(*clip.joints()).min(axis=1)
     return clip.copy(trans=trans)
