@@ -51,10 +51,10 @@ class HumanoidConfig:
     # Foot-floor (all body-floor) contacts. MuJoCo's contact is a damped spring in acceleration
     # units, aref = -b v - k r. With contact_stiffness > 0 the spring is given directly (solref
     # "-k -b", k in 1/s^2, b in 1/s); with 0, by the time constant above, which MuJoCo clamps to at
-    # least two timesteps (16.7 ms at 120 Hz): that softest-allowed spring let the feet, pressed by
-    # the leg actuators, sink 1-5 cm into the floor at every push-off of a refined walk. 15000 / 300
-    # (~6.5 ms, damping ratio 1.2) was chosen on the tracking and WHAM-artifact benchmarks (README
-    # "Contacts"); 30000 and stiffer blow up at 120 Hz.
+    # least two timesteps (16.7 ms at 120 Hz): even the stiffest spring that form allows let the feet,
+    # pressed by the leg actuators, sink 1-5 cm into the floor at push-offs of a refined walk.
+    # 15000 / 300 (in the time-constant form: 6.7 ms, damping ratio 1.2) was chosen on the tracking and
+    # WHAM-artifact benchmarks (README "Contacts"); 30000 and stiffer blow up at 120 Hz.
     contact_stiffness: float = 15000.0
     contact_damping: float = 300.0
     iterations: int = 10
