@@ -22,9 +22,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import zlib
-
-    from motionlib.motion.corrupt import CorruptConfig, corrupt
+    from motionlib.motion.corrupt import CorruptConfig, clip_seed, corrupt
     from motionlib.motion.io import find_clips, load_motion, save_motion
 
     over = {k: v for k, v in (("rot_jitter_deg", args.rot_jitter_deg), ("height_offset_m", args.height_offset_m),
@@ -33,7 +31,7 @@ def run(args) -> int:
     written = []
     for f in find_clips(args.inputs, required=True):
         clip = load_motion(f)
-        seed = args.seed * 1_000_003 + zlib.crc32(f.stem.encode())  # per clip, reproducible
+        seed = clip_seed(args.seed, f.stem)  # per clip, reproducible
         out = args.out / f.name
         save_motion(corrupt(clip, cfg, seed), out)
         written.append(str(out))

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import rotations as R
 from .skeleton import NUM_JOINTS, SMPL_TO_ZUP, reference_humanoid
 
 
@@ -41,10 +42,7 @@ def _primitives() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.nd
     for info in reference_humanoid()["joints"]:
         j, g = int(info["smpl_index"]), info["geom"]
         if g["type"] == "box":
-            w, x, y, z = g.get("quat", [1.0, 0.0, 0.0, 0.0])
-            rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+            rot = R.quat_to_matrix(np.asarray(g.get("quat", [1.0, 0.0, 0.0, 0.0]), dtype=np.float64))  # wxyz
             is_box[j] = True
             centre[j] = to_smpl @ np.asarray(g["pos"], dtype=np.float64)
             half_axes[j] = to_smpl @ rot * np.asarray(g["size"], dtype=np.float64)[None, :]

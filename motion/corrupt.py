@@ -21,6 +21,7 @@ and tens of cm of drift over long sequences):
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -48,6 +49,12 @@ def _lowpass_noise(rng: np.random.Generator, n: int, fps: float, cutoff_hz: floa
     kernel = np.ones(width) / width
     y = np.stack([np.convolve(x[:, d], kernel, mode="valid")[:n] for d in range(dims)], axis=-1)
     return y / max(y.std(), 1e-9)
+
+
+def clip_seed(seed: int, name: str) -> int:
+    """The corruption seed of the clip called ``name`` (file stem) in a run seeded ``seed``: each clip of a
+    folder gets its own noise, the same on every rerun (``motionlib corrupt``)."""
+    return seed * 1_000_003 + zlib.crc32(name.encode())
 
 
 def corrupt(clip: Motion, cfg: CorruptConfig = CorruptConfig(), seed: int = 0) -> Motion:

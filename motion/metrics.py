@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body_shape import lowest_points
+from .body_shape import lowest_points as ground_heights  # (T, 24) lowest point of each body part
 from .clip import Motion
 from .skeleton import Skeleton
 
@@ -74,12 +74,6 @@ def sole_heights(pos: np.ndarray, scale: float = 1.0) -> np.ndarray:
     only joint positions are known (grounding at ingest, clean-up, foot locking, the tracking
     reward's contact weights). Plausibility uses the posed shape (``ground_heights``)."""
     return pos[:, FOOT_JOINTS, 2] - SOLE_OFFSET_M * scale
-
-
-def ground_heights(pos: np.ndarray, glob: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """(T, 24) height of the lowest point of each body part (``body_shape.lowest_points``) from
-    global joint positions (T, 24, 3) and rotations (T, 24, 3, 3)."""
-    return lowest_points(pos, glob, scale)
 
 
 def penetration_mm(low: np.ndarray, tol: float = TOLERANCE_M) -> float:

@@ -15,7 +15,6 @@ A clip that cannot be read or processed is reported and skipped.
 from __future__ import annotations
 
 import argparse
-import zlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking
-    from motionlib.motion.corrupt import corrupt
+    from motionlib.motion.corrupt import clip_seed, corrupt
     from motionlib.motion.errors import MotionError
     from motionlib.motion.io import find_clips, load_motion, save_motion
 
@@ -40,7 +39,7 @@ def main() -> None:
         try:
             clip = load_motion(f)
             for k in range(args.copies):
-                seed = args.seed * 1_000_003 + zlib.crc32(f.stem.encode()) + k  # as `motionlib corrupt`, per copy
+                seed = clip_seed(args.seed, f.stem) + k  # as `motionlib corrupt`, one more per copy
                 save_motion(clean_for_tracking(corrupt(clip, seed=seed), CleanupConfig()), args.out / f"{f.stem}_wham{k}.npz")
                 written += 1
         except (MotionError, ValueError, OSError) as e:
