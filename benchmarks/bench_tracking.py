@@ -9,7 +9,7 @@ Prints
   * env-steps/s of the tracking env (observations, rewards, terminations,
     resets) with a random policy and with the real policy (the shipped default
     unless ``--policy``), and each as a share of the raw rollout rate
-    (target >= 80%);
+    (target >= 80%), each the median of ``--rounds`` turns;
   * refine's real-time factor per core (seconds of motion per second on one
     thread, physics and torch alike; target >= 50x) on the three bundled clips,
     batched as ``motionlib refine`` batches a folder (``--batch``, default 64
@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--envs", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=300, help="control steps per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="turns of raw / random / real measurements (medians)")
     ap.add_argument("--policy", default=None)
     ap.add_argument("--refine-batch", type=int, nargs="+", default=[4, 64],
                     help="clips per refine batch to time (motionlib refine's --batch default is 64)")
@@ -50,7 +51,7 @@ def main() -> None:
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips
-    from motionlib.sim.backend_cpu import CpuBackendConfig
+    from motionlib.sim.backend_cpu import CpuBackendConfig, torch_single_thread
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_env import TrackingEnv
 
@@ -76,15 +77,17 @@ def main() -> None:
         mujoco.mj_step(m, d)
     mj_rate = n / (time.perf_counter() - t)
 
-    # raw rollout: the backend alone, N worlds, T threads
-    ctrl = env.ref.qpos[env.ref.index(env.clip, env.frame + 1), 7:]
-    env.backend.step(ctrl, sub)
-    t = time.perf_counter()
-    for _ in range(args.steps):
+    # raw rollout: the backend alone, N worlds, T threads, each holding the pose of its start frame
+    def raw_rate() -> float:
+        env.reset()
+        ctrl = env.ref.qpos[env.ref.index(env.clip, env.frame + 1), 7:]
         env.backend.step(ctrl, sub)
-        if env.backend.unstable.any():
-            env.reset(env.backend.unstable.nonzero().flatten())
-    raw = args.envs * args.steps / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            env.backend.step(ctrl, sub)
+            if env.backend.unstable.any():
+                env.reset(env.backend.unstable.nonzero().flatten())
+        return args.envs * args.steps / (time.perf_counter() - t)
 
     # The time spent inside the backend's physics step while the env runs: the
     # physics rate on exactly the states the env visits (the held-pose rollout
@@ -98,9 +101,8 @@ def main() -> None:
         backend_step(*a, **kw)
         physics_s[0] += time.perf_counter() - t
 
-    env.backend.step = timed_step
-
     def env_rate(act_fn) -> tuple[float, float]:
+        env.backend.step = timed_step
         obs = env.reset()
         env.step(act_fn(obs))
         physics_s[0] = 0.0
@@ -108,21 +110,37 @@ def main() -> None:
         for _ in range(args.steps):  # the env resets finished episodes itself (as in training)
             obs = env.step(act_fn(obs)).obs
         total = time.perf_counter() - t0
+        env.backend.step = backend_step
         return args.envs * args.steps / total, args.envs * args.steps / physics_s[0]
 
+    def policy_act(obs: torch.Tensor) -> torch.Tensor:
+        with torch_single_thread():  # as refine and evaluation run it (policies/rollout.py)
+            return policy.act(obs)
+
+    # This VM's timings drift by +-10% over a minute: the three figures are measured in turns,
+    # args.rounds times, and each ratio is the median of its per-round ratios.
     torch.manual_seed(0)
-    rand, rand_phys = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
-    real, real_phys = env_rate(lambda o: policy.act(o))
+    rounds = []
+    for _ in range(args.rounds):
+        r = raw_rate()
+        rand, rand_phys = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
+        real, real_phys = env_rate(policy_act)
+        rounds.append((r, rand, rand_phys, real, real_phys))
     env.close()
+    a = np.array(rounds)
+    raw, rand, rand_phys, real, real_phys = np.median(a, axis=0)
+    rand_share, real_share = np.median(a[:, 1] / a[:, 0]), np.median(a[:, 3] / a[:, 0])
+    real_lo, real_hi = (a[:, 3] / a[:, 0]).min(), (a[:, 3] / a[:, 0]).max()
 
     print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF), {1 / m.opt.timestep:.0f} Hz physics, "
           f"{tcfg.control_fps:.0f} Hz control, {args.envs} envs, {args.threads} threads")
     print(f"  raw mj_step, 1 world, 1 thread     : {mj_rate:10,.0f} physics steps/s "
           f"({mj_rate / sub:,.0f} env-steps/s)")
     print(f"  raw mujoco.rollout, {args.envs} worlds     : {raw * sub:10,.0f} physics steps/s ({raw:,.0f} env-steps/s)")
-    print(f"  tracking env, random policy        : {rand:10,.0f} env-steps/s  ({100 * rand / raw:.0f}% of raw; target >= 80%)")
+    print(f"  tracking env, random policy        : {rand:10,.0f} env-steps/s  ({100 * rand_share:.0f}% of raw; target >= 80%)")
     print(f"      its physics alone, same states : {rand_phys:10,.0f} env-steps/s  (env = {100 * rand / rand_phys:.0f}% of it)")
-    print(f"  tracking env, real policy          : {real:10,.0f} env-steps/s  ({100 * real / raw:.0f}% of raw; policy: {policy_label})")
+    print(f"  tracking env, real policy          : {real:10,.0f} env-steps/s  ({100 * real_share:.0f}% of raw, rounds "
+          f"{100 * real_lo:.0f}-{100 * real_hi:.0f}%; target >= 80%; policy: {policy_label})")
     print(f"      its physics alone, same states : {real_phys:10,.0f} env-steps/s  (env = {100 * real / real_phys:.0f}% of it)")
 
     samples = [bvh_to_motion(f) for f in sorted(SAMPLES.glob("*.bvh"))]

@@ -40,14 +40,38 @@ class TrackingActor(nn.Module):
         self.register_buffer("obs_var", torch.ones(num_obs))
         self.units = tuple(units)
         self.activation = activation
+        self._packed: tuple[tuple, list[torch.Tensor]] | None = None  # infer()'s transposed weights
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def _linears(self) -> list[nn.Linear]:
+        return [m for m in self.mlp if isinstance(m, nn.Linear)] + [self.mu]
+
+    def _normalise(self, obs: torch.Tensor) -> torch.Tensor:
         # (obs - mean) / sqrt(var + eps) as one fused op over the batch (the per-feature factors are
         # cheap): on a CPU step of 64 envs the normalisation cost as much as a hidden layer
         inv_std = torch.rsqrt(self.obs_var + 1e-5)
         x = torch.addcmul(-self.obs_mean * inv_std, obs, inv_std)
-        x = x.clamp_(-5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
-        return self.mu(self.mlp(x))
+        return x.clamp_(-5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.mu(self.mlp(self._normalise(obs)))
+
+    @torch.no_grad()
+    def infer(self, obs: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for inference, each layer as ``addmm(bias, x, W^T)`` with ``W^T`` kept
+        contiguous. ``nn.Linear`` multiplies by a transposed view of its (out, in) weight; on this
+        2-core machine's MKL the same product with the transpose stored was 15% faster (64 x 1222
+        by 1222 x 512, one thread: 549 against 638 us), a tenth of a tracking env step of 64 envs in
+        all. The copies are rebuilt whenever a weight changes (in place or by a move)."""
+        linears = self._linears()
+        key = tuple((m.weight.data_ptr(), m.weight._version) for m in linears)
+        if self._packed is None or self._packed[0] != key:
+            self._packed = (key, [m.weight.detach().t().contiguous() for m in linears])
+        weights = self._packed[1]
+        acts = [m for m in self.mlp if not isinstance(m, nn.Linear)]
+        x = self._normalise(obs)
+        for w, m, act in zip(weights, linears, acts):
+            x = act(torch.addmm(m.bias, x, w))
+        return torch.addmm(self.mu.bias, x, weights[-1])
 
     @staticmethod
     def from_rlgames_state(model_state: dict[str, torch.Tensor], units: tuple[int, ...],
@@ -72,9 +96,8 @@ class TrackingPolicy:
     humanoid: HumanoidConfig
     info: dict[str, Any]
 
-    @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(obs)
+        return self.actor.infer(obs)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

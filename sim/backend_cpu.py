@@ -141,6 +141,9 @@ class CpuBackend:
         if self._ctrl.shape[1] != substeps:
             self._ctrl = np.zeros((self.num_envs, substeps, self.nu))
             self._traj = np.zeros((self.num_envs, substeps, self.nstate))
+            # the rollout writes every substep's sensor values too: into a kept buffer, not a new
+            # array each step (they are one physics step old, see _refresh_sensors)
+            self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
         self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
         ids = np.arange(self.num_envs) if active is None else np.flatnonzero(active.detach().cpu().numpy())
         k = len(ids)
@@ -150,7 +153,7 @@ class CpuBackend:
             traj = self._traj[:k]
             t0 = state[:, 0].copy()
             self._pool.rollout([self._env_models[i] for i in ids], self._datas, state, self._ctrl[ids],
-                               nstep=substeps, skip_checks=True, state=traj)
+                               nstep=substeps, skip_checks=True, state=traj, sensordata=self._traj_sensor[:k])
             new_state = traj[:, -1]
             expected = t0 + substeps * self.timestep
             b = ~np.isfinite(new_state).all(axis=1)

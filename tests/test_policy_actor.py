@@ -1,0 +1,34 @@
+"""The deployable actor: its inference path is the module's own forward pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.mark.parametrize("activation", ["elu", "tanh"])
+def test_infer_is_forward_and_follows_weight_changes(activation):
+    from motionlib.policies.actor import TrackingActor
+
+    torch.manual_seed(0)
+    actor = TrackingActor(40, 7, (32, 16), activation)
+    with torch.no_grad():
+        actor.obs_mean.normal_(0.0, 0.5)
+        actor.obs_var.uniform_(0.2, 3.0)
+    obs = torch.randn(9, 40) * 4.0  # some features beyond the +-5 clamp once normalised
+
+    def same():
+        with torch.no_grad():
+            want = actor(obs)
+        torch.testing.assert_close(actor.infer(obs), want, atol=1e-6, rtol=1e-5)
+        return want
+
+    first = same()
+    with torch.no_grad():  # an in-place change (as a training export copies weights in)
+        actor.mlp[0].weight.mul_(-1.5)
+        actor.mu.bias.add_(0.3)
+    assert not torch.allclose(same(), first)
+    actor.load_state_dict({k: v * 0.5 for k, v in actor.state_dict().items()})  # a load copies in place too
+    same()
+    actor.to(torch.float64).to(torch.float32)  # a move replaces the tensors
+    same()
