@@ -67,3 +67,11 @@ def lowest_points(pos: np.ndarray, glob: np.ndarray, scale: float = 1.0) -> np.n
     # capsule: the lower end's height minus the radius
     cap = pos[..., 2] + scale * (np.einsum("tjk,jek->tje", rz, ends).min(-1) - radius)
     return np.where(is_box, box, cap)
+
+
+def upright_drops() -> np.ndarray:
+    """(24,) how far below each joint its primitive reaches with the mean body upright in the rest
+    pose (every global rotation ``SMPL_TO_ZUP``): for the feet, the level-sole offsets of
+    ``metrics.sole_heights`` (ankle box bottom 70 mm, toe box bottom 14.5 mm below the joint)."""
+    rest = np.broadcast_to(SMPL_TO_ZUP, (1, NUM_JOINTS, 3, 3))
+    return -lowest_points(np.zeros((1, NUM_JOINTS, 3)), rest)[0]

@@ -42,15 +42,16 @@ from __future__ import annotations
 import numpy as np
 
 from .body_shape import lowest_points as ground_heights  # (T, 24) lowest point of each body part
+from .body_shape import upright_drops
 from .clip import Motion
-from .skeleton import Skeleton
+from .skeleton import FOOT_JOINTS, Skeleton
 
 TOLERANCE_M = 0.005  # PhysDiff's 5 mm
 CONTACT_HEIGHT_M = 0.025  # a sole point lower than this is in contact
-FOOT_JOINTS = (7, 8, 10, 11)  # left/right ankle, left/right toe
-# joint -> bottom of its foot box for a level foot, mean body (``smpl_neutral_humanoid.json``: ankle box
-# bottom 70 mm, toe box bottom 14.5 mm below the joint): the level-sole proxy of ``sole_heights``
-SOLE_OFFSET_M = np.array([0.0703, 0.0652, 0.0145, 0.0171])
+# FOOT_JOINTS (skeleton): left/right ankle, left/right toe
+# joint -> bottom of its foot box for a level foot, mean body (``smpl_neutral_humanoid.json``, posed
+# upright by ``body_shape``): the level-sole proxy of ``sole_heights``
+SOLE_OFFSET_M = upright_drops()[list(FOOT_JOINTS)]
 FEET = ((0, 2), (1, 3))  # (ankle, toe) columns of FOOT_JOINTS / sole_heights: left foot, right foot
 
 
