@@ -23,6 +23,10 @@ def register(sub) -> None:
     p.add_argument("--start-every", type=int, default=0, metavar="N",
                    help="also start at every N-th frame (each start tracked to the clip end, reported as "
                         "CLIP@FRAME; starts within N frames of the end are skipped); default: frame 0 only")
+    p.add_argument("--group-by", default=None, metavar="LABEL",
+                   help="also report the totals per value of this clip label (a key of the clip's "
+                        "meta['labels'], e.g. content or style for ingested Bandai clips; clips without it "
+                        "are grouped under '(none)')")
     add_physics_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -40,8 +44,14 @@ def run(args) -> int:
     files = find_clips(args.clips, required=True)
     paths = args.policy or [default_policy_path()]
 
-    def evaluate(policy, progress: bool) -> tuple[dict, list[dict]]:
-        reports = []
+    def totals(reports: list[dict]) -> dict:
+        tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
+               if k not in ("before", "after")}
+        tot["clips"] = len(reports)
+        return tot
+
+    def evaluate(policy, progress: bool) -> tuple[dict, list[dict], dict]:
+        reports, labels = [], []
         for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch",
                       disable=not progress or len(files) <= args.batch):
             chunk = files[i : i + args.batch]
@@ -50,16 +60,18 @@ def run(args) -> int:
                                start_every=args.start_every, num_envs=args.worlds, progress=progress):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
-        tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
-               if k not in ("before", "after")}
-        tot["clips"] = len(reports)
-        return tot, reports
+                labels.append(clip_label(clips[res.clip], args.group_by) if args.group_by else None)
+        groups = {}
+        if args.group_by:
+            for value in sorted(set(labels)):
+                groups[value] = totals([r for r, v in zip(reports, labels) if v == value])
+        return totals(reports), reports, groups
 
     if len(paths) > 1:
         ranked = []
         for path in tqdm(paths, desc="policies", unit="policy", disable=args.json):
-            tot, _ = evaluate(TrackingPolicy.load(path), progress=False)
-            ranked.append({"policy": str(path), "totals": tot})
+            tot, _, groups = evaluate(TrackingPolicy.load(path), progress=False)
+            ranked.append({"policy": str(path), "totals": tot, **({"groups": groups} if groups else {})})
         ranked.sort(key=lambda r: (-r["totals"]["success_rate"], r["totals"]["g_mpjpe_mm"]))
         if args.json:
             print_json({"ranked": ranked})
@@ -70,9 +82,9 @@ def run(args) -> int:
                       f"G-MPJPE {t['g_mpjpe_mm']:6.1f} mm")
         return 0
     policy = TrackingPolicy.load(paths[0])
-    tot, reports = evaluate(policy, progress=not args.json)
+    tot, reports, groups = evaluate(policy, progress=not args.json)
     if args.json:
-        print_json({"totals": tot, "clips": reports})
+        print_json({"totals": tot, **({"groups": groups} if groups else {}), "clips": reports})
     else:
         for r in reports:
             print(f"{r['id'][:48]:48s} {'ok' if r['success'] else 'LOST@' + str(r['fail_frame']):>9s} "
@@ -80,4 +92,14 @@ def run(args) -> int:
         print(f"success {tot['success_rate'] * 100:.1f}% of {tot['clips']}  G-MPJPE {tot['g_mpjpe_mm']:.1f}  "
               f"L-MPJPE {tot['l_mpjpe_mm']:.1f}  PA-MPJPE {tot['pa_mpjpe_mm']:.1f} mm  accel {tot['accel_err']:.2f}  "
               f"vel {tot['vel_err']:.2f}")
+        for value, t in groups.items():
+            print(f"  {args.group_by} {value[:24]:24s} success {t['success_rate'] * 100:5.1f}% of {t['clips']:4d}  "
+                  f"G-MPJPE {t['g_mpjpe_mm']:6.1f} mm")
     return 0
+
+
+def clip_label(clip, key: str) -> str:
+    """The clip's ``meta['labels'][key]`` as text, ``(none)`` when it has none."""
+    labels = clip.meta.get("labels")
+    value = labels.get(key) if isinstance(labels, dict) else None
+    return "(none)" if value is None else str(value)

@@ -141,6 +141,31 @@ def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_
     assert [c["id"] for c in json.loads(capsys.readouterr().out)["clips"]] == ["walk"]
 
 
+def test_eval_tracker_groups_totals_by_clip_label(walk, reference_policy, tmp_path, capsys):
+    """eval-tracker --group-by content: the totals of each label value are those of its own
+    clips, and clips without labels fall under '(none)'."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+
+    save_motion(walk.copy(meta={"labels": {"content": "walk"}}), tmp_path / "clips" / "a.npz")
+    save_motion(walk[:40].copy(meta={"labels": {"content": "walk"}}), tmp_path / "clips" / "b.npz")
+    save_motion(walk[10:50].copy(meta={"labels": {"content": "bow"}}), tmp_path / "clips" / "c.npz")
+    save_motion(walk[:30].copy(meta={}), tmp_path / "clips" / "d.npz")
+    capsys.readouterr()
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(reference_policy), "--threads", "1",
+                 "--group-by", "content", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    groups, by_id = doc["groups"], {c["id"]: c for c in doc["clips"]}
+    assert sorted(groups) == ["(none)", "bow", "walk"]
+    assert [groups[k]["clips"] for k in ("(none)", "bow", "walk")] == [1, 1, 2]
+    assert groups["walk"]["g_mpjpe_mm"] == pytest.approx((by_id["a"]["g_mpjpe_mm"] + by_id["b"]["g_mpjpe_mm"]) / 2)
+    assert groups["bow"]["success_rate"] == float(by_id["c"]["success"])
+    assert groups["(none)"]["g_mpjpe_mm"] == pytest.approx(by_id["d"]["g_mpjpe_mm"])
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(reference_policy), "--threads", "1",
+                 "--json"]) == 0
+    assert "groups" not in json.loads(capsys.readouterr().out)
+
+
 def test_eval_tracker_ranks_several_policies(walk, reference_policy, tmp_path, capsys):
     """eval-tracker --policy A B: each policy is scored on the same starts and they come back
     ranked by success, then G-MPJPE; a policy that flails is ranked below the zero residual."""
