@@ -19,7 +19,9 @@ RUN=${RUN:-runs/scratch_loco}
 $ML train-tracker --clips out/tracker_sets/train out/tracker_sets/train_loco --eval-clips out/tracker_sets/eval \
     --out "$RUN" --steps "$STEPS" --envs 64 --threads 2 --eval-every 200 --minutes "$MINUTES" \
     ${RESUME:+--resume "$RESUME"}
-$ML eval-tracker out/tracker_sets/eval --start-every 10 --json --policy "$RUN"/policies/*.pt > "$RUN/rank.json"
-best=$(.venv/bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['ranked'][0]['policy'])" "$RUN/rank.json")
+policies=("$RUN"/policies/*.pt)
+$ML eval-tracker out/tracker_sets/eval --start-every 10 --json --policy "${policies[@]}" > "$RUN/rank.json"
+# several policies come back ranked; a single one is reported as it is
+best=$(.venv/bin/python -c "import json, sys; d = json.load(open(sys.argv[1])); print(d['ranked'][0]['policy'] if 'ranked' in d else sys.argv[2])" "$RUN/rank.json" "${policies[0]}")
 echo "shipping $best"
 cp "$best" policies/data/default_tracker.pt
