@@ -53,6 +53,9 @@ def register(sub) -> None:
     p.add_argument("--minibatches", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=None, help="use only the first N clips")
+    p.add_argument("--clip-weight", action="append", default=[], metavar="REGEX=W",
+                   help="sample the clips whose file name contains REGEX W times as often (repeatable; the first "
+                        "match counts), e.g. '_(walk|walk-[a-z-]+|run|dash)_=3'")
     p.add_argument("--curriculum", type=int, default=0,
                    help="start on the first N clips; double the set whenever an epoch's training success >= 0.8")
     p.add_argument("--quiet", action="store_true")
@@ -63,12 +66,17 @@ def register(sub) -> None:
 def run(args) -> int:
     from dataclasses import replace
 
-    from motionlib.policies.train import load_clip_set, train
+    from motionlib.motion.io import find_clips
+    from motionlib.policies.train import clip_weights, load_clip_set, train
     from motionlib.policies.train_config import preset
 
     clips = load_clip_set(args.clips)
     if args.max_clips:
         clips = clips[: args.max_clips]
+    try:
+        weights = clip_weights([f.stem for f in find_clips(args.clips, required=True)][: len(clips)], args.clip_weight)
+    except ValueError as e:
+        raise SystemExit(f"train-tracker: {e}")
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     cfg = preset(args.preset)
     pick = lambda flag, default: default if flag is None else flag  # noqa: E731
@@ -89,6 +97,7 @@ def run(args) -> int:
         cfg, clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
         eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
+        clip_weights=list(args.clip_weight),
         resume=args.resume, init_policy=args.init_policy,
         critic_warmup_epochs=args.critic_warmup if args.init_policy else 0,
         seed=args.seed, threads=args.threads,
@@ -103,7 +112,8 @@ def run(args) -> int:
                     horizon_length=pick(args.horizon, cfg.ppo.horizon_length),
                     minibatches=pick(args.minibatches, cfg.ppo.minibatches)),
     )
-    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json))
+    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json),
+                    weights=weights if args.clip_weight else None)
     result = {"out": args.out, "clips": len(clips), "best": summary["best"], "seconds": round(summary["seconds"], 1),
               "policy": str(Path(args.out) / "policy_best.pt")}
     if args.json:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -86,8 +87,9 @@ def _register_env(make_env) -> None:
 
 
 def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
-          progress: bool = True) -> dict:
-    """Train; returns a summary (best evaluation, env steps, paths)."""
+          progress: bool = True, weights: list[float] | None = None) -> dict:
+    """Train; returns a summary (best evaluation, env steps, paths). ``weights``: each clip's
+    sampling weight (:func:`clip_weights`), default 1."""
     from rl_games.torch_runner import Runner
 
     from .observer import TrackingObserver
@@ -107,6 +109,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
                           backend_cfg=backend_config(cfg), device=cfg.device)
         if cfg.curriculum_clips > 0:  # a resumed run restores the sampler's state over this
             env.sampler.set_active_clips(cfg.curriculum_clips)
+        if weights is not None:
+            env.sampler.set_clip_weights(torch.tensor(weights))
         holder["vec"] = TrackingVecEnv(env)
         return holder["vec"]
 
@@ -204,6 +208,22 @@ def load_clip_set(paths: list[str]) -> list[Motion]:
     from motionlib.motion.io import find_clips, load_motion
 
     return [load_motion(f) for f in find_clips(paths, required=True)]
+
+
+def clip_weights(names: list[str], specs: list[str]) -> list[float]:
+    """Sampling weight of each clip: the W of the first ``REGEX=W`` of ``specs`` whose REGEX is
+    found in the clip's name, 1 where none is."""
+    rules = []
+    for spec in specs:
+        pattern, sep, w = spec.rpartition("=")
+        try:
+            rule = (re.compile(pattern), float(w))
+        except (re.error, ValueError):
+            rule = None
+        if not sep or not pattern or rule is None or rule[1] < 0:
+            raise ValueError(f"clip weight {spec!r}: expected REGEX=W with W >= 0")
+        rules.append(rule)
+    return [next((w for rx, w in rules if rx.search(n)), 1.0) for n in names]
 
 
 def env_steps_per_epoch(cfg: TrainConfig) -> int:

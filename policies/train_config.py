@@ -53,6 +53,9 @@ class TrainConfig:
     # the training success rate of an epoch reaches curriculum_success
     curriculum_clips: int = 0
     curriculum_success: float = 0.8
+    # sampling weights: "REGEX=W", the first REGEX found in a clip's file name sets its weight (default 1),
+    # as if the clip were listed W times (e.g. "_(walk|walk-[a-z-]+|run|dash)_=3" for Bandai locomotion)
+    clip_weights: list[str] = field(default_factory=list)
     resume: str | None = None  # rl-games checkpoint (.pth) to continue from
     # fine-tuning: start the actor (MLP, action head, observation normaliser) from an exported policy
     # (policy_best.pt, the shipped default); the value head is new and trains alone (the shared MLP

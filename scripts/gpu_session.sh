@@ -34,6 +34,7 @@
 #                      policy was fine-tuned with 0.5 and 0.5)
 #   DEVICE=cuda        cpu runs the same steps on warp's CPU device (for a dry run; use tiny sizes)
 #   ENVS, EVAL_EVERY   override the preset's 4096 envs / 100 epochs between evaluations
+#   CLIP_WEIGHT=REGEX=W  train-tracker --clip-weight (the shipped recipe: '_(walk|walk-[a-z-]+|run|dash)_=3')
 #   GRAPH=0            launch warp kernels eagerly instead of replaying CUDA graphs (fallback)
 #   TRAIN_CLIPS, EVAL_CLIPS  clip folders (default out/tracker_sets/train, out/tracker_sets/eval). Those
 #                      hold absolute symlinks into out/bandai/clips: carry a dereferenced copy instead
@@ -106,6 +107,7 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   [ -n "${ACTION_RATE:-}" ] && args+=(--action-rate "$ACTION_RATE")
   [ -n "${ENVS:-}" ] && args+=(--envs "$ENVS")
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
+  [ -n "${CLIP_WEIGHT:-}" ] && args+=(--clip-weight "$CLIP_WEIGHT")
   [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")
   hard=$(( ${SESSION_S:-570} - SECONDS - 20 ))  # backstop only: the run stops itself at --minutes
   [ "$hard" -lt 60 ] && hard=60

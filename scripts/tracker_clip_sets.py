@@ -7,11 +7,8 @@ content in the ``normal`` style (17 clips; the final figures use all 174).
 
 Writes symlink folders ``OUT/train`` and ``OUT/eval`` (clip names are prefixed
 with their curriculum rank so that a sorted listing is the curriculum order).
-``--loco-weight W`` (W > 1) also writes ``OUT/train_loco``: W - 1 more links to
-each locomotion clip of ``OUT/train`` (walk, walk variants, run, dash), so that
-training on both folders samples locomotion W times as often as before.
 
-    python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1 --loco-weight 3
+    python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from collections import defaultdict
 from pathlib import Path
 
 NAME = re.compile(r"^(dataset-\d)_(.+)_([a-z]+)_(\d+)$")
-LOCOMOTION = re.compile(r"^(walk|walk-.+|run|dash)$")  # Bandai contents that take steps
 
 
 def parse(p: Path):
@@ -36,11 +32,7 @@ def main() -> None:
     ap.add_argument("clips", type=Path, help="folder of ingested Bandai clips")
     ap.add_argument("--out", type=Path, default=Path("out/tracker_sets"))
     ap.add_argument("--takes", type=int, default=1, help="takes per content x style for training")
-    ap.add_argument("--loco-weight", type=int, default=1,
-                    help="sampling weight of locomotion clips when training on OUT/train and OUT/train_loco")
     args = ap.parse_args()
-    if args.loco_weight < 1:
-        ap.error("--loco-weight must be at least 1")
 
     train = defaultdict(list)  # content -> [(style, take, path)]
     evals = []
@@ -67,16 +59,6 @@ def main() -> None:
         for i, f in enumerate(files):
             os.symlink(f.resolve(), d / f"{i:04d}_{f.name}")
         print(f"{name}: {len(files)} clips -> {d}")
-    if args.loco_weight > 1:
-        d = args.out / "train_loco"
-        d.mkdir(parents=True, exist_ok=True)
-        for old in d.glob("*.npz"):
-            old.unlink()
-        loco = [f"{i:04d}_{f.name}" for i, f in enumerate(order) if LOCOMOTION.match(parse(f)[1])]
-        for copy in range(1, args.loco_weight):
-            for name in loco:
-                os.symlink(Path("..") / "train" / name, d / f"loco{copy}_{name}")
-        print(f"train_loco: {len(loco)} locomotion clips x {args.loco_weight - 1} more links -> {d}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default tracker (policies/data/default_tracker.pt) and its learning curve.
 #   1. ingest Bandai (both sets) into out/bandai
-#   2. clip sets: dataset-2 one take per content x style (62 clips), the 26 locomotion clips weighted 3x
-#      (out/tracker_sets/train_loco), dataset-1 `normal` style for evaluation (20 clips, never trained on)
+#   2. clip sets: dataset-2 one take per content x style (62 clips), dataset-1 `normal` style for
+#      evaluation (20 clips, never trained on); the 26 locomotion clips are sampled 3x (--clip-weight)
 #   3. PPO (rl-games) from scratch on all of them at once, deterministic evaluation every 200 epochs
 #      (RUN/policies/policy_epNNNNNN.pt)
 #   4. rank every evaluated policy on the steadier yardstick (the 20 evaluation clips from every 10th
 #      frame, 503 starts) and ship the first
-# The shipped file is epoch 200 (0.41M env steps) of a run stopped after 75 minutes (7.8M steps) on a 2-core CPU.
+# The shipped file is epoch 200 (0.41M env steps) of a run stopped after 75 minutes (7.8M steps) on a 2-core CPU
+# (that run listed each locomotion clip three times over symlinks, which --clip-weight does in the sampler).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
@@ -15,9 +16,9 @@ STEPS=${STEPS:-3e7}
 MINUTES=${MINUTES:-75}
 RUN=${RUN:-runs/scratch_loco}
 [ -f out/bandai/manifest.json ] || $ML ingest ../shared/data/bandai --out out/bandai
-.venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1 --loco-weight 3
-$ML train-tracker --clips out/tracker_sets/train out/tracker_sets/train_loco --eval-clips out/tracker_sets/eval \
-    --out "$RUN" --steps "$STEPS" --envs 64 --threads 2 --eval-every 200 --minutes "$MINUTES" \
+.venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
+$ML train-tracker --clips out/tracker_sets/train --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' \
+    --eval-clips out/tracker_sets/eval --out "$RUN" --steps "$STEPS" --envs 64 --threads 2 --eval-every 200 --minutes "$MINUTES" \
     ${RESUME:+--resume "$RESUME"}
 policies=("$RUN"/policies/*.pt)
 $ML eval-tracker out/tracker_sets/eval --start-every 10 --json --policy "${policies[@]}" > "$RUN/rank.json"

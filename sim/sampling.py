@@ -14,6 +14,8 @@ asynchronous.
 
 A curriculum restricts sampling to the first ``active_clips`` clips
 (``set_active_clips``); the trainer widens it as the policy masters them.
+Per-clip weights (``set_clip_weights``) scale both parts of a clip's mass, as
+if the clip were listed that many times (``train-tracker --clip-weight``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ class FailureWeightedSampler:
         self.enabled = enabled
         self.gen = generator
         self.active_clips = len(self.clip_len)
+        self.clip_weight = torch.ones(len(self.clip_len), device=dev)
+
+    def set_clip_weights(self, weights: torch.Tensor) -> None:
+        """(num_clips,) non-negative sampling weight of each clip (default 1)."""
+        w = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
+        if w.shape != self.clip_weight.shape or not bool((w >= 0).all()) or not bool((w > 0).any()):
+            raise ValueError(f"clip weights: expected {self.num_clips} non-negative values, not all 0")
+        self.clip_weight = w
 
     @property
     def num_clips(self) -> int:
@@ -56,12 +66,12 @@ class FailureWeightedSampler:
         return int(self.bin_clip.shape[0])
 
     def probabilities(self) -> torch.Tensor:
-        active = (self.bin_clip < self.active_clips).float()
-        size = self.bin_size.float() * active
+        mass = (self.bin_clip < self.active_clips).float() * self.clip_weight[self.bin_clip]
+        size = self.bin_size.float() * mass
         uniform = size / size.sum()
         if not self.enabled:
             return uniform
-        rate = (self.failures + 1.0) / (self.attempts + 2.0) * active  # Laplace-smoothed failure rate
+        rate = (self.failures + 1.0) / (self.attempts + 2.0) * mass  # Laplace-smoothed failure rate
         fw = rate / rate.sum()
         return self.uniform_mix * uniform + (1.0 - self.uniform_mix) * fw
 

@@ -149,6 +149,30 @@ def test_failure_weighted_sampler_prefers_failing_bins():
     assert (bins == 2).float().mean() > 0.4
 
 
+def test_clip_weight_samples_like_listing_the_clip_that_many_times():
+    """A clip of weight 3 gets the start mass of three copies of it, untrained and after failures;
+    the weights come from REGEX=W rules on clip names (first match, 1 elsewhere)."""
+    from motionlib.policies.train import clip_weights
+
+    lens = torch.tensor([91, 31])
+    weighted = FailureWeightedSampler(lens, bin_frames=30)
+    weighted.set_clip_weights(torch.tensor([3.0, 1.0]))
+    copies = FailureWeightedSampler(torch.tensor([91, 91, 91, 31]), bin_frames=30)
+    per_clip = lambda s, k: torch.zeros(k).index_add_(0, s.bin_clip, s.probabilities())  # noqa: E731
+    np.testing.assert_allclose(per_clip(weighted, 2)[0], per_clip(copies, 4)[:3].sum(), rtol=1e-6)
+    for s, clips in ((weighted, [1]), (copies, [3])):
+        s.record_failures(torch.tensor(clips * 20), torch.tensor([5] * 20))
+    np.testing.assert_allclose(per_clip(weighted, 2)[1], per_clip(copies, 4)[3], rtol=1e-6)
+    with pytest.raises(ValueError):
+        weighted.set_clip_weights(torch.tensor([1.0, -1.0]))
+    names = ["0003_dataset-2_run_active_001", "0004_dataset-2_walk-turn-left_x_001", "0005_dataset-2_bow_x_001"]
+    assert clip_weights(names, ["_(walk|walk-[a-z-]+|run)_=3", "_bow_=0.5"]) == [3.0, 3.0, 0.5]
+    assert clip_weights(names, []) == [1.0, 1.0, 1.0]
+    for bad in ("walk", "walk=-1", "(=2", "=2"):
+        with pytest.raises(ValueError, match="REGEX=W"):
+            clip_weights(names, [bad])
+
+
 def test_gymnasium_vector_env(standing_clip):
     from motionlib.sim.gym_env import TrackingGymVecEnv
 
