@@ -16,6 +16,8 @@
 #   curve.csv          env steps, success rate, G-MPJPE per evaluation
 #   summary.json       train-tracker summary
 #   tensorboard.tgz    TensorBoard event files
+#   policies_N.tar     every evaluated policy (RUN/policies/policy_epNNNNNN.pt) in the file slots left, to rank
+#                      on the CPU yardstick; an evenly spread subset (keeping the last) if not all fit
 #
 # Environment:
 #   BENCH=1            run benchmarks/bench_warp.py --check: a CUDA-vs-CPU-MuJoCo parity check (4 worlds,
@@ -55,6 +57,29 @@ export WARP_CACHE_PATH="${WARP_CACHE_PATH:-/tmp/warp-cache}"
 LOG="$OUT/session.log"
 NOGRAPH=""; [ "${GRAPH:-1}" = "0" ] && NOGRAPH="--no-graph"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+# Every evaluated policy (RUN/policies/policy_epNNNNNN.pt) comes back for ranking on the CPU yardstick:
+# tars of at most 15 MB in the file slots left (8 files in all); when they do not all fit, an evenly
+# spread subset that keeps the last one.
+pack_policies() {
+  local pols=("$RUN"/policies/policy_ep*.pt)
+  [ -f "${pols[0]}" ] || return 0
+  local slots=$(( 8 - $(ls "$OUT" | wc -l) )) size per cap n i k=0 part=1 chunk=()
+  size=$(stat -c %s "${pols[0]}"); per=$(( 15000000 / size )); [ "$per" -lt 1 ] && per=1
+  cap=$(( slots * per )); n=${#pols[@]}
+  if [ "$cap" -le 0 ]; then log "no file slot left for the ${n} policies"; return 0; fi
+  local keep=()
+  if [ "$n" -le "$cap" ]; then keep=("${pols[@]}")
+  else for ((i = 0; i < cap; i++)); do keep+=("${pols[$(( (n - 1) - (cap - 1 - i) * (n - 1) / (cap > 1 ? cap - 1 : 1) ))]}"); done
+  fi
+  for f in "${keep[@]}"; do
+    chunk+=("$(basename "$f")"); k=$((k + 1))
+    if [ "${#chunk[@]}" -eq "$per" ] || [ "$k" -eq "${#keep[@]}" ]; then
+      tar -cf "$OUT/policies_$part.tar" -C "$RUN/policies" "${chunk[@]}"; part=$((part + 1)); chunk=()
+    fi
+  done
+  log "policies back: ${#keep[@]} of $n in $((part - 1)) tar(s): $(for f in "${keep[@]}"; do basename "$f" .pt; done | tr '\n' ' ')"
+}
 
 source "$REPO/scripts/gpu_package_tree.sh"  # motionlib importable from this checkout
 
@@ -121,6 +146,7 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
     [ -f "$RUN/$f" ] && cp "$RUN/$f" "$OUT/$f"
   done
   [ -d "$RUN/rl/summaries" ] && tar -czf "$OUT/tensorboard.tgz" -C "$RUN/rl" summaries
+  pack_policies
 fi
 
 for f in "$OUT"/*; do  # what comes back: at most 16 MB a file
