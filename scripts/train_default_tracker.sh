@@ -3,22 +3,34 @@
 #   1. ingest Bandai (both sets) into out/bandai
 #   2. clip sets: dataset-2 one take per content x style (62 clips), dataset-1 `normal` style for
 #      evaluation (20 clips, never trained on); the 26 locomotion clips are sampled 3x (--clip-weight)
-#   3. PPO (rl-games) from scratch on all of them at once, deterministic evaluation every 200 epochs
+#   3. PPO (rl-games) from scratch on all of them at once, with deterministic evaluations
 #      (RUN/policies/policy_epNNNNNN.pt)
 #   4. rank every evaluated policy on the steadier yardstick (the 20 evaluation clips from every 10th
 #      frame, 503 starts) and ship the first
-# The shipped file is epoch 200 (0.41M env steps) of a run stopped after 75 minutes (7.8M steps) on a 2-core CPU
-# (that run listed each locomotion clip three times over symlinks, which --clip-weight does in the sampler).
+#
+#   PRESET=gpu bash scripts/train_default_tracker.sh   # one CUDA GPU, MuJoCo Warp, 4096 worlds (the shipped file)
+#   bash scripts/train_default_tracker.sh              # this 2-core CPU, 64 envs
+#
+# The shipped file is epoch 300 (39.2M env steps) of a 10.4-minute run on one H200 (eighteenth session; on the
+# lent machine it ran as scripts/gpu_session.sh for 7.85 minutes, then resumed there for 2.57 with evaluations
+# every 50 epochs: see scripts/gpu_pack_site.sh). The CPU recipe's file (seventeenth session) was epoch 200
+# (0.41M steps) of a 75-minute run (7.8M steps; it listed each locomotion clip three times over symlinks,
+# which --clip-weight does in the sampler).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
-STEPS=${STEPS:-3e7}
-MINUTES=${MINUTES:-75}
-RUN=${RUN:-runs/scratch_loco}
+PRESET=${PRESET:-cpu}
+if [ "$PRESET" = gpu ]; then
+  STEPS=${STEPS:-2e9}; MINUTES=${MINUTES:-10.5}; RUN=${RUN:-runs/h200_scratch}
+  dev=(--preset gpu --eval-every "${EVAL_EVERY:-100}")
+else
+  STEPS=${STEPS:-3e7}; MINUTES=${MINUTES:-75}; RUN=${RUN:-runs/scratch_loco}
+  dev=(--envs 64 --threads 2 --eval-every "${EVAL_EVERY:-200}")
+fi
 [ -f out/bandai/manifest.json ] || $ML ingest ../shared/data/bandai --out out/bandai
 .venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
 $ML train-tracker --clips out/tracker_sets/train --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' \
-    --eval-clips out/tracker_sets/eval --out "$RUN" --steps "$STEPS" --envs 64 --threads 2 --eval-every 200 --minutes "$MINUTES" \
+    --eval-clips out/tracker_sets/eval --out "$RUN" --steps "$STEPS" "${dev[@]}" --minutes "$MINUTES" \
     ${RESUME:+--resume "$RESUME"}
 policies=("$RUN"/policies/*.pt)
 $ML eval-tracker out/tracker_sets/eval --start-every 10 --json --policy "${policies[@]}" > "$RUN/rank.json"
