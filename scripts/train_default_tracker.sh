@@ -23,9 +23,11 @@ PRESET=${PRESET:-cpu}
 if [ "$PRESET" = gpu ]; then
   STEPS=${STEPS:-2e9}; MINUTES=${MINUTES:-10.5}; RUN=${RUN:-runs/h200_scratch}
   dev=(--preset gpu --eval-every "${EVAL_EVERY:-100}")
-else
+elif [ "$PRESET" = cpu ]; then
   STEPS=${STEPS:-3e7}; MINUTES=${MINUTES:-75}; RUN=${RUN:-runs/scratch_loco}
   dev=(--envs 64 --threads 2 --eval-every "${EVAL_EVERY:-200}")
+else
+  echo "PRESET must be cpu or gpu, not '$PRESET'" >&2; exit 2
 fi
 [ -f out/bandai/manifest.json ] || $ML ingest ../shared/data/bandai --out out/bandai
 .venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
