@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--no-unslide", action="store_true",
                     help="clean-up without its last step, taking planted-foot sliding out of the root path")
     ap.add_argument("--footlock", action="store_true", help="clean-up: also hold planted feet still (leg IK)")
+    ap.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
+                    help="clean-up: Gaussian smoothing of the tracked reference, frames (default: refine's; 0: off)")
     ap.add_argument("--rewind", type=int, default=None, help="frames a restart goes back (default: refine's)")
     ap.add_argument("--retry-distance", type=float, default=None,
                     help="restart distance, m (default: refine's, the policy's training termination distance; "
@@ -61,8 +63,9 @@ def main() -> None:
     results, totals = refine_clips(noisy, policy, retry=True, threads=args.threads, progress=True,
                                    retry_distance=args.retry_distance,
                                    **({} if args.rewind is None else {"rewind": args.rewind}),
-                                   cleanup=None if args.no_cleanup else CleanupConfig(unslide=not args.no_unslide,
-                                                                                       footlock=args.footlock))
+                                   cleanup=None if args.no_cleanup else CleanupConfig(
+                                       unslide=not args.no_unslide, footlock=args.footlock,
+                                       **({} if args.smooth is None else {"smooth_sigma_frames": args.smooth})))
 
     rows = []
     for c, n, r in zip(clean, noisy, results):
@@ -82,7 +85,8 @@ def main() -> None:
           f"policy {args.policy or 'shipped default'}, success {totals['success_rate'] * 100:.0f}%, "
           f"clean-up of the input {'off' if args.no_cleanup else 'on'}"
           f"{' without unslide' if args.no_unslide and not args.no_cleanup else ''}"
-          f"{' with foot locking' if args.footlock and not args.no_cleanup else ''}, restart distance "
+          f"{' with foot locking' if args.footlock and not args.no_cleanup else ''}"
+          f"{f', smoothing sigma {args.smooth:g}' if args.smooth is not None and not args.no_cleanup else ''}, restart distance "
           f"{totals['retry_distance_m'] or 'PHC loss (0.5 m mean)'}, rewind {totals['rewind_frames']} frames")
     if not args.no_cleanup:
         print(f"  distance to the clean clip of the cleaned-up reference the policy tracks: "
