@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    from motionlib.cli.common import add_cleanup_flags, cleanup_config
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=Path, default=None, help="folder of clean motionlib clips")
     ap.add_argument("--policy", default=None)
@@ -30,12 +32,7 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the per-clip figures here")
-    ap.add_argument("--no-cleanup", action="store_true", help="refine without the kinematic clean-up of the input")
-    ap.add_argument("--no-unslide", action="store_true",
-                    help="clean-up without its last step, taking planted-foot sliding out of the root path")
-    ap.add_argument("--footlock", action="store_true", help="clean-up: also hold planted feet still (leg IK)")
-    ap.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
-                    help="clean-up: Gaussian smoothing of the tracked reference, frames (default: refine's; 0: off)")
+    add_cleanup_flags(ap)
     ap.add_argument("--rewind", type=int, default=None, help="frames a restart goes back (default: refine's)")
     ap.add_argument("--retry-distance", type=float, default=None,
                     help="restart distance, m (default: refine's, the policy's training termination distance; "
@@ -43,7 +40,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from motionlib.motion import metrics as M
-    from motionlib.motion.cleanup import CleanupConfig
     from motionlib.motion.corrupt import corrupt
     from motionlib.motion.io import find_clips, load_motion
     from motionlib.policies.actor import TrackingPolicy
@@ -63,9 +59,7 @@ def main() -> None:
     results, totals = refine_clips(noisy, policy, retry=True, threads=args.threads, progress=True,
                                    retry_distance=args.retry_distance,
                                    **({} if args.rewind is None else {"rewind": args.rewind}),
-                                   cleanup=None if args.no_cleanup else CleanupConfig(
-                                       unslide=not args.no_unslide, footlock=args.footlock,
-                                       **({} if args.smooth is None else {"smooth_sigma_frames": args.smooth})))
+                                   cleanup=cleanup_config(args))
 
     rows = []
     for c, n, r in zip(clean, noisy, results):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_physics_flags, print_json
+from motionlib.cli.common import add_cleanup_flags, add_json_flag, add_physics_flags, cleanup_config, print_json
 
 
 def register(sub) -> None:
@@ -23,15 +23,7 @@ def register(sub) -> None:
     p.add_argument("--rewind", type=int, default=None, metavar="N",
                    help="a restart goes back N frames before the loss and simulates them again (default: "
                         "motionlib.policies.refine.REWIND_FRAMES)")
-    p.add_argument("--no-cleanup", action="store_true",
-                   help="track the input as it is (default: smooth it, put its feet on the floor and take the "
-                        "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
-    p.add_argument("--no-unslide", action="store_true",
-                   help="clean up without the last step (use it for clean mocap: unslide moves its path by 0.7-1.4 cm)")
-    p.add_argument("--footlock", action="store_true",
-                   help="clean-up: also hold planted feet still (leg IK, motionlib.motion.footlock)")
-    p.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
-                   help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
+    add_cleanup_flags(p)
     p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
@@ -46,18 +38,13 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from motionlib.motion.atomic import write_text_atomic
-    from motionlib.motion.cleanup import CleanupConfig
     from motionlib.motion.io import find_clips, load_motion, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
 
     policy = TrackingPolicy.load(args.policy or default_policy_path())
-    cleanup = None
-    if not args.no_cleanup:
-        cleanup = CleanupConfig(unslide=not args.no_unslide, footlock=args.footlock)
-        if args.smooth is not None:
-            cleanup.smooth_sigma_frames = args.smooth
+    cleanup = cleanup_config(args)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s, settings = [], 0.0, 0.0, {}

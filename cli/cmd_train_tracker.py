@@ -70,13 +70,12 @@ def run(args) -> int:
     from motionlib.policies.train import clip_weights, load_clip_set, train
     from motionlib.policies.train_config import preset
 
-    clips = load_clip_set(args.clips)
-    if args.max_clips:
-        clips = clips[: args.max_clips]
+    files = find_clips(args.clips, required=True)[: args.max_clips or None]
     try:
-        weights = clip_weights([f.stem for f in find_clips(args.clips, required=True)][: len(clips)], args.clip_weight)
+        weights = clip_weights([f.stem for f in files], args.clip_weight)
     except ValueError as e:
         raise SystemExit(f"train-tracker: {e}")
+    clips = load_clip_set(files)
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     cfg = preset(args.preset)
     pick = lambda flag, default: default if flag is None else flag  # noqa: E731

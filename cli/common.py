@@ -33,6 +33,33 @@ def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
+def add_cleanup_flags(parser) -> None:
+    """The kinematic clean-up of a clip before tracking (``motionlib.motion.cleanup``), as ``refine`` takes it;
+    :func:`cleanup_config` turns the parsed flags into the config."""
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="track the input as it is (default: smooth it, put its feet on the floor and take the "
+                             "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
+    parser.add_argument("--no-unslide", action="store_true",
+                        help="clean up without the last step (use it for clean mocap: unslide moves its path by "
+                             "0.7-1.4 cm)")
+    parser.add_argument("--footlock", action="store_true",
+                        help="clean-up: also hold planted feet still (leg IK, motionlib.motion.footlock)")
+    parser.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
+                        help="Gaussian smoothing of the tracked reference, in frames (default 1.5; 0: off)")
+
+
+def cleanup_config(args):
+    """The ``CleanupConfig`` of :func:`add_cleanup_flags`' flags, None with ``--no-cleanup``."""
+    from motionlib.motion.cleanup import CleanupConfig
+
+    if args.no_cleanup:
+        return None
+    cfg = CleanupConfig(unslide=not args.no_unslide, footlock=args.footlock)
+    if args.smooth is not None:
+        cfg.smooth_sigma_frames = args.smooth
+    return cfg
+
+
 def add_tokenizer_flag(parser) -> None:
     """``--tokenizer`` (resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``) and ``--device``."""
     parser.add_argument("--tokenizer", default=None,

@@ -45,6 +45,14 @@ class FailureWeightedSampler:
         self.gen = generator
         self.active_clips = len(self.clip_len)
         self.clip_weight = torch.ones(len(self.clip_len), device=dev)
+        self._update_mass()
+
+    def _update_mass(self) -> None:
+        # per-bin share of the sampling mass: active clips only, scaled by the clip's weight; kept
+        # here because probabilities() runs at every reset draw (every step on a GPU backend)
+        self._mass = (self.bin_clip < self.active_clips).float() * self.clip_weight[self.bin_clip]
+        self._uniform = self.bin_size.float() * self._mass
+        self._uniform = self._uniform / self._uniform.sum()
 
     def set_clip_weights(self, weights: torch.Tensor) -> None:
         """(num_clips,) non-negative sampling weight of each clip (default 1)."""
@@ -52,6 +60,7 @@ class FailureWeightedSampler:
         if w.shape != self.clip_weight.shape or not bool((w >= 0).all()) or not bool((w > 0).any()):
             raise ValueError(f"clip weights: expected {self.num_clips} non-negative values, not all 0")
         self.clip_weight = w
+        self._update_mass()
 
     @property
     def num_clips(self) -> int:
@@ -60,20 +69,18 @@ class FailureWeightedSampler:
     def set_active_clips(self, k: int) -> None:
         """Sample only clips 0..k-1 (curriculum); k is clamped to [1, num_clips]."""
         self.active_clips = int(min(max(1, k), self.num_clips))
+        self._update_mass()
 
     @property
     def num_bins(self) -> int:
         return int(self.bin_clip.shape[0])
 
     def probabilities(self) -> torch.Tensor:
-        mass = (self.bin_clip < self.active_clips).float() * self.clip_weight[self.bin_clip]
-        size = self.bin_size.float() * mass
-        uniform = size / size.sum()
         if not self.enabled:
-            return uniform
-        rate = (self.failures + 1.0) / (self.attempts + 2.0) * mass  # Laplace-smoothed failure rate
+            return self._uniform
+        rate = (self.failures + 1.0) / (self.attempts + 2.0) * self._mass  # Laplace-smoothed failure rate
         fw = rate / rate.sum()
-        return self.uniform_mix * uniform + (1.0 - self.uniform_mix) * fw
+        return self.uniform_mix * self._uniform + (1.0 - self.uniform_mix) * fw
 
     def sample(self, n: int, count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (clip, start frame, bin) for ``n`` new episodes.
