@@ -37,11 +37,15 @@ def add_cleanup_flags(parser) -> None:
     """The kinematic clean-up of a clip before tracking (``motionlib.motion.cleanup``), as ``refine`` takes it;
     :func:`cleanup_config` turns the parsed flags into the config."""
     parser.add_argument("--no-cleanup", action="store_true",
-                        help="track the input as it is (default: smooth it, put its feet on the floor and take the "
-                             "sliding of planted feet out of its root path first, see motionlib.motion.cleanup)")
+                        help="track the input as it is (default: put its feet on the floor and, as far as it is "
+                             "noisy, smooth it and take the sliding of planted feet out of its root path first, see "
+                             "motionlib.motion.cleanup)")
+    parser.add_argument("--cleanup", choices=("auto", "full"), default="auto",
+                        help="auto (default): smoothing and unslide in proportion to the clip's estimated "
+                             "frame-to-frame rotation noise, none below 1 deg (motion capture: 0.01-0.96), in full "
+                             "from 2 deg (the WHAM-artifact benchmark's clips: 2.8-3.4); full: always in full")
     parser.add_argument("--no-unslide", action="store_true",
-                        help="clean up without the last step (use it for clean mocap: unslide moves its path by "
-                             "0.7-1.4 cm)")
+                        help="clean up without the unslide step (it moves a clip's path by 1-2 cm)")
     parser.add_argument("--footlock", action="store_true",
                         help="clean-up: also hold planted feet still (leg IK, motionlib.motion.footlock)")
     parser.add_argument("--smooth", type=float, default=None, metavar="SIGMA",
@@ -54,7 +58,7 @@ def cleanup_config(args):
 
     if args.no_cleanup:
         return None
-    cfg = CleanupConfig(unslide=not args.no_unslide, footlock=args.footlock)
+    cfg = CleanupConfig(unslide=not args.no_unslide, footlock=args.footlock, adaptive=args.cleanup == "auto")
     if args.smooth is not None:
         cfg.smooth_sigma_frames = args.smooth
     return cfg

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from motionlib.motion import metrics as M
-from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking
+from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking, cleanup_strength, rotation_noise_deg
 from motionlib.motion.clip import Motion
 from motionlib.sim.smpl_state import qpos_to_motion
 
@@ -55,7 +55,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  cleanup: CleanupConfig | None = CleanupConfig(),
                  retry_distance: float | None = None, rewind: int = REWIND_FRAMES) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
-    :mod:`motionlib.motion.cleanup`) of the reference the policy tracks; None tracks the
+    :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
+    estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
     input as it is. Plausibility "before" is always that of the input itself; the
     tracking errors are against the reference tracked.
 
@@ -76,12 +77,17 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     t0 = time.perf_counter()
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
-    targets = inputs if cleanup is None else [clean_for_tracking(c, cleanup) for c in inputs]
+    # per clip: the estimated rotation noise and the clean-up strength it gave (None: no clean-up)
+    noise = [None if cleanup is None else rotation_noise_deg(c) for c in inputs]
+    applied = [None if n is None else {"noise_deg": n, "strength": cleanup_strength(c, cleanup, n)}
+               for c, n in zip(inputs, noise)]
+    targets = inputs if cleanup is None else [clean_for_tracking(c, cleanup, a["strength"])
+                                              for c, a in zip(inputs, applied)]
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
                       num_envs=num_envs, retry_distance=retry_distance, rewind=rewind)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
-    for clip, target, res in zip(inputs, targets, results):
+    for clip, target, res, how in zip(inputs, targets, results, applied):
         meta = dict(clip.meta)
         meta.pop("d135_origin", None)
         meta["refined"] = {"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
@@ -90,7 +96,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         # "after" of the simulated trajectory: the refined clip's joints and rotations are the
         # simulated bodies' (FK of the same qpos), its shape the simulator's collision shapes
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
-                  "before": M.plausibility(clip), "after": M.plausibility(refined)}
+                  "before": M.plausibility(clip), "after": M.plausibility(refined), "cleanup": how}
         out.append(RefineResult(refined, report, target))
     wall = time.perf_counter() - t0  # clean-up, simulation, conversion back to clips and the reports
     seconds_of_motion = sum(c.duration for c in inputs)

@@ -103,5 +103,41 @@ def test_refine_tracks_the_cleaned_reference_and_reports_the_input(walk, tmp_pat
     (b,), tb = refine_clips([floating], policy, retry=True, threads=1, cleanup=None)
     assert a.report["before"] == b.report["before"] == M.plausibility(floating)
     assert ta["cleanup"] == CleanupConfig().__dict__ and tb["cleanup"] is None
+    assert a.report["cleanup"]["noise_deg"] < 1.0 and a.report["cleanup"]["strength"] == 0.0  # capture: grounded only
+    assert b.report["cleanup"] is None
     # reset states start on the floor instead of 8 cm above it
     assert a.clip.trans[0, 2] < b.clip.trans[0, 2] - 0.05
+
+
+def test_rotation_noise_estimate_separates_capture_from_estimates(walk):
+    from motionlib.motion.cleanup import rotation_noise_deg
+    from motionlib.motion.corrupt import CorruptConfig, corrupt
+
+    assert rotation_noise_deg(walk) < 0.8  # motion capture: the motion itself, no noise
+    for jitter, lo, hi in [(3.0, 2.6, 3.6), (1.5, 1.3, 2.1)]:
+        noisy = corrupt(walk, CorruptConfig(rot_jitter_deg=jitter), seed=1)
+        assert lo < rotation_noise_deg(noisy) < hi  # it recovers the std it was given
+    assert rotation_noise_deg(walk[:4]) == 0.0  # too short to tell
+
+
+def test_adaptive_cleanup_grounds_capture_and_cleans_estimates_in_full(walk):
+    from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking, cleanup_strength, floor_offset
+    from motionlib.motion.corrupt import CorruptConfig, corrupt
+
+    auto, full = CleanupConfig(), CleanupConfig(adaptive=False)
+    # capture: no smoothing and no unslide, only the floor offset comes off the root height
+    assert cleanup_strength(walk, auto) == 0.0 and cleanup_strength(walk, full) == 1.0
+    out = clean_for_tracking(walk, auto)
+    np.testing.assert_allclose(out.rotations, walk.rotations, atol=1e-12)
+    np.testing.assert_array_equal(out.trans[:, :2], walk.trans[:, :2])
+    np.testing.assert_allclose(out.trans[:, 2], walk.trans[:, 2] - floor_offset(walk))
+    assert not np.allclose(clean_for_tracking(walk, full).rotations, walk.rotations)
+    # a video-like estimate gets all of it, as without adaptation
+    noisy = corrupt(walk, seed=2)
+    assert cleanup_strength(noisy, auto) == 1.0
+    a, b = clean_for_tracking(noisy, auto), clean_for_tracking(noisy, full)
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    np.testing.assert_array_equal(a.trans, b.trans)
+    # in between (half the benchmark's jitter), part of it
+    mid = corrupt(walk, CorruptConfig(rot_jitter_deg=1.5), seed=3)
+    assert 0.1 < cleanup_strength(mid, auto) < 0.9
