@@ -41,7 +41,8 @@ sliding. The clean-up therefore adapts (``adaptive``): ``rotation_noise_deg``
 estimates the clip's white frame-to-frame rotation noise, and smoothing and
 unslide apply in proportion to where that estimate falls between
 ``noise_deg`` (none below the first figure, in full above the second).
-Grounding always applies.
+Clips known to be video estimates (the WHAM ingest records its estimator in
+the clip's meta) always get all of it. Grounding always applies.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from scipy import ndimage
 
 from . import metrics as M
 from . import rotations as R
-from .clip import Motion
+from .clip import ESTIMATE_META, Motion
 from .footlock import lock_feet
 
 
@@ -115,9 +116,11 @@ def rotation_noise_deg(clip: Motion) -> float:
 
 def cleanup_strength(clip: Motion, cfg: CleanupConfig = CleanupConfig(), noise_deg: float | None = None) -> float:
     """How much of the smoothing and the unslide ``clean_for_tracking`` applies to ``clip``, in [0, 1]:
-    1 without ``cfg.adaptive``, else from its ``rotation_noise_deg`` (given, or estimated here):
-    0 at ``cfg.noise_deg[0]``, 1 at ``cfg.noise_deg[1]``."""
-    if not cfg.adaptive:
+    1 without ``cfg.adaptive`` or for a clip whose meta names the video estimator that made it
+    (``ESTIMATE_META``, set by the WHAM ingest: a smooth estimate still floats, drifts and slides),
+    else from its ``rotation_noise_deg`` (given, or estimated here): 0 at ``cfg.noise_deg[0]``, 1 at
+    ``cfg.noise_deg[1]``."""
+    if not cfg.adaptive or clip.meta.get(ESTIMATE_META):
         return 1.0
     noise = rotation_noise_deg(clip) if noise_deg is None else noise_deg
     return float(1.0 - M.ramp_down(np.float64(noise), *cfg.noise_deg))

@@ -19,7 +19,8 @@ Representation (documented once, used everywhere):
   means the shipped mean-shape body scaled by ``body_scale``.
 * ``meta``: JSON-serialisable dict. Well-known keys: ``source`` (file it came
   from), ``texts`` (``{"captions": [...], "body_parts": {part: [...]}}``),
-  ``fit_error_mm`` (BVH retargeting error), ``labels``.
+  ``fit_error_mm`` (BVH retargeting error), ``labels``, ``ESTIMATE_META`` (the
+  estimator a clip was estimated with from video, e.g. "wham"; absent for capture).
 
 T >= 2 frames always. Construction validates shapes, finiteness, quaternion
 norms and fps, and raises :class:`MotionError` naming ``meta["source"]``.
@@ -40,6 +41,9 @@ from .skeleton import NUM_JOINTS, SMPL_MIRROR, Skeleton
 
 GENDERS = ("neutral", "male", "female")
 UNIT_QUAT_TOL = 1e-3
+
+
+ESTIMATE_META = "estimated_by"  # meta key: the video estimator that produced the clip (absent: capture)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from smpl_fixture import synthetic_smpl_arrays, write_chumpy_pkl
 
 from motionlib.motion import Motion, Skeleton
 from motionlib.motion import rotations as R
+from motionlib.motion.clip import ESTIMATE_META
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.amass import load_amass, save_amass
 from motionlib.motion.ingest.wham import load_wham, read_wham
@@ -138,6 +139,7 @@ def test_wham_tracks_load_back(tmp_path, random_clip, standing_clip, compress):
     with pytest.warns(UserWarning, match="track 9"):
         clips = load_wham(path, fps=30.0)
     assert [c.meta["track_id"] for c in clips] == [1, 4]
+    assert all(c.meta[ESTIMATE_META] == "wham" for c in clips)  # the clean-up treats them as estimates
     for src, got in zip((random_clip, standing_clip), clips):
         assert got.fps == 30.0 and got.meta["frame_ids"] == [10, 10 + src.num_frames - 1]
         np.testing.assert_allclose(got.positions(), src.positions(), atol=1e-5)  # float32 poses

@@ -138,6 +138,10 @@ def test_adaptive_cleanup_grounds_capture_and_cleans_estimates_in_full(walk):
     a, b = clean_for_tracking(noisy, auto), clean_for_tracking(noisy, full)
     np.testing.assert_array_equal(a.rotations, b.rotations)
     np.testing.assert_array_equal(a.trans, b.trans)
+    # a clip that a video estimator made (the WHAM ingest says so in its meta) gets all of it, however smooth
+    from motionlib.motion.clip import ESTIMATE_META
+
+    assert cleanup_strength(walk.copy(meta={**walk.meta, ESTIMATE_META: "wham"}), auto) == 1.0
     # in between (half the benchmark's jitter), part of it
     mid = corrupt(walk, CorruptConfig(rot_jitter_deg=1.5), seed=3)
     assert 0.1 < cleanup_strength(mid, auto) < 0.9

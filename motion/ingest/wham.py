@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import rotations as R
-from ..clip import Motion
+from ..clip import ESTIMATE_META, Motion
 from ..errors import MotionError
 from ..safe_pickle import safe_load
 from ..skeleton import Skeleton
@@ -90,7 +90,7 @@ def _convert_track(track: Any, tid: Any, fps: float, src: str, model: Any) -> Mo
     pelvis = (trans + j0) @ YUP_TO_ZUP.T
 
     frame_ids = next((np.asarray(track[k]).reshape(-1) for k in ("frame_ids", "frame_id") if k in track), None)
-    meta: dict[str, Any] = {"source": src, "track_id": _plain(tid)}
+    meta: dict[str, Any] = {"source": src, "track_id": _plain(tid), ESTIMATE_META: "wham"}
     if model is not None:
         meta[PELVIS_REST_META] = [float(x) for x in j0]
     if frame_ids is not None and frame_ids.size == t and frame_ids.dtype.kind in "iuf":
