@@ -79,12 +79,15 @@ def run(args) -> int:
     if args.json:
         print_json(doc)
     else:
-        print(f"{'clip':40s} {'ok':>3s} {'G-MPJPE':>8s} {'pen b/a':>13s} {'float b/a':>13s} {'skate b/a':>13s}")
+        # clean-up: the strength of the smoothing and unslide the clip got (motion.cleanup; "-": none)
+        print(f"{'clip':40s} {'ok':>3s} {'restarts':>8s} {'clean-up':>8s} {'G-MPJPE':>8s} {'pen b/a':>13s} "
+              f"{'float b/a':>13s} {'skate b/a':>13s}")
         for r in reports:
             b, a = r["before"], r["after"]
-            print(f"{r['id'][:40]:40s} {'yes' if r['success'] else 'NO':>3s} {r['g_mpjpe_mm']:8.1f} "
-                  f"{b['penetration_mm']:6.1f}/{a['penetration_mm']:<6.1f} {b['float_mm']:6.1f}/{a['float_mm']:<6.1f} "
-                  f"{b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f}")
+            how = "-" if r["cleanup"] is None else f"{r['cleanup']['strength']:.2f}"
+            print(f"{r['id'][:40]:40s} {'yes' if r['success'] else 'NO':>3s} {r['retries']:8d} {how:>8s} "
+                  f"{r['g_mpjpe_mm']:8.1f} {b['penetration_mm']:6.1f}/{a['penetration_mm']:<6.1f} "
+                  f"{b['float_mm']:6.1f}/{a['float_mm']:<6.1f} {b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f}")
         print(f"success {totals['success_rate'] * 100:.1f}%  G-MPJPE {totals.get('g_mpjpe_mm', float('nan')):.1f} mm  "
               f"real-time factor {totals['realtime_factor']}x  report: {args.out / 'report.json'}")
     return 0

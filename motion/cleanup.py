@@ -4,7 +4,7 @@ Video estimates (WHAM and the like) jitter from frame to frame and float above
 or sink into the ground by a few centimetres that vary slowly. A tracking
 policy started from such a reference begins in the air or in the floor, and
 its finite-difference velocities are large; every restart after a loss brings
-that state back. Two light filters, applied to the reference the policy tracks
+that state back. Three light filters, applied to the reference the policy tracks
 (never to the clip the report calls "before"):
 
 * ``smooth``: a Gaussian low-pass over time on the root translation and on
