@@ -21,6 +21,7 @@ import torch
 
 from motionlib.motion.atomic import atomic_path, write_text_atomic
 from motionlib.motion.clip import Motion
+from motionlib.motion.errors import MotionError
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_env import TrackingEnv
 
@@ -120,13 +121,40 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
                                 on_epoch=lambda algo, epoch: end_critic_warmup(algo, cfg, epoch))
     runner = Runner(algo_observer=observer)
     runner.load({"params": rlgames_params(cfg)})
-    args = {"train": True, "play": False, "checkpoint": cfg.resume, "sigma": None}
+    resume = resume_checkpoint_for(cfg.resume, cfg.device, run_dir) if cfg.resume else cfg.resume
+    args = {"train": True, "play": False, "checkpoint": resume, "sigma": None}
     t0 = time.time()
     runner.run(args)
     summary = observer.summary()
     summary["seconds"] = time.time() - t0
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
+
+
+def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> str:
+    """The checkpoint to hand rl-games for a resume on ``device``. rl-games loads a checkpoint onto the
+    device it was saved from (``torch.load`` without ``map_location``), so a GPU run's checkpoint could
+    not resume on a machine without CUDA. Such a checkpoint is mapped to the CPU and written once to
+    ``run_dir/resume_<name>`` (atomically); any other is returned as it is."""
+    path = Path(path)
+    if torch.device(device).type == "cuda" or torch.cuda.is_available():
+        return str(path)
+    saved_on: set[str] = set()
+
+    def to_cpu(storage, location):
+        saved_on.add(str(location))
+        return storage
+
+    try:
+        blob = torch.load(path, map_location=to_cpu, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise MotionError(f"cannot read the checkpoint to resume from ({e})", str(path)) from None
+    if not any(loc.startswith("cuda") for loc in saved_on):
+        return str(path)
+    out = run_dir / f"resume_{path.name}"
+    with atomic_path(out) as tmp:
+        torch.save(blob, tmp)
+    return str(out)
 
 
 def configure_agent(algo, cfg: TrainConfig) -> None:

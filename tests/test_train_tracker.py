@@ -8,6 +8,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import SAMPLES
 
@@ -130,3 +131,31 @@ def test_fine_tuning_starts_from_an_exported_policy(walk_clip, tmp_path):
             torch.testing.assert_close(v, start[k], atol=0.0, rtol=0.0, msg=k)
     assert not torch.allclose(tuned.actor.mu.weight, start["mu.weight"])  # then it trained
     assert tuned.tracking.reward.feet_slip_coef == 0.5
+
+
+def test_a_gpu_runs_checkpoint_resumes_on_the_cpu(tmp_path, monkeypatch):
+    """rl-games loads a checkpoint onto the device it was saved from; a CUDA run's checkpoint is mapped
+    to the CPU once (written beside the run), a CPU one is used as it is."""
+    import torch.serialization as ser
+
+    from motionlib.policies.train import resume_checkpoint_for
+
+    blob = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "epoch": 363, "optimizer": {"lr": 1e-4}}
+    cpu_ckpt = tmp_path / "cpu.pth"
+    torch.save(blob, cpu_ckpt)
+    assert resume_checkpoint_for(cpu_ckpt, "cpu", tmp_path) == str(cpu_ckpt)
+    if torch.cuda.is_available():
+        pytest.skip("the mapping is only needed without CUDA")
+    tag = ser.location_tag
+    monkeypatch.setattr(ser, "location_tag", lambda storage: "cuda:0")  # as saved by a CUDA run
+    gpu_ckpt = tmp_path / "gpu.pth"
+    torch.save(blob, gpu_ckpt)
+    monkeypatch.setattr(ser, "location_tag", tag)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(gpu_ckpt, weights_only=True)  # what rl-games would do
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    mapped = resume_checkpoint_for(gpu_ckpt, "cpu", run_dir)
+    assert mapped == str(run_dir / "resume_gpu.pth")
+    back = torch.load(mapped, weights_only=True)
+    assert back["epoch"] == 363 and torch.equal(back["model"]["w"], blob["model"]["w"])
