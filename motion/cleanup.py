@@ -40,7 +40,7 @@ so its toe catches the floor; unslide takes the rolling of real feet for
 sliding. The clean-up therefore adapts (``adaptive``): ``rotation_noise_deg``
 estimates the clip's white frame-to-frame rotation noise, and smoothing and
 unslide apply in proportion to where that estimate falls between
-``noise_deg`` (none below the first figure, in full above the second).
+``noise_ramp_deg`` (none below the first figure, in full above the second).
 Clips known to be video estimates (the WHAM ingest records its estimator in
 the clip's meta) always get all of it. Grounding always applies.
 """
@@ -83,11 +83,11 @@ class CleanupConfig:
     # README, "Foot chatter")
     footlock: bool = False
     # adaptive strength (see the module text): smoothing and unslide scale from 0 at the first figure of
-    # ``noise_deg`` to 1 at the second. Measured with ``rotation_noise_deg``: all 2,793 Bandai capture clips
+    # ``noise_ramp_deg`` to 1 at the second. Measured with ``rotation_noise_deg``: all 2,793 Bandai capture clips
     # 0.01-0.96 deg (median 0.22; the highest are dashes); the same clips corrupted with 0.75 / 1.5 / 3 deg of
     # rotation jitter (``motionlib corrupt``'s default is 3) 0.75-1.38 / 1.43-2.02 / 2.83-3.44 deg
     adaptive: bool = True
-    noise_deg: tuple[float, float] = (1.0, 2.0)
+    noise_ramp_deg: tuple[float, float] = (1.0, 2.0)
 
 
 def gaussian_filter_time(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -118,12 +118,12 @@ def cleanup_strength(clip: Motion, cfg: CleanupConfig = CleanupConfig(), noise_d
     """How much of the smoothing and the unslide ``clean_for_tracking`` applies to ``clip``, in [0, 1]:
     1 without ``cfg.adaptive`` or for a clip whose meta names the video estimator that made it
     (``ESTIMATE_META``, set by the WHAM ingest: a smooth estimate still floats, drifts and slides),
-    else from its ``rotation_noise_deg`` (given, or estimated here): 0 at ``cfg.noise_deg[0]``, 1 at
-    ``cfg.noise_deg[1]``."""
+    else from its ``rotation_noise_deg`` (given, or estimated here): 0 at ``cfg.noise_ramp_deg[0]``, 1 at
+    ``cfg.noise_ramp_deg[1]``."""
     if not cfg.adaptive or clip.meta.get(ESTIMATE_META):
         return 1.0
     noise = rotation_noise_deg(clip) if noise_deg is None else noise_deg
-    return float(1.0 - M.ramp_down(np.float64(noise), *cfg.noise_deg))
+    return float(1.0 - M.ramp_down(np.float64(noise), *cfg.noise_ramp_deg))
 
 
 def smooth(clip: Motion, sigma_frames: float) -> Motion:

@@ -78,11 +78,13 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     fps = policy.tracking.control_fps
     inputs = [c if abs(c.fps - fps) < 1e-9 else c.resample(fps) for c in clips]
     # per clip: the estimated rotation noise and the clean-up strength it gave (None: no clean-up)
-    noise = [None if cleanup is None else rotation_noise_deg(c) for c in inputs]
-    applied = [None if n is None else {"noise_deg": n, "strength": cleanup_strength(c, cleanup, n)}
-               for c, n in zip(inputs, noise)]
-    targets = inputs if cleanup is None else [clean_for_tracking(c, cleanup, a["strength"])
-                                              for c, a in zip(inputs, applied)]
+    applied: list[dict | None] = [None] * len(inputs)
+    targets = list(inputs)
+    if cleanup is not None:
+        for i, c in enumerate(inputs):
+            noise = rotation_noise_deg(c)
+            applied[i] = {"noise_deg": noise, "strength": cleanup_strength(c, cleanup, noise)}
+            targets[i] = clean_for_tracking(c, cleanup, applied[i]["strength"])
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
                       num_envs=num_envs, retry_distance=retry_distance, rewind=rewind)
     t_sim = time.perf_counter() - t0
