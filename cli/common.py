@@ -44,7 +44,7 @@ def add_cleanup_flags(parser) -> None:
                         help="auto (default): smoothing and unslide in proportion to the clip's estimated "
                              "frame-to-frame rotation noise, none below 1 deg (motion capture: 0.01-0.96), in full "
                              "from 2 deg (the WHAM-artifact benchmark's clips: 2.8-3.4) and for clips ingested "
-                             "from WHAM; full: always in full")
+                             "from WHAM or made by motionlib corrupt; full: always in full")
     parser.add_argument("--no-unslide", action="store_true",
                         help="clean up without the unslide step (it moves a clip's path by 1-2 cm)")
     parser.add_argument("--footlock", action="store_true",

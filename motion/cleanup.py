@@ -41,8 +41,8 @@ sliding. The clean-up therefore adapts (``adaptive``): ``rotation_noise_deg``
 estimates the clip's white frame-to-frame rotation noise, and smoothing and
 unslide apply in proportion to where that estimate falls between
 ``noise_ramp_deg`` (none below the first figure, in full above the second).
-Clips known to be video estimates (the WHAM ingest records its estimator in
-the clip's meta) always get all of it. Grounding always applies.
+Clips known to be video estimates (the WHAM ingest and ``corrupt`` record
+the estimator in the clip's meta) always get all of it. Grounding always applies.
 """
 
 from __future__ import annotations

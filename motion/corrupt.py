@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import rotations as R
-from .clip import Motion
+from .clip import ESTIMATE_META, Motion
 
 
 @dataclass
@@ -86,5 +86,6 @@ def corrupt(clip: Motion, cfg: CorruptConfig = CorruptConfig(), seed: int = 0) -
 
     meta = dict(clip.meta)
     meta["corruption"] = {"seed": int(seed), **asdict(cfg), "height_sign": float(sign)}
+    meta[ESTIMATE_META] = "motionlib corrupt"  # it stands in for a video estimate: refine's clean-up treats it as one
     meta.pop("d135_origin", None)
     return clip.copy(trans=trans, rotations=R.quat_fix_continuity(rots, axis=0), meta=meta)
