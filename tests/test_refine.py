@@ -121,6 +121,17 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
                  str(reference_policy), "--threads", "1", "--no-unslide", "--smooth", "2", "--json"]) == 0
     cleanup = json.loads(capsys.readouterr().out)["totals"]["cleanup"]
     assert cleanup["unslide"] is False and cleanup["ground"] is True and cleanup["smooth_sigma_frames"] == 2.0
+    assert cleanup["adaptive"] is True  # the default; --cleanup full turns it off
+    # corrupt's clips are estimates: cleaned in full (strength 1), as the text report shows
+    assert main(["refine", str(tmp_path / "noisy"), "--out", str(tmp_path / "txt"), "--policy",
+                 str(reference_policy), "--threads", "1", "--quiet"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[:5] == ["clip", "ok", "restarts", "clean-up", "G-MPJPE"]
+    assert row.split()[0] == "walk" and row.split()[3] == "1.00"
+    assert main(["refine", str(tmp_path / "clean"), "--out", str(tmp_path / "cap"), "--policy",
+                 str(reference_policy), "--threads", "1", "--cleanup", "full", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["cleanup"]["adaptive"] is False and doc["clips"][0]["cleanup"]["strength"] == 1.0
 
 
 def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):
