@@ -70,11 +70,11 @@ def run(args) -> int:
     from motionlib.policies.train import clip_weights, load_clip_set, train
     from motionlib.policies.train_config import preset
 
-    files = find_clips(args.clips, required=True)[: args.max_clips or None]
     try:
-        weights = clip_weights([f.stem for f in files], args.clip_weight)
+        clip_weights([], args.clip_weight)  # a malformed rule fails before any clip is loaded
     except ValueError as e:
         raise SystemExit(f"train-tracker: {e}")
+    files = find_clips(args.clips, required=True)[: args.max_clips or None]
     clips = load_clip_set(files)
     eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     cfg = preset(args.preset)
@@ -111,8 +111,7 @@ def run(args) -> int:
                     horizon_length=pick(args.horizon, cfg.ppo.horizon_length),
                     minibatches=pick(args.minibatches, cfg.ppo.minibatches)),
     )
-    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json),
-                    weights=weights if args.clip_weight else None)
+    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json), names=[f.stem for f in files])
     result = {"out": args.out, "clips": len(clips), "best": summary["best"], "seconds": round(summary["seconds"], 1),
               "policy": str(Path(args.out) / "policy_best.pt")}
     if args.json:

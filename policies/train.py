@@ -88,9 +88,9 @@ def _register_env(make_env) -> None:
 
 
 def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
-          progress: bool = True, weights: list[float] | None = None) -> dict:
-    """Train; returns a summary (best evaluation, env steps, paths). ``weights``: each clip's
-    sampling weight (:func:`clip_weights`), default 1."""
+          progress: bool = True, names: list[str] | None = None) -> dict:
+    """Train; returns a summary (best evaluation, env steps, paths). ``names``: each clip's name,
+    which ``cfg.clip_weights`` match (default: the stem of the clip's source file)."""
     from rl_games.torch_runner import Runner
 
     from .observer import TrackingObserver
@@ -102,6 +102,9 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
     _atomic_rlgames_checkpoints()
+    weights = None
+    if cfg.clip_weights:
+        weights = clip_weights(names or [Path(str(c.source)).stem for c in clips], cfg.clip_weights)
     ref = ReferenceLibrary.from_clips(clips, cfg.tracking.control_fps, device=cfg.device)
     holder: dict = {}
 
@@ -127,6 +130,7 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     runner.run(args)
     summary = observer.summary()
     summary["seconds"] = time.time() - t0
+    summary["clip_weights"] = weights  # each clip's sampling weight (None: all 1)
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
 
@@ -240,7 +244,8 @@ def load_clip_set(paths: list[str]) -> list[Motion]:
 
 def clip_weights(names: list[str], specs: list[str]) -> list[float]:
     """Sampling weight of each clip: the W of the first ``REGEX=W`` of ``specs`` whose REGEX is
-    found in the clip's name, 1 where none is."""
+    found in the clip's name, 1 where none is. A malformed spec raises ValueError (with no names:
+    only that check)."""
     rules = []
     for spec in specs:
         pattern, sep, w = spec.rpartition("=")

@@ -77,9 +77,11 @@ def test_warp_backend_training_stops_at_the_time_limit(walk_clip, tmp_path):
     from motionlib.sim.tracking_config import TrackingConfig
 
     cfg = preset("gpu", device="cpu", out=str(tmp_path / "run"), max_minutes=1e-6, eval_every_epochs=50, threads=2,
-                 tracking=TrackingConfig(num_envs=4), ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
+                 tracking=TrackingConfig(num_envs=4), ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2),
+                 clip_weights=["_bow_=0.5", "_walk_=3"])
     assert cfg.backend == "warp"
     summary = train(cfg, [walk_clip], progress=False)
+    assert summary["clip_weights"] == [3.0]  # the config's rules, matched on the clip's source file name
     assert [h["epoch"] for h in summary["train_history"]] == [1]
     assert [r["epoch"] for r in summary["history"]] == [1]  # evaluated when it stopped
     run = tmp_path / "run"
