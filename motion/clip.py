@@ -216,6 +216,18 @@ class Motion:
         meta.pop("d135_origin", None)
         return self.copy(trans=trans, rotations=R.quat_fix_continuity(q), offsets=offsets, meta=meta)
 
+    def reversed(self) -> "Motion":
+        """The clip played backwards (last frame first): a walk becomes a backward walk.
+
+        Kinematics are time-symmetric, so the reversed clip is as valid a pose
+        sequence as the original; what changes is the order of events (a foot
+        that lifted off now touches down). A tracker's training set gains the
+        motions it lacks this way (dataset-2 has walks but no backward walks)."""
+        meta = copy.deepcopy(self.meta)
+        meta["reversed"] = not meta.get("reversed", False)
+        meta.pop("d135_origin", None)
+        return self.copy(trans=self.trans[::-1].copy(), rotations=self.rotations[::-1].copy(), meta=meta)
+
     @staticmethod
     def concatenate(clips: list["Motion"]) -> "Motion":
         """Join clips end to end (same fps and body). The result keeps the first

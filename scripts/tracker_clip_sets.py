@@ -7,6 +7,11 @@ content in the ``normal`` style (17 clips; the final figures use all 174).
 
 Writes symlink folders ``OUT/train`` and ``OUT/eval`` (clip names are prefixed
 with their curriculum rank so that a sorted listing is the curriculum order).
+``--augment AUG=REGEX`` (repeatable) adds, after them, a copy of every training
+clip whose name matches REGEX under the augmentation AUG (``motion/augment.py``
+names: reverse, mirror, speed:F, chained with +), written as a clip named
+``RANK_NAME_AUG.npz``. Dataset-2 has walks and turns but no backward walk:
+``--augment 'reverse=_(walk|walk-turn-left|walk-turn-right)_'`` adds them.
 
     python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
 """
@@ -18,6 +23,9 @@ import os
 import re
 from collections import defaultdict
 from pathlib import Path
+
+from motionlib.motion.augment import augmented, check_augment
+from motionlib.motion.io import load_motion, save_motion
 
 NAME = re.compile(r"^(dataset-\d)_(.+)_([a-z]+)_(\d+)$")
 
@@ -32,7 +40,19 @@ def main() -> None:
     ap.add_argument("clips", type=Path, help="folder of ingested Bandai clips")
     ap.add_argument("--out", type=Path, default=Path("out/tracker_sets"))
     ap.add_argument("--takes", type=int, default=1, help="takes per content x style for training")
+    ap.add_argument("--augment", action="append", default=[], metavar="AUG=REGEX",
+                    help="also train on AUG (e.g. reverse) of the training clips whose name matches REGEX")
     args = ap.parse_args()
+    augments = []
+    for spec in args.augment:
+        aug, sep, pattern = spec.partition("=")
+        if not sep or not pattern:
+            raise SystemExit(f"--augment {spec!r}: expected AUG=REGEX")
+        try:
+            check_augment(aug)
+            augments.append((aug, re.compile(pattern)))
+        except (ValueError, re.error) as e:
+            raise SystemExit(f"--augment {spec!r}: {e}")
 
     train = defaultdict(list)  # content -> [(style, take, path)]
     evals = []
@@ -59,6 +79,14 @@ def main() -> None:
         for i, f in enumerate(files):
             os.symlink(f.resolve(), d / f"{i:04d}_{f.name}")
         print(f"{name}: {len(files)} clips -> {d}")
+    rank = len(order)
+    for aug, pattern in augments:
+        picked = [f for f in order if pattern.search(f.stem)]
+        for f in picked:
+            tag = re.sub(r"[^A-Za-z0-9.-]+", "-", aug)
+            save_motion(augmented(load_motion(f), aug), args.out / "train" / f"{rank:04d}_{f.stem}_{tag}.npz")
+            rank += 1
+        print(f"train: + {len(picked)} clips under {aug}")
 
 
 if __name__ == "__main__":

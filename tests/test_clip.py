@@ -90,3 +90,13 @@ def test_mirror_reflects_positions(random_clip):
     pm = random_clip.mirrored().positions()
     assert np.allclose(pm, p[:, list(SMPL_MIRROR)] * [1, -1, 1], atol=1e-10)
     assert np.allclose(random_clip.mirrored().mirrored().positions(), p, atol=1e-10)
+
+
+def test_reversed_plays_backwards(random_clip):
+    r = random_clip.reversed()
+    p = random_clip.positions()
+    assert np.allclose(r.positions(), p[::-1], atol=1e-12) and r.meta["reversed"] is True
+    # every velocity flips sign: a forward walk becomes a backward one
+    assert np.allclose(np.diff(r.trans, axis=0), -np.diff(random_clip.trans, axis=0)[::-1])
+    back = r.reversed()
+    assert np.allclose(back.rotations, random_clip.rotations, atol=1e-12) and back.meta["reversed"] is False

@@ -30,7 +30,7 @@ from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import DIM, encode_clip
 from motionlib.motion.io import find_clips, load_motion
-from motionlib.motion.posture import offset_posture
+from motionlib.motion.augment import augmented  # noqa: F401  (re-exported: the tokenizer's augmentations)
 
 from .parts import PART_NAMES, part_indices
 
@@ -70,29 +70,6 @@ class ClipFeatures:
     @property
     def num_frames(self) -> int:
         return int(self.feats.shape[0])
-
-
-def augmented(clip: Motion, augment: str) -> Motion:
-    """``clip`` under a training augmentation: "" (none), "mirror" (its left-right mirror image,
-    :meth:`Motion.mirrored`), "posture:SEED" (its upper body in a random other posture,
-    :func:`~motionlib.motion.posture.offset_posture` with that seed) or "speed:F" (played F times
-    as fast, e.g. "speed:0.8": resampled to fps / F and relabelled at its own fps)."""
-    if not augment:
-        return clip
-    if augment == "mirror":
-        return clip.mirrored()
-    kind, _, arg = augment.partition(":")
-    if kind == "posture" and arg.isdigit():
-        return offset_posture(clip, int(arg))
-    if kind == "speed":
-        try:
-            factor = float(arg)
-        except ValueError:
-            factor = 0.0
-        if not 0.25 <= factor <= 4.0:  # also rejects nan and inf
-            raise ValueError(f"augmentation {augment!r}: the speed factor must be a number in [0.25, 4]")
-        return clip.resample(clip.fps / factor).copy(fps=clip.fps)
-    raise ValueError(f"unknown augmentation {augment!r} (expected '', 'mirror', 'posture:SEED' or 'speed:F')")
 
 
 def mix_parts(x: torch.Tensor, prob: float, parts: tuple[str, ...] = MIX_PARTS,
