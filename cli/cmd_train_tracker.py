@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu"],
                    help="starting settings: cpu (64 envs, MuJoCo threads) or gpu (4096 MuJoCo Warp worlds on CUDA, "
                         "large PPO batches); the flags below override them")
-    p.add_argument("--steps", type=float, default=None, help="env steps to train (default: preset's)")
+    p.add_argument("--steps", type=float, default=None, help="env steps to train (default: preset's); with --resume, steps on top of the checkpoint's")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-clock limit: stop cleanly (checkpoint, evaluation, exported policy) after this long")
     p.add_argument("--envs", type=int, default=None, help="parallel environments (default: preset's)")

@@ -44,12 +44,14 @@ def _atomic_rlgames_checkpoints() -> None:
     torch_ext.save_checkpoint = save_checkpoint
 
 
-def rlgames_params(cfg: TrainConfig) -> dict:
+def rlgames_params(cfg: TrainConfig, start_epoch: int = 0) -> dict:
+    """rl-games' parameters; ``start_epoch``: the epoch a resumed checkpoint ends at (rl-games counts on
+    from it, so ``cfg.max_env_steps`` are the steps of this run, on top of the checkpoint's)."""
     p = cfg.ppo
     n = cfg.tracking.num_envs
     batch = n * p.horizon_length
     steps_per_epoch = batch
-    max_epochs = max(1, cfg.max_env_steps // steps_per_epoch)
+    max_epochs = start_epoch + max(1, cfg.max_env_steps // steps_per_epoch)
     return {
         "seed": cfg.seed,
         "algo": {"name": "a2c_continuous"},
@@ -123,8 +125,8 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
                                 setup=lambda algo: configure_agent(algo, cfg),
                                 on_epoch=lambda algo, epoch: end_critic_warmup(algo, cfg, epoch))
     runner = Runner(algo_observer=observer)
-    runner.load({"params": rlgames_params(cfg)})
-    resume = resume_checkpoint_for(cfg.resume, cfg.device, run_dir) if cfg.resume else cfg.resume
+    resume, start_epoch = resume_checkpoint_for(cfg.resume, cfg.device, run_dir) if cfg.resume else (None, 0)
+    runner.load({"params": rlgames_params(cfg, start_epoch)})
     args = {"train": True, "play": False, "checkpoint": resume, "sigma": None}
     t0 = time.time()
     runner.run(args)
@@ -135,14 +137,12 @@ def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None
     return summary
 
 
-def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> str:
-    """The checkpoint to hand rl-games for a resume on ``device``. rl-games loads a checkpoint onto the
-    device it was saved from (``torch.load`` without ``map_location``), so a GPU run's checkpoint could
-    not resume on a machine without CUDA. Such a checkpoint is mapped to the CPU and written once to
-    ``run_dir/resume_<name>`` (atomically); any other is returned as it is."""
+def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> tuple[str, int]:
+    """The checkpoint to hand rl-games for a resume on ``device``, and the epoch it ends at. rl-games
+    loads a checkpoint onto the device it was saved from (``torch.load`` without ``map_location``), so a
+    GPU run's checkpoint could not resume on a machine without CUDA. Such a checkpoint is mapped to the
+    CPU and written once to ``run_dir/resume_<name>`` (atomically); any other is returned as it is."""
     path = Path(path)
-    if torch.device(device).type == "cuda" or torch.cuda.is_available():
-        return str(path)
     saved_on: set[str] = set()
 
     def to_cpu(storage, location):
@@ -153,12 +153,16 @@ def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> str:
         blob = torch.load(path, map_location=to_cpu, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
         raise MotionError(f"cannot read the checkpoint to resume from ({e})", str(path)) from None
-    if not any(loc.startswith("cuda") for loc in saved_on):
-        return str(path)
+    if not isinstance(blob, dict) or "model" not in blob:
+        raise MotionError("not an rl-games checkpoint (no 'model' entry)", str(path))
+    epoch = int(blob.get("epoch", 0))
+    needs_map = torch.device(device).type != "cuda" and not torch.cuda.is_available()
+    if not (needs_map and any(loc.startswith("cuda") for loc in saved_on)):
+        return str(path), epoch
     out = run_dir / f"resume_{path.name}"
     with atomic_path(out) as tmp:
         torch.save(blob, tmp)
-    return str(out)
+    return str(out), epoch
 
 
 def configure_agent(algo, cfg: TrainConfig) -> None:

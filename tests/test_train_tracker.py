@@ -145,7 +145,7 @@ def test_a_gpu_runs_checkpoint_resumes_on_the_cpu(tmp_path, monkeypatch):
     blob = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "epoch": 363, "optimizer": {"lr": 1e-4}}
     cpu_ckpt = tmp_path / "cpu.pth"
     torch.save(blob, cpu_ckpt)
-    assert resume_checkpoint_for(cpu_ckpt, "cpu", tmp_path) == str(cpu_ckpt)
+    assert resume_checkpoint_for(cpu_ckpt, "cpu", tmp_path) == (str(cpu_ckpt), 363)
     if torch.cuda.is_available():
         pytest.skip("the mapping is only needed without CUDA")
     tag = ser.location_tag
@@ -157,7 +157,29 @@ def test_a_gpu_runs_checkpoint_resumes_on_the_cpu(tmp_path, monkeypatch):
         torch.load(gpu_ckpt, weights_only=True)  # what rl-games would do
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    mapped = resume_checkpoint_for(gpu_ckpt, "cpu", run_dir)
-    assert mapped == str(run_dir / "resume_gpu.pth")
+    mapped, epoch = resume_checkpoint_for(gpu_ckpt, "cpu", run_dir)
+    assert mapped == str(run_dir / "resume_gpu.pth") and epoch == 363
     back = torch.load(mapped, weights_only=True)
     assert back["epoch"] == 363 and torch.equal(back["model"]["w"], blob["model"]["w"])
+
+
+@pytest.mark.slow
+def test_a_resumed_run_trains_its_own_steps(walk_clip, tmp_path):
+    """--resume continues the checkpoint's epoch count; --steps are the steps of the resumed run, on top
+    of the checkpoint's (they used to count from zero, so a resume of a long run stopped after one epoch)."""
+    from motionlib.policies.train import train
+    from motionlib.policies.train_config import PPOConfig, TrainConfig
+    from motionlib.sim.humanoid import HumanoidConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+
+    def cfg(out: str, epochs: int, resume: str | None = None) -> TrainConfig:
+        return TrainConfig(out=str(tmp_path / out), max_env_steps=4 * 8 * epochs, eval_every_epochs=100,
+                           save_every_epochs=100, threads=1, resume=resume,
+                           tracking=TrackingConfig(num_envs=4, seed=0), humanoid=HumanoidConfig(self_collision=False),
+                           ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
+
+    train(cfg("first", 3), [walk_clip], progress=False)
+    ckpt = next((tmp_path / "first" / "rl" / "nn").glob("last_*ep_3_*.pth"))
+    summary = train(cfg("second", 2, str(ckpt)), [walk_clip], progress=False)
+    assert [h["epoch"] for h in summary["train_history"]] == [4, 5]
+    assert list((tmp_path / "second" / "rl" / "nn").glob("last_*ep_5_*.pth"))
