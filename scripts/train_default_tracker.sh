@@ -10,6 +10,8 @@
 #
 #   PRESET=gpu bash scripts/train_default_tracker.sh   # one CUDA GPU, MuJoCo Warp, 4096 worlds (the shipped file)
 #   bash scripts/train_default_tracker.sh              # this 2-core CPU, 64 envs
+#   AUGMENT='reverse=_(walk|walk-turn-left|walk-turn-right)_' ...  # also train on the walks played backwards
+#      (tracker_clip_sets.py --augment; dataset-2 has no backward walk, dataset-1 has 15: README "Backward walks")
 #
 # The shipped file is epoch 300 (39.2M env steps) of a 10.4-minute run on one H200 (eighteenth session; on the
 # lent machine it ran as scripts/gpu_session.sh for 7.85 minutes, then resumed there for 2.57 with evaluations
@@ -30,7 +32,8 @@ else
   echo "PRESET must be cpu or gpu, not '$PRESET'" >&2; exit 2
 fi
 [ -f out/bandai/manifest.json ] || $ML ingest ../shared/data/bandai --out out/bandai
-.venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1
+.venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1 \
+    ${AUGMENT:+--augment "$AUGMENT"}
 $ML train-tracker --clips out/tracker_sets/train --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' \
     --eval-clips out/tracker_sets/eval --out "$RUN" --steps "$STEPS" "${dev[@]}" --minutes "$MINUTES" \
     ${RESUME:+--resume "$RESUME"}
