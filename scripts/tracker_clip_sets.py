@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 from motionlib.motion.augment import augmented, check_augment
+from motionlib.motion.errors import MotionError
 from motionlib.motion.io import load_motion, save_motion
 
 NAME = re.compile(r"^(dataset-\d)_(.+)_([a-z]+)_(\d+)$")
@@ -81,12 +83,16 @@ def main() -> None:
         print(f"{name}: {len(files)} clips -> {d}")
     rank = len(order)
     for aug, pattern in augments:
-        picked = [f for f in order if pattern.search(f.stem)]
-        for f in picked:
-            tag = re.sub(r"[^A-Za-z0-9.-]+", "-", aug)
-            save_motion(augmented(load_motion(f), aug), args.out / "train" / f"{rank:04d}_{f.stem}_{tag}.npz")
-            rank += 1
-        print(f"train: + {len(picked)} clips under {aug}")
+        tag, added = re.sub(r"[^A-Za-z0-9.-]+", "-", aug), 0
+        for f in (f for f in order if pattern.search(f.stem)):
+            try:
+                clip = augmented(load_motion(f), aug)
+            except MotionError as e:  # reported, and the set is built without it
+                print(f"skipped: {e}", file=sys.stderr)
+                continue
+            save_motion(clip, args.out / "train" / f"{rank:04d}_{f.stem}_{tag}.npz")
+            rank, added = rank + 1, added + 1
+        print(f"train: + {added} clips under {aug}")
 
 
 if __name__ == "__main__":

@@ -40,15 +40,17 @@ def test_tracker_clip_sets_adds_reversed_walks(random_clip, tmp_path):
              "dataset-2_walk-turn-left_active_001", "dataset-1_walk-back_normal_001"]
     for n in names:
         save_motion(random_clip.copy(meta={"source": n}), src / f"{n}.npz")
+    (src / "dataset-2_walk-turn-left_normal_001.npz").write_bytes(b"not a clip")  # reported and left out
     out = tmp_path / "sets"
     cmd = [sys.executable, str(REPO / "scripts" / "tracker_clip_sets.py"), str(src), "--out", str(out), "--takes", "1",
            "--augment", "reverse=_(walk|walk-turn-left)_"]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    assert "skipped" in done.stderr and "walk-turn-left_normal_001" in done.stderr
     train = sorted(p.name for p in (out / "train").glob("*.npz"))
-    # takes <= 1 of dataset-2 (3 clips), then the reversed walks after them, ranked on
-    assert len(train) == 5 and [t for t in train if t.endswith("_reverse.npz")] == [
-        "0003_dataset-2_walk_normal_001_reverse.npz", "0004_dataset-2_walk-turn-left_active_001_reverse.npz"]
-    rev = load_motion(out / "train" / train[3])
+    # takes <= 1 of dataset-2 (4 clips), then the reversed walks after them, ranked on (the bad file: none)
+    assert len(train) == 6 and [t for t in train if t.endswith("_reverse.npz")] == [
+        "0004_dataset-2_walk_normal_001_reverse.npz", "0005_dataset-2_walk-turn-left_active_001_reverse.npz"]
+    rev = load_motion(out / "train" / train[4])
     assert np.allclose(rev.trans, random_clip.trans[::-1]) and rev.meta["reversed"]
     assert [p.name for p in (out / "eval").glob("*.npz")] == ["0000_dataset-1_walk-back_normal_001.npz"]
     bad = subprocess.run(cmd[:-1] + ["spin=_walk_"], capture_output=True, text=True)
