@@ -15,16 +15,23 @@ SPEED_RANGE = (0.25, 4.0)
 
 
 def augmented(clip: Motion, augment: str) -> Motion:
-    """``clip`` under the augmentation ``augment`` (see the module text); ValueError on an unknown name."""
-    for name in filter(None, augment.split("+")):
-        clip = _one(clip, name, augment)
+    """``clip`` under the augmentation ``augment`` (see the module text); ValueError on an unknown name
+    (the whole chain is checked before any of it is applied)."""
+    for kind, arg in check_augment(augment):
+        if kind == "mirror":
+            clip = clip.mirrored()
+        elif kind == "reverse":
+            clip = clip.reversed()
+        elif kind == "posture":
+            clip = offset_posture(clip, int(arg))
+        else:  # speed
+            clip = clip.resample(clip.fps / float(arg)).copy(fps=clip.fps)
     return clip
 
 
-def check_augment(augment: str) -> None:
-    """Raise ValueError if ``augment`` is not a valid name (without needing a clip)."""
-    for name in filter(None, augment.split("+")):
-        _parse(name, augment)
+def check_augment(augment: str) -> list[tuple[str, float | int | None]]:
+    """The chain ``augment`` names, as (kind, argument) pairs; ValueError if a name is not valid."""
+    return [_parse(name, augment) for name in augment.split("+") if name]
 
 
 def _parse(name: str, whole: str) -> tuple[str, float | int | None]:
@@ -44,14 +51,3 @@ def _parse(name: str, whole: str) -> tuple[str, float | int | None]:
         return kind, factor
     raise ValueError(f"unknown augmentation {whole!r} (expected '', 'mirror', 'reverse', 'posture:SEED' or "
                      "'speed:F', chained with '+')")
-
-
-def _one(clip: Motion, name: str, whole: str) -> Motion:
-    kind, arg = _parse(name, whole)
-    if kind == "mirror":
-        return clip.mirrored()
-    if kind == "reverse":
-        return clip.reversed()
-    if kind == "posture":
-        return offset_posture(clip, int(arg))
-    return clip.resample(clip.fps / float(arg)).copy(fps=clip.fps)

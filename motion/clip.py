@@ -161,6 +161,14 @@ class Motion:
         return Motion(fps=fps, trans=trans, rotations=R.axis_angle_to_quat(pose), **kw)
 
     # -------------------------------------------------------------- operations
+    def derived_meta(self, **updates: Any) -> dict[str, Any]:
+        """``meta`` for a clip made from this one with other frames or poses: a deep copy without
+        ``d135_origin`` (the feature origin belongs to these frames), with ``updates`` set."""
+        meta = copy.deepcopy(self.meta)
+        meta.pop("d135_origin", None)
+        meta.update(updates)
+        return meta
+
     def __getitem__(self, sl: slice) -> "Motion":
         if not isinstance(sl, slice):
             raise TypeError("Motion supports slicing by frame range only (clip[a:b:step])")
@@ -191,9 +199,7 @@ class Motion:
         a = np.clip(t_src - i0, 0.0, 1.0)
         trans = self.trans[i0] * (1 - a)[:, None] + self.trans[i1] * a[:, None]
         rots = R.quat_slerp(self.rotations[i0], self.rotations[i1], np.broadcast_to(a[:, None], (n, NUM_JOINTS)))
-        meta = copy.deepcopy(self.meta)
-        meta.pop("d135_origin", None)
-        return self.copy(fps=fps, trans=trans, rotations=rots, meta=meta)
+        return self.copy(fps=fps, trans=trans, rotations=rots, meta=self.derived_meta())
 
     def mirrored(self) -> "Motion":
         """Swap left and right: reflect the world in the plane y = 0 and the body
@@ -211,9 +217,7 @@ class Motion:
         q[:, 0] = R.matrix_to_quat(root)
         trans = self.trans * np.array([1.0, -1.0, 1.0])
         offsets = self.skeleton().mirrored().offsets
-        meta = copy.deepcopy(self.meta)
-        meta["mirrored"] = not meta.get("mirrored", False)
-        meta.pop("d135_origin", None)
+        meta = self.derived_meta(mirrored=not self.meta.get("mirrored", False))
         return self.copy(trans=trans, rotations=R.quat_fix_continuity(q), offsets=offsets, meta=meta)
 
     def reversed(self) -> "Motion":
@@ -223,10 +227,8 @@ class Motion:
         sequence as the original; what changes is the order of events (a foot
         that lifted off now touches down). A tracker's training set gains the
         motions it lacks this way (dataset-2 has walks but no backward walks)."""
-        meta = copy.deepcopy(self.meta)
-        meta["reversed"] = not meta.get("reversed", False)
-        meta.pop("d135_origin", None)
-        return self.copy(trans=self.trans[::-1].copy(), rotations=self.rotations[::-1].copy(), meta=meta)
+        return self.copy(trans=self.trans[::-1].copy(), rotations=self.rotations[::-1].copy(),
+                         meta=self.derived_meta(reversed=not self.meta.get("reversed", False)))
 
     @staticmethod
     def concatenate(clips: list["Motion"]) -> "Motion":
@@ -240,8 +242,6 @@ class Motion:
                 raise MotionError(f"cannot concatenate clips at {first.fps} and {c.fps} fps; resample first", c.source)
             if not np.allclose(c.skeleton().offsets, first.skeleton().offsets, atol=1e-9):
                 raise MotionError("cannot concatenate clips with different bodies", c.source)
-        meta = copy.deepcopy(first.meta)
-        meta["parts"] = [{"source": c.source, "frames": c.num_frames} for c in clips]
-        meta.pop("d135_origin", None)
+        meta = first.derived_meta(parts=[{"source": c.source, "frames": c.num_frames} for c in clips])
         return first.copy(trans=np.concatenate([c.trans for c in clips]),
                           rotations=np.concatenate([c.rotations for c in clips]), meta=meta)

@@ -84,8 +84,7 @@ def corrupt(clip: Motion, cfg: CorruptConfig = CorruptConfig(), seed: int = 0) -
     cam = np.array([np.cos(yaw), np.sin(yaw), 0.0])
     trans += _lowpass_noise(rng, t, fps, cfg.depth_cutoff_hz, 1) * cfg.depth_noise_m * cam
 
-    meta = dict(clip.meta)
-    meta["corruption"] = {"seed": int(seed), **asdict(cfg), "height_sign": float(sign)}
-    meta[ESTIMATE_META] = "motionlib corrupt"  # it stands in for a video estimate: refine's clean-up treats it as one
-    meta.pop("d135_origin", None)
+    # it stands in for a video estimate (ESTIMATE_META): refine's clean-up treats it as one
+    meta = clip.derived_meta(corruption={"seed": int(seed), **asdict(cfg), "height_sign": float(sign)},
+                             **{ESTIMATE_META: "motionlib corrupt"})
     return clip.copy(trans=trans, rotations=R.quat_fix_continuity(rots, axis=0), meta=meta)

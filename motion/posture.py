@@ -42,7 +42,5 @@ def offset_posture(clip: Motion, seed: int, max_deg: float = 25.0, joints: tuple
     idx = [SMPL_JOINT_NAMES.index(j) for j in joints]
     rots = clip.rotations.copy()
     rots[:, idx] = R.quat_mul(rots[:, idx], posture_offsets(rng, len(idx), max_deg)[None])
-    meta = dict(clip.meta)
-    meta["posture_offset"] = {"seed": int(seed), "max_deg": float(max_deg), "joints": list(joints)}
-    meta.pop("d135_origin", None)
+    meta = clip.derived_meta(posture_offset={"seed": int(seed), "max_deg": float(max_deg), "joints": list(joints)})
     return clip.copy(rotations=rots, meta=meta)

@@ -90,10 +90,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res, how in zip(inputs, targets, results, applied):
-        meta = dict(clip.meta)
-        meta.pop("d135_origin", None)
-        meta["refined"] = {"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
-                           "fail_frame": res.fail_frame, "retries": res.resets}
+        meta = clip.derived_meta(refined={"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
+                                          "fail_frame": res.fail_frame, "retries": res.resets})
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
         # "after" of the simulated trajectory: the refined clip's joints and rotations are the
         # simulated bodies' (FK of the same qpos), its shape the simulator's collision shapes

@@ -100,3 +100,11 @@ def test_reversed_plays_backwards(random_clip):
     assert np.allclose(np.diff(r.trans, axis=0), -np.diff(random_clip.trans, axis=0)[::-1])
     back = r.reversed()
     assert np.allclose(back.rotations, random_clip.rotations, atol=1e-12) and back.meta["reversed"] is False
+
+
+def test_derived_clips_drop_the_feature_origin_and_leave_the_source_meta(random_clip):
+    clip = random_clip.copy(meta={"source": "a.npz", "d135_origin": {"yaw": 0.1, "xy": [0, 0]}, "labels": {"c": 1}})
+    for derived in (clip.reversed(), clip.mirrored(), clip.resample(15.0), Motion.concatenate([clip, clip])):
+        assert "d135_origin" not in derived.meta and derived.meta["labels"] == {"c": 1}
+        derived.meta["labels"]["c"] = 2  # a deep copy: the source clip's meta stays as it was
+        assert clip.meta["labels"] == {"c": 1} and "d135_origin" in clip.meta
