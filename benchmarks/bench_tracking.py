@@ -9,7 +9,12 @@ Prints
   * env-steps/s of the tracking env (observations, rewards, terminations,
     resets) with a random policy and with the real policy (the shipped default
     unless ``--policy``), and each as a share of the raw rollout rate
-    (target >= 80%), each the median of ``--rounds`` turns;
+    (target >= 80%), each the median of ``--rounds`` turns: one env stepped
+    in lockstep with its policy, as training runs it (rl-games);
+  * the same for the loop that evaluation and refine run (``policies.rollout``:
+    jobs queued on worlds) with the real policy, in one lane and in two lanes
+    side by side (two envs on Python threads, one physics thread each: one
+    lane's observations and policy run while the other's physics does);
   * refine's real-time factor per core (seconds of motion per second on one
     thread, physics and torch alike; target >= 50x) on the three bundled clips,
     batched as ``motionlib refine`` batches a folder (``--batch``, default 64
@@ -51,6 +56,7 @@ def main() -> None:
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips
+    from motionlib.policies.rollout import rollout
     from motionlib.sim.backend_cpu import CpuBackendConfig, torch_single_thread
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_env import TrackingEnv
@@ -117,7 +123,18 @@ def main() -> None:
         with torch_single_thread():  # as refine and evaluation run it (policies/rollout.py)
             return policy.act(obs)
 
-    # This VM's timings drift by +-10% over a minute: the three figures are measured in turns,
+    # The evaluation / refine loop (policies/rollout.py): the walk from every frame (but the last
+    # ten) as jobs, the real policy, in one lane (one env: the loop above with a job queue) and in
+    # two lanes (two envs side by side on Python threads, one physics thread each): env-steps
+    # (simulated frames) per second, set-up (models, floor lifts) and the queue's tail included.
+    jobs = [(0, f) for f in range(0, env.ref.num_frames - 10)]
+
+    def rollout_rate(lanes: int) -> float:
+        t = time.perf_counter()
+        res = rollout(policy, env.ref, jobs, threads=args.threads, lanes=lanes)
+        return sum(len(r.qpos) - 1 for r in res) / (time.perf_counter() - t)
+
+    # This VM's timings drift by +-10% over a minute: the figures are measured in turns,
     # args.rounds times, and each ratio is the median of its per-round ratios.
     torch.manual_seed(0)
     rounds = []
@@ -125,12 +142,14 @@ def main() -> None:
         r = raw_rate()
         rand, rand_phys = env_rate(lambda o: torch.rand(args.envs, env.num_actions) * 2 - 1)
         real, real_phys = env_rate(policy_act)
-        rounds.append((r, rand, rand_phys, real, real_phys))
+        rounds.append((r, rand, rand_phys, real, real_phys, rollout_rate(1), rollout_rate(2)))
     env.close()
     a = np.array(rounds)
-    raw, rand, rand_phys, real, real_phys = np.median(a, axis=0)
+    raw, rand, rand_phys, real, real_phys, lane1, lane2 = np.median(a, axis=0)
     rand_share, real_share = np.median(a[:, 1] / a[:, 0]), np.median(a[:, 3] / a[:, 0])
     real_lo, real_hi = (a[:, 3] / a[:, 0]).min(), (a[:, 3] / a[:, 0]).max()
+    lane1_share, lane2_share = np.median(a[:, 5] / a[:, 0]), np.median(a[:, 6] / a[:, 0])
+    lane2_lo, lane2_hi = (a[:, 6] / a[:, 0]).min(), (a[:, 6] / a[:, 0]).max()
 
     print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF), {1 / m.opt.timestep:.0f} Hz physics, "
           f"{tcfg.control_fps:.0f} Hz control, {args.envs} envs, {args.threads} threads")
@@ -142,6 +161,10 @@ def main() -> None:
     print(f"  tracking env, real policy          : {real:10,.0f} env-steps/s  ({100 * real_share:.0f}% of raw, rounds "
           f"{100 * real_lo:.0f}-{100 * real_hi:.0f}%; target >= 80%; policy: {policy_label})")
     print(f"      its physics alone, same states : {real_phys:10,.0f} env-steps/s  (env = {100 * real / real_phys:.0f}% of it)")
+    print(f"  rollout (eval/refine), real policy, {len(jobs)} jobs of the walk:")
+    print(f"      1 lane (one env)               : {lane1:10,.0f} env-steps/s  ({100 * lane1_share:.0f}% of raw)")
+    print(f"      2 lanes (two envs, 1 thread each): {lane2:8,.0f} env-steps/s  ({100 * lane2_share:.0f}% of raw, rounds "
+          f"{100 * lane2_lo:.0f}-{100 * lane2_hi:.0f}%; target >= 80%)")
 
     samples = [bvh_to_motion(f) for f in sorted(SAMPLES.glob("*.bvh"))]
     for batch in args.refine_batch:

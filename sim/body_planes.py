@@ -6,8 +6,11 @@ axis of an (N, 24, 3) or (N, 24, 4) tensor is a strided one: measured on this
 2-core machine, a product of two (3072, 4) quaternion tensors component by
 component took 140-250 us, the same arithmetic over contiguous (3072,) planes
 ~4 us an op. So the state is transposed once per step into planes, one
-contiguous (N, ..., 24) tensor per component, and the math works on tuples of
-planes (a vector is (x, y, z), a quaternion (w, x, y, z)).
+contiguous (N, ..., 24) tensor per component, stacked (13, N, ..., 24), and
+the math works on slices of the stack (a vector is 3 planes, a quaternion 4),
+as few ops as it can: the quaternion products of a step are one broadcast
+product and one small matrix product each (``mul_conj_stacked``,
+``columns01_stacked``).
 
 Channels (13), in planes (13, N, ..., 24) and in the packed body states
 (..., 24, 13) that the reference library stores and the sensors are gathered
@@ -21,15 +24,12 @@ from functools import lru_cache
 
 import torch
 
-from motionlib.motion.rotations import quat_matrix_columns, quat_mul_parts
-
 NB = 24
 NCH = 13
 POS, QUAT, LIN, ANG = slice(0, 3), slice(3, 7), slice(7, 10), slice(10, 13)
 # the humanoid's sensordata (``sim.humanoid``): one block per channel group, body-major within it
 SENSOR_BLOCKS = (POS, QUAT, LIN, ANG)
 
-Vec = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 Quat = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
@@ -55,30 +55,62 @@ def planes_from_packed(body: torch.Tensor) -> torch.Tensor:
     return body.movedim(-1, 0).contiguous()
 
 
+@lru_cache(maxsize=None)
+def _plane_columns(device: torch.device) -> torch.Tensor:
+    """Sensordata column of each (channel, body), channel-major: (13 * 24,)."""
+    return _sensor_columns(device).view(NB, NCH).t().reshape(-1)
+
+
 def planes_from_sensors(sensordata: torch.Tensor) -> torch.Tensor:
-    """(N, nsensordata) -> (13, N, 24) float32 planes."""
-    return planes_from_packed(packed_from_sensors(sensordata))
+    """(N, nsensordata) -> (13, N, 24) float32 planes (gathered channel-major, then one transpose)."""
+    s = sensordata.to(torch.float32)
+    return s.index_select(1, _plane_columns(s.device)).view(s.shape[0], NCH, NB).transpose(0, 1).contiguous()
 
 
-def comps(p: torch.Tensor, ch: slice) -> tuple[torch.Tensor, ...]:
-    """The planes of channels ``ch`` (e.g. POS -> (x, y, z), QUAT -> (w, x, y, z))."""
-    return p[ch].unbind(0)
+# The quaternion products of a step as constant linear maps of the 16 component products a_i b_j
+# (row i * 4 + j of an outer product): one broadcast product and one small matmul replace the ~30
+# plane ops of the component formulas (``motion.rotations.quat_mul_parts``/``quat_matrix_columns``),
+# which on a CPU cost per op (module docstring). Each entry: output row, (i, j), sign; w x y z = 0 1 2 3.
+_MUL_CONJ = (  # a * conj(b)
+    (0, 0, 0, 1), (0, 1, 1, 1), (0, 2, 2, 1), (0, 3, 3, 1),
+    (1, 0, 1, -1), (1, 1, 0, 1), (1, 2, 3, -1), (1, 3, 2, 1),
+    (2, 0, 2, -1), (2, 1, 3, 1), (2, 2, 0, 1), (2, 3, 1, -1),
+    (3, 0, 3, -1), (3, 1, 2, -1), (3, 2, 1, 1), (3, 3, 0, 1),
+)
+_COLUMNS01 = (  # R(q)[:, 0], R(q)[:, 1] = e + 2 / |q|^2 * (these sums of q_i q_j)
+    (0, 2, 2, -1), (0, 3, 3, -1), (1, 1, 2, 1), (1, 0, 3, 1), (2, 1, 3, 1), (2, 0, 2, -1),
+    (3, 1, 2, 1), (3, 0, 3, -1), (4, 1, 1, -1), (4, 3, 3, -1), (5, 2, 3, 1), (5, 0, 1, 1),
+)
 
 
-def sub(a: Vec, b: Vec) -> Vec:
-    return a[0] - b[0], a[1] - b[1], a[2] - b[2]
+@lru_cache(maxsize=None)
+def _product_maps(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(4, 16) a * conj(b), (6, 16) rotation columns 0-1 and their identity part (6, 1)."""
+    def table(rows: int, entries) -> torch.Tensor:
+        m = torch.zeros(rows, 16)
+        for r, i, j, sign in entries:
+            m[r, i * 4 + j] = sign
+        return m.to(device)
+    eye = torch.tensor([[1.0], [0.0], [0.0], [0.0], [1.0], [0.0]], device=device)
+    return table(4, _MUL_CONJ), table(6, _COLUMNS01), eye
 
 
-def qmul_conj(a: Quat, b: Quat) -> Quat:
-    """a * conj(b)."""
-    bw, bx, by, bz = b
-    return quat_mul_parts(a, (bw, -bx, -by, -bz))
+def mul_conj_stacked(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a * conj(b) of quaternions stacked as (4, ...) (wxyz first; ``b`` broadcasts against ``a``)."""
+    outer = a[:, None] * b[None]  # (4, 4, ...)
+    shape = outer.shape[2:]
+    return (_product_maps(outer.device)[0] @ outer.reshape(16, -1)).view(4, *shape)
 
 
-def matrix_columns01(q: Quat) -> tuple[Vec, Vec]:
-    """First two columns of the rotation matrix of ``q`` (normalised first): the 6D rotation
+def columns01_stacked(q: torch.Tensor) -> torch.Tensor:
+    """The first two columns of the rotation matrix of quaternions (4, ...) (normalised first; the
+    zero quaternion gives I), stacked (6, ...): column 0 xyz, column 1 xyz, the 6D rotation
     representation (``motion.rotations``)."""
-    return quat_matrix_columns(q, 2)
+    shape = q.shape[1:]
+    outer = (q[:, None] * q[None]).reshape(16, -1)
+    scale = 2.0 / (q * q).sum(0).reshape(-1).clamp_min(1e-24)  # 2 / |q|^2, as quat_matrix_columns
+    _, cols, eye = _product_maps(q.device)
+    return torch.addcmul(eye, cols @ outer, scale).view(6, *shape)
 
 
 def heading_cos_sin(root_quat: Quat) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,10 +118,3 @@ def heading_cos_sin(root_quat: Quat) -> tuple[torch.Tensor, torch.Tensor]:
     w, x, y, z = root_quat
     yaw = torch.atan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
     return torch.cos(yaw), torch.sin(yaw)
-
-
-def unyaw(v: Vec, c: torch.Tensor, s: torch.Tensor) -> Vec:
-    """Rotate world vectors by minus the heading yaw (into the heading frame); ``c``/``s``
-    broadcast against the planes."""
-    x, y, z = v
-    return c * x + s * y, c * y - s * x, z

@@ -41,13 +41,15 @@ class ReferenceLibrary:
     clip_body: torch.Tensor  # (C,) long: index of the clip's body model
     qpos: torch.Tensor  # (F, nq) reference joint coordinates
     qvel: torch.Tensor  # (F, nv)
-    # (F, 24, 13) body states, SMPL order: world position (3), sim-frame orientation wxyz (4),
-    # world linear (3) and angular (3) velocity; one tensor so a step gathers them in one op
-    # (``body_planes`` channels); ``body_pos`` etc. are views of it
-    body: torch.Tensor
+    # (13, F, 24) body states of every frame as component planes (``body_planes``), SMPL body order:
+    # world position (3), sim-frame orientation wxyz (4), world linear (3) and angular (3) velocity;
+    # one tensor so a step gathers the frames it needs in one op (``planes_at``); ``body``,
+    # ``body_pos`` etc. are views of it
+    planes: torch.Tensor
     names: list[str]
     bodies: list[np.ndarray]  # distinct body offsets (24,3) SMPL frame
 
+    body = property(lambda self: self.planes.permute(1, 2, 0), doc="(F, 24, 13) packed body states (a view)")
     body_pos = property(lambda self: self.body[..., POS], doc="(F, 24, 3) world positions (a view of ``body``)")
     body_quat = property(lambda self: self.body[..., QUAT], doc="(F, 24, 4) sim-frame orientations wxyz (a view)")
     body_linvel = property(lambda self: self.body[..., LIN], doc="(F, 24, 3) world linear velocities (a view)")
@@ -107,11 +109,20 @@ class ReferenceLibrary:
             clip_start=torch.as_tensor(starts, dtype=torch.long, device=device),
             clip_len=torch.as_tensor(lens, dtype=torch.long, device=device),
             clip_body=torch.as_tensor(body_ids, dtype=torch.long, device=device),
-            qpos=cat("qpos"), qvel=cat("qvel"), body=torch.cat([cat(k) for k in ("pos", "quat", "lin", "ang")], -1),
+            qpos=cat("qpos"), qvel=cat("qvel"),
+            planes=torch.cat([cat(k) for k in ("pos", "quat", "lin", "ang")], -1).movedim(-1, 0).contiguous(),
             names=list(names), bodies=bodies,
         )
 
+    def planes_at(self, frames: torch.Tensor) -> torch.Tensor:
+        """Body planes (13, *frames.shape, 24) of flat frame indices ``frames``."""
+        return self.planes.index_select(1, frames.reshape(-1)).view(self.planes.shape[0], *frames.shape, -1)
+
     def index(self, clip: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Flat frame index of frame ``t`` (clamped to the clip) of clip ``clip``."""
-        t = torch.minimum(torch.clamp(t, min=0), self.clip_len[clip] - 1)
-        return self.clip_start[clip] + t
+        # index_select, not clip_len[clip]: a step calls this a few times, and on a CPU advanced
+        # indexing costs twice as much per call
+        flat = clip.reshape(-1)
+        last = (self.clip_len.index_select(0, flat) - 1).view(clip.shape)
+        t = torch.minimum(torch.clamp(t, min=0), last)
+        return self.clip_start.index_select(0, flat).view(clip.shape) + t

@@ -89,15 +89,16 @@ class FailureWeightedSampler:
         cdf = torch.cumsum(self.probabilities(), 0)
         u = torch.rand(n, generator=self.gen, device=self.device) * cdf[-1]
         b = torch.clamp(torch.searchsorted(cdf, u, right=True), max=self.num_bins - 1)
-        off = (torch.rand(n, generator=self.gen, device=self.device) * self.bin_size[b].float()).long()
-        t = self.bin_start[b] + torch.minimum(off, self.bin_size[b] - 1)
+        size = self.bin_size.index_select(0, b)
+        off = (torch.rand(n, generator=self.gen, device=self.device) * size.float()).long()
+        t = self.bin_start.index_select(0, b) + torch.minimum(off, size - 1)
         w = torch.ones(n, device=self.device) if count is None else count.to(self.device, torch.float32)
         self.attempts.index_add_(0, b, w)
-        return self.bin_clip[b], t, b
+        return self.bin_clip.index_select(0, b), t, b
 
     def bin_of(self, clip: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        local = torch.clamp(t // self.bin_frames, max=self.bins_per_clip[clip] - 1)
-        return self.bin_offset[clip] + torch.clamp(local, min=0)
+        local = torch.clamp(t // self.bin_frames, max=self.bins_per_clip.index_select(0, clip) - 1)
+        return self.bin_offset.index_select(0, clip) + torch.clamp(local, min=0)
 
     def record_failures(self, clip: torch.Tensor, t: torch.Tensor, weight: torch.Tensor | None = None) -> None:
         """Count failures at (clip, frame); ``weight`` (bool or float per entry) masks them without a host sync."""

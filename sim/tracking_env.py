@@ -38,7 +38,7 @@ from motionlib.motion.metrics import offsets_scale
 from motionlib.motion.skeleton import Skeleton
 
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
-from .body_planes import planes_from_packed, planes_from_sensors
+from .body_planes import planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
 from .reference import ReferenceLibrary
@@ -147,8 +147,7 @@ class TrackingEnv:
 
     def ref_planes(self) -> torch.Tensor:
         """The future reference frames ``frame + k``, k in ``cfg.future_frames``, as planes (13, N, K, 24)."""
-        idx = self.ref.index(self.clip[:, None], self.frame[:, None] + self._future)  # (N, K)
-        return planes_from_packed(self.ref.body[idx])
+        return self.ref.planes_at(self.ref.index(self.clip[:, None], self.frame[:, None] + self._future))
 
     def observe(self, rows: torch.Tensor | None = None, planes: torch.Tensor | None = None) -> torch.Tensor:
         """(N, num_obs). Only the rows where ``rows`` (N,) bool is set are computed (the rest are
@@ -224,8 +223,9 @@ class TrackingEnv:
         self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
         idx = self.ref.index(self.clip, self.frame)
         self._fill_lift(idx[mask])
-        self.backend.reset_where(mask, self.ref.qpos[idx], self.ref.qvel[idx], self._lift[idx],
-                                 model_ids=self.ref.clip_body[self.clip])
+        gather = lambda t, i: t.index_select(0, i)  # noqa: E731
+        self.backend.reset_where(mask, gather(self.ref.qpos, idx), gather(self.ref.qvel, idx), gather(self._lift, idx),
+                                 model_ids=gather(self.ref.clip_body, self.clip))
         return True
 
     # ------------------------------------------------------------------ step
@@ -237,23 +237,23 @@ class TrackingEnv:
         cfg = self.cfg
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
-        target = self.ref.qpos[nxt, 7:] + cfg.action_scale * a
+        target = self.ref.qpos.index_select(0, nxt)[:, 7:] + cfg.action_scale * a
         if cfg.velocity_feedforward:
             # fold the reference joint velocity into the position target:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
-            ff = self.kd_over_kp * self.ref.qvel[nxt, 6:]
+            ff = self.kd_over_kp * self.ref.qvel.index_select(0, nxt)[:, 6:]
             target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
         self.backend.step(target, cfg.substeps, active=self.active_worlds)
         self.frame += 1
         self.steps += 1
 
         planes = self.body_planes()
-        err = tracking_errors(planes, planes_from_packed(self.ref.body[nxt]))  # the new frame is nxt
+        err = tracking_errors(planes, self.ref.planes_at(nxt))  # the new frame is nxt
         qpos = self.backend.qpos.to(self.device, torch.float32)
         qvel = self.backend.qvel.to(self.device, torch.float32)
         power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
         rate = ((a - self.prev_action) ** 2).mean(-1)
-        slip = feet_slip(planes, self._ref_contact[nxt])
+        slip = feet_slip(planes, self._ref_contact.index_select(0, nxt))
         reward, terms = tracking_reward(err, power, rate, slip, self._reward_coefs, cfg.reward.clip_min)
         self.prev_action = a
 
@@ -265,7 +265,7 @@ class TrackingEnv:
         else:
             fell = (max_dist > cfg.termination_distance) if cfg.early_termination else torch.zeros_like(unstable)
         terminated = fell | unstable
-        clip_end = self.frame >= self.ref.clip_len[self.clip] - 1
+        clip_end = self.frame >= self.ref.clip_len.index_select(0, self.clip) - 1
         truncated = (clip_end | (self.steps >= cfg.max_episode_steps)) & ~terminated
         reward = torch.where(unstable, torch.zeros_like(reward), reward)
         self.episode_return += reward

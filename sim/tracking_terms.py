@@ -29,13 +29,10 @@ from .body_planes import (
     NB,
     POS,
     QUAT,
-    comps,
+    columns01_stacked,
     heading_cos_sin,
-    matrix_columns01,
+    mul_conj_stacked,
     packed_from_sensors,
-    qmul_conj,
-    sub,
-    unyaw,
 )
 
 
@@ -72,10 +69,11 @@ def _heading(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return heading_cos_sin(p[QUAT, :, 0].unbind(0))
 
 
-# The observation is assembled from two stacks of planes: the self part (N, 16, 24) and, per future frame,
-# the task part (N, K, 18, 24). Channels are ordered so that all x components of the vectors that turn
-# into the heading frame come first, then their y components (one rotation for all of them), then the rest;
-# a fixed permutation of the flattened stacks gives the documented layout (_observation_permutation).
+# The observation is assembled from two stacks of planes: the self part (16, N, 24) and the task part
+# (18, N, K, 24). Channels are ordered so that all x components of the vectors that turn into the
+# heading frame come first, then their y components (one rotation for all of them), then the rest; a
+# fixed permutation of the flattened stacks (env-major) gives the documented layout
+# (_observation_permutation).
 _SELF_VECS = 5  # local position, rotation column 0, rotation column 1, linear velocity, angular velocity
 _TASK_VECS = 4  # position difference, position relative to the root, linear and angular velocity differences
 _SELF_CH, _TASK_CH = 3 * _SELF_VECS + 1, 3 * _TASK_VECS + 6
@@ -99,11 +97,11 @@ def _observation_permutation(num_future: int, device: torch.device) -> torch.Ten
     return torch.tensor(cols, dtype=torch.long, device=device)
 
 
-def _unyaw_stack(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor, nv: int) -> torch.Tensor:
-    """Turn the ``nv`` vectors of a stack (..., ch, 24) whose x planes are channels 0..nv-1 and y planes
-    nv..2nv-1 into the heading frame (``c``/``s`` broadcast over (..., nv, 24))."""
-    vx, vy = x[..., :nv, :], x[..., nv : 2 * nv, :]
-    return torch.cat([c * vx + s * vy, c * vy - s * vx, x[..., 2 * nv :, :]], dim=-2)
+def _unyaw_vectors(v: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> list[torch.Tensor]:
+    """Vectors stacked vector-major (3 * nv, ...) (x y z of the first, then the next...) turned into
+    the heading frame: [x planes (nv, ...), y planes, z planes] (``c``/``s`` broadcast over them)."""
+    x, y = v[0::3], v[1::3]
+    return [c * x + s * y, c * y - s * x, v[2::3]]
 
 
 def observation(p: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
@@ -118,22 +116,19 @@ def observation(p: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
     angular velocity differences (24x3 each), all in the heading frame."""
     n, k = refs.shape[1], refs.shape[2]
     c, s = _heading(p)
-    pos, lin, ang = comps(p, POS), comps(p, LIN), comps(p, ANG)
-    col0, col1 = matrix_columns01(comps(p, QUAT))
-    local = [a - a[:, :1] for a in pos]
-    own = [t[i] for i in range(3) for t in (local, col0, col1, lin, ang)] + [pos[2]]
-    own = _unyaw_stack(torch.stack(own, dim=1), c[:, None, None], s[:, None, None], _SELF_VECS)  # (N, 16, 24)
+    c1, s1, c2, s2 = c[:, None], s[:, None], c[:, None, None], s[:, None, None]
+    pos = p[POS]
+    vecs = torch.cat([pos - pos[:, :, :1], columns01_stacked(p[QUAT]), p[LIN.start : ANG.stop]])  # (15, N, 24)
+    own = torch.cat(_unyaw_vectors(vecs, c1, s1) + [pos[2:]])  # (16, N, 24)
 
-    now = lambda t: [a[:, None] for a in t]  # noqa: E731  (N, 1, 24) planes against (N, K, 24)
-    spos, rpos = now(pos), comps(refs, POS)
-    diffs = (sub(rpos, spos), [a - b[:, :, :1] for a, b in zip(rpos, spos)], sub(comps(refs, LIN), now(lin)),
-             sub(comps(refs, ANG), now(ang)))
-    w, x, y, z = qmul_conj(comps(refs, QUAT), now(comps(p, QUAT)))
-    x, y, z = unyaw((x, y, z), c[:, None, None], s[:, None, None])  # conjugating by the heading turns the axis
-    rot0, rot1 = matrix_columns01((w, x, y, z))
-    task = [d[i] for i in range(3) for d in diffs] + [*rot0, *rot1]
-    task = _unyaw_stack(torch.stack(task, dim=2), c[:, None, None, None], s[:, None, None, None], _TASK_VECS)
-    flat = torch.cat([own.reshape(n, -1), task.reshape(n, -1)], dim=-1)
+    now = p[:, :, None]  # (13, N, 1, 24) against the K future frames
+    rpos = refs[POS]
+    diffs = torch.cat([rpos - now[POS], rpos - now[POS, :, :, :1], refs[LIN.start : ANG.stop] - now[LIN.start : ANG.stop]])
+    q = mul_conj_stacked(refs[QUAT], now[QUAT])  # (4, N, K, 24)
+    # conjugating by the heading turns the rotation axis: the vector part into the heading frame
+    q = torch.cat([q[:1], c2 * q[1:2] + s2 * q[2:3], c2 * q[2:3] - s2 * q[1:2], q[3:]])
+    task = torch.cat(_unyaw_vectors(diffs, c2, s2) + [columns01_stacked(q)])  # (18, N, K, 24)
+    flat = torch.cat([own.permute(1, 0, 2).reshape(n, -1), task.permute(1, 2, 0, 3).reshape(n, -1)], dim=-1)
     return flat.index_select(1, _observation_permutation(k, flat.device))
 
 
@@ -141,18 +136,20 @@ def tracking_errors(p: torch.Tensor, r: torch.Tensor) -> dict[str, torch.Tensor]
     """Per-env error figures shared by rewards, terminations and evaluation, from simulated and
     reference body planes (13, N, 24)."""
     d = p - r
-    dist = torch.sqrt((d[POS] ** 2).sum(0))  # (N, 24)
+    sq = d.square()
+    pos_sq = sq[POS].sum(0)  # (N, 24)
     # rotation angle of ref * conj(sim): 2 acos |w|, with w the quaternions' dot product (float32
     # resolves angles down to ~1e-3 rad this way, far below what the reward's kernel sees)
     cos_half = (p[QUAT] * r[QUAT]).sum(0).abs().clamp_(max=1.0)
     rot = 2.0 * torch.acos(cos_half)  # (N, 24)
+    vel_sq = sq[LIN.start : ANG.stop].reshape(2, 3, *sq.shape[1:]).sum(1).mean(-1)  # linear, angular (2, N)
     return {
-        "body_dist": dist,
-        "pos_sq": (dist**2).mean(-1),
-        "rot_sq": (rot**2).mean(-1),
-        "vel_sq": (d[LIN] ** 2).sum(0).mean(-1),
-        "angvel_sq": (d[ANG] ** 2).sum(0).mean(-1),
-        "height_sq": d[2, :, 0] ** 2,
+        "body_dist": pos_sq.sqrt(),
+        "pos_sq": pos_sq.mean(-1),
+        "rot_sq": rot.square().mean(-1),
+        "vel_sq": vel_sq[0],
+        "angvel_sq": vel_sq[1],
+        "height_sq": sq[2, :, 0],
     }
 
 
@@ -204,5 +201,10 @@ def reference_foot_contact(body_pos: torch.Tensor, body_linvel: torch.Tensor, bo
 def feet_slip(p: torch.Tensor, contact: torch.Tensor) -> torch.Tensor:
     """(N,) mean over the sole bodies of the simulated horizontal speed squared (m^2/s^2), each
     weighted by the reference's contact (N, 4); ``p``: simulated body planes (13, N, 24)."""
-    lin = p[LIN][:2, :, list(FOOT_JOINTS)]  # (2, N, 4)
-    return (contact * (lin**2).sum(0)).mean(-1)
+    lin = p[LIN.start : LIN.start + 2].index_select(-1, _foot_index(p.device))  # (2, N, 4)
+    return (contact * lin.square().sum(0)).mean(-1)
+
+
+@lru_cache(maxsize=None)
+def _foot_index(device: torch.device) -> torch.Tensor:
+    return torch.tensor(FOOT_JOINTS, device=device)

@@ -28,6 +28,11 @@ def test_infer_is_forward_and_follows_weight_changes(activation):
         actor.mlp[0].weight.mul_(-1.5)
         actor.mu.bias.add_(0.3)
     assert not torch.allclose(same(), first)
+    second = same()
+    with torch.no_grad():  # the normaliser's statistics alone (infer keeps their factors too)
+        actor.obs_var.mul_(2.0)
+        actor.obs_mean.add_(0.2)
+    assert not torch.allclose(same(), second)
     actor.load_state_dict({k: v * 0.5 for k, v in actor.state_dict().items()})  # a load copies in place too
     same()
     actor.to(torch.float64).to(torch.float32)  # a move replaces the tensors

@@ -215,6 +215,35 @@ def test_rollout_queues_clips_for_fewer_worlds(walk, reference_policy):
     assert any(r.resets for r in runs[1])  # the zero-residual policy loses the walk: retries happen in the queue
 
 
+def test_rollout_lanes_share_out_the_jobs_and_run_side_by_side(walk, reference_policy, monkeypatch):
+    """Two lanes (two environments on two Python threads) run the jobs of one rollout: every job
+    once, results in job order, the same trajectories as one lane (the zero-residual policy's
+    actions do not depend on its batch), and both lanes step the policy."""
+    import threading
+
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.rollout import _share_out, rollout
+
+    groups = _share_out([5, 40, 10, 30, 20, 1], 2)
+    assert sorted(j for g in groups for j in g) == list(range(6))
+    assert sorted(sum([5, 40, 10, 30, 20, 1][j] for j in g) for g in groups) == [51, 55]  # longest first, greedy
+    assert _share_out([7], 3) == [[0]]  # no empty lane
+
+    policy = TrackingPolicy.load(reference_policy)
+    clips = [walk[:25], walk, walk[5:45]]
+    starts = [(0, 0), (1, 0), (2, 0), (1, 30), (2, 10)]
+    one = rollout(policy, clips, starts, retry=True, threads=2, lanes=1)
+    lanes = set()
+    act = policy.act
+    monkeypatch.setattr(policy, "act", lambda obs: (lanes.add(threading.current_thread().name), act(obs))[1])
+    two = rollout(policy, clips, starts, retry=True, threads=2, lanes=2)
+    assert len(lanes) == 2 and all(n.startswith("rollout-lane") for n in lanes)
+    assert [(r.clip, r.start) for r in two] == starts
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a.qpos, b.qpos)
+        assert (a.fail_frame, a.resets, a.success) == (b.fail_frame, b.resets, b.success)
+
+
 def test_rollout_runs_torch_on_one_thread_and_restores_it(walk, reference_policy, monkeypatch):
     """On the CPU backend the policy and the env's tensor ops run on one torch thread while the
     physics threads work (backend_cpu.torch_single_thread); the caller's setting comes back."""

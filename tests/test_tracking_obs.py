@@ -109,3 +109,24 @@ def test_observation_is_invariant_to_heading_and_place(yaw):
         return observation(p, rp).numpy()
 
     np.testing.assert_allclose(obs(moved(sim), moved(refs)), obs(sim, refs), atol=5e-5)
+
+
+def test_stacked_quaternion_products_match_the_component_formulas():
+    """body_planes' product maps (one outer product + one matmul) against motion.rotations' formulas:
+    a * conj(b) with broadcasting, and the rotation columns of non-unit and zero quaternions."""
+    from motionlib.sim.body_planes import columns01_stacked, mul_conj_stacked
+
+    rng = np.random.default_rng(6)
+    a = torch.as_tensor(rng.normal(size=(4, 5, 3, 24)), dtype=torch.float32)
+    b = torch.as_tensor(rng.normal(size=(4, 5, 1, 24)), dtype=torch.float32)
+    conj_b = (b[0], -b[1], -b[2], -b[3])
+    want = torch.stack(R.quat_mul_parts(tuple(a), conj_b))
+    torch.testing.assert_close(mul_conj_stacked(a, b), want, atol=1e-5, rtol=1e-5)
+
+    q = a.clone()
+    q[:, 0, 0, 0] = 0.0  # the zero quaternion gives the identity
+    cols = R.quat_matrix_columns(tuple(q), 2)
+    want = torch.stack([c for col in cols for c in col])
+    got = columns01_stacked(q)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert got[:, 0, 0, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
