@@ -17,7 +17,6 @@ def register(sub) -> None:
     p.add_argument("--policy", nargs="+", default=None,
                    help="policy file (default: the shipped policy); several: each is evaluated and ranked by "
                         "success, then G-MPJPE (e.g. the policies/ a training run keeps of every evaluation)")
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded per batch (their starts queue for --worlds simulated worlds)")
     p.add_argument("--start-every", type=int, default=0, metavar="N",
@@ -56,7 +55,7 @@ def run(args) -> int:
                       disable=not progress or len(files) <= args.batch):
             chunk = files[i : i + args.batch]
             clips = [load_motion(f) for f in chunk]
-            for res in rollout(policy, clips, threads=args.threads, backend=args.backend, device=args.device,
+            for res in rollout(policy, clips, threads=args.threads, lanes=args.lanes, backend=args.backend, device=args.device,
                                start_every=args.start_every, num_envs=args.worlds, progress=progress):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})

@@ -24,7 +24,6 @@ def register(sub) -> None:
                    help="a restart goes back N frames before the loss and simulates them again (default: "
                         "motionlib.policies.refine.REWIND_FRAMES)")
     add_cleanup_flags(p)
-    p.add_argument("--threads", type=int, default=None, help="physics threads (default: all cores)")
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
     p.add_argument("--video", action="store_true", help="also render before/after videos")
@@ -53,7 +52,7 @@ def run(args) -> int:
         chunk = files[i : i + args.batch]
         clips = [load_motion(f) for f in chunk]
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
-                                        backend=args.backend, device=args.device, num_envs=args.worlds,
+                                        lanes=args.lanes, backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
                                         retry_distance=args.retry_distance, **rewind)
         settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames")}

@@ -85,6 +85,12 @@ def add_physics_flags(parser) -> None:
     parser.add_argument("--backend", default="cpu", choices=["cpu", "warp"],
                         help="physics: cpu (MuJoCo rollout threads) or warp (MuJoCo Warp; clips of one body)")
     parser.add_argument("--worlds", type=int, default=None,
-                        help="worlds simulated at once; clips queue for a free one, longest first "
+                        help="worlds simulated at once (per lane); clips queue for a free one, longest first "
                              "(default: 64 on cpu, every clip of a batch on warp)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="cpu: physics threads in all (default: every core), shared out over the lanes")
+    parser.add_argument("--lanes", type=int, default=None,
+                        help="cpu: environments run side by side, each with its share of the clips and threads, "
+                             "so one's observations and policy run while another's physics does (default: 2 "
+                             "with 2+ threads)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda: where the simulation and the policy run")

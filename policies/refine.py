@@ -53,7 +53,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
                  num_envs: int | None = None,
                  cleanup: CleanupConfig | None = CleanupConfig(),
-                 retry_distance: float | None = None, rewind: int = REWIND_FRAMES) -> tuple[list[RefineResult], dict]:
+                 retry_distance: float | None = None, rewind: int = REWIND_FRAMES,
+                 lanes: int | None = None) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
     estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
@@ -70,7 +71,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     ``rewind`` (frames, with ``retry``): a restart goes back this many frames before the loss
     (never to or before the previous restart) and simulates them again from the reference, so
     the frames in which the body was drifting off are not kept and the jump back to the
-    reference happens where the two were still close."""
+    reference happens where the two were still close. ``threads``/``lanes``: :func:`rollout`'s."""
     if retry_distance is None:
         retry_distance = policy.tracking.termination_distance
     retry_distance = (retry_distance or None) if retry else None
@@ -86,7 +87,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
             applied[i] = {"noise_deg": noise, "strength": cleanup_strength(c, cleanup, noise)}
             targets[i] = clean_for_tracking(c, cleanup, applied[i]["strength"])
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
-                      num_envs=num_envs, retry_distance=retry_distance, rewind=rewind)
+                      num_envs=num_envs, retry_distance=retry_distance, rewind=rewind, lanes=lanes)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res, how in zip(inputs, targets, results, applied):
@@ -104,7 +105,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     totals.update({"clips": len(out), "seconds_of_motion": seconds_of_motion, "wall_s": wall,
                    "realtime_factor": seconds_of_motion / wall if wall > 0 else None,
                    "simulation_s": t_sim,
-                   "threads": threads, "cleanup": None if cleanup is None else asdict(cleanup),
+                   "threads": threads, "lanes": lanes, "cleanup": None if cleanup is None else asdict(cleanup),
                    "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0})
     return out, totals
 
