@@ -52,12 +52,15 @@ class TrackingActor(nn.Module):
         """The tensors infer()'s kept copies are made from (read afresh: a move replaces them)."""
         return [m.weight for m in self._linears] + [self.obs_mean, self.obs_var]
 
-    def _normalise(self, obs: torch.Tensor) -> torch.Tensor:
-        # (obs - mean) / sqrt(var + eps) as one fused op over the batch (the per-feature factors are
-        # cheap): on a CPU step of 64 envs the normalisation cost as much as a hidden layer
+    def _norm_factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-feature (shift, scale) of the observation normaliser: (obs - mean) / sqrt(var + eps)."""
         inv_std = torch.rsqrt(self.obs_var + 1e-5)
-        x = torch.addcmul(-self.obs_mean * inv_std, obs, inv_std)
-        return x.clamp_(-5.0, 5.0)  # rl-games' RunningMeanStd clamps normalised inputs to +-5
+        return -self.obs_mean * inv_std, inv_std
+
+    def _normalise(self, obs: torch.Tensor, factors: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        # one fused op over the batch: on a CPU step of 64 envs the normalisation cost as much as a hidden layer
+        shift, inv_std = factors or self._norm_factors()
+        return torch.addcmul(shift, obs, inv_std).clamp_(-5.0, 5.0)  # rl-games' RunningMeanStd clamps to +-5
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.mu(self.mlp(self._normalise(obs)))
@@ -73,11 +76,8 @@ class TrackingActor(nn.Module):
         or by a move)."""
         key = tuple((t.data_ptr(), t._version) for t in self._infer_sources)
         if self._packed is None or self._packed[0] != key:
-            inv_std = torch.rsqrt(self.obs_var + 1e-5)
-            self._packed = (key, [m.weight.detach().t().contiguous() for m in self._linears],
-                            (-self.obs_mean * inv_std, inv_std))
-        shift, inv_std = self._packed[2]
-        x = torch.addcmul(shift, obs, inv_std).clamp_(-5.0, 5.0)  # _normalise with its factors kept
+            self._packed = (key, [m.weight.detach().t().contiguous() for m in self._linears], self._norm_factors())
+        x = self._normalise(obs, self._packed[2])
         for w, m in zip(self._packed[1], self._linears):
             x = torch.addmm(m.bias, x, w)
             if m is not self.mu:
