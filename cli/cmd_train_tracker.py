@@ -67,11 +67,11 @@ def run(args) -> int:
     from dataclasses import replace
 
     from motionlib.motion.io import find_clips
-    from motionlib.policies.train import clip_weights, load_clip_set, train
+    from motionlib.policies.train import clip_weight_rules, load_clip_set, train
     from motionlib.policies.train_config import preset
 
     try:
-        clip_weights([], args.clip_weight)  # a malformed rule fails before any clip is loaded
+        clip_weight_rules(args.clip_weight)  # a malformed rule fails before any clip is loaded
     except ValueError as e:
         raise SystemExit(f"train-tracker: {e}")
     files = find_clips(args.clips, required=True)[: args.max_clips or None]

@@ -23,7 +23,7 @@ from motionlib.motion.clip import Motion
 from motionlib.sim.backend_cpu import CpuBackendConfig, default_threads, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_config import TrackingConfig
-from motionlib.sim.tracking_env import TrackingEnv
+from motionlib.sim.tracking_env import TrackingEnv, build_models, tracking_humanoid
 
 from .actor import TrackingPolicy
 
@@ -88,8 +88,10 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
         lanes = 2 if backend == "cpu" and cores >= 2 else 1
     lanes = max(1, min(lanes, len(starts), cores)) if backend == "cpu" else 1
     bar = tqdm(total=sum(lengths), desc="rollout", unit="frame", disable=not progress)
+    # the lanes share the body models (read only): each distinct body is compiled once
+    models = build_models(ref.bodies, tracking_humanoid(policy.tracking, policy.humanoid)) if lanes > 1 else None
     run = lambda lane_starts, lane_threads: _rollout(  # noqa: E731
-        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar)
+        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models)
     try:
         with torch_single_thread(backend == "cpu"):
             if lanes == 1:
@@ -121,8 +123,9 @@ def _share_out(lengths: list[int], lanes: int) -> list[list[int]]:
 
 def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[int, int]], retry: bool,
              threads: int | None, device: str, backend: str, num_envs: int | None, retry_distance: float | None,
-             rewind: int, bar: tqdm) -> list[RolloutResult]:
-    """One lane of :func:`rollout`: ``starts`` on one environment; progress counted on ``bar``."""
+             rewind: int, bar: tqdm, models: list | None = None) -> list[RolloutResult]:
+    """One lane of :func:`rollout`: ``starts`` on one environment; progress counted on ``bar``;
+    ``models``: the body models the lanes share (None: the environment builds its own)."""
     clip_len = ref.clip_len.cpu().tolist()
     clip_start = ref.clip_start.cpu().tolist()
     jobs = len(starts)
@@ -132,7 +135,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": n, "rsi": False,
                              "max_episode_steps": max(lengths) + 1})
     bcfg = CpuBackendConfig(threads=threads) if backend == "cpu" else None
-    env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=bcfg, device=device)
+    env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=bcfg, device=device, models=models)
     env.eval_mode = True
     queue = deque(sorted(range(jobs), key=lambda j: -lengths[j]))  # longest first: a short tail of idle worlds
     job_of = [-1] * n  # the job each world runs, -1 when idle

@@ -246,10 +246,8 @@ def load_clip_set(paths: list[str]) -> list[Motion]:
     return [load_motion(f) for f in find_clips(paths, required=True)]
 
 
-def clip_weights(names: list[str], specs: list[str]) -> list[float]:
-    """Sampling weight of each clip: the W of the first ``REGEX=W`` of ``specs`` whose REGEX is
-    found in the clip's name, 1 where none is. A malformed spec raises ValueError (with no names:
-    only that check)."""
+def clip_weight_rules(specs: list[str]) -> list[tuple[re.Pattern, float]]:
+    """The ``REGEX=W`` rules of ``specs``, parsed; ValueError on a malformed one."""
     rules = []
     for spec in specs:
         pattern, sep, w = spec.rpartition("=")
@@ -260,6 +258,13 @@ def clip_weights(names: list[str], specs: list[str]) -> list[float]:
         if not sep or not pattern or rule is None or rule[1] < 0:
             raise ValueError(f"clip weight {spec!r}: expected REGEX=W with W >= 0")
         rules.append(rule)
+    return rules
+
+
+def clip_weights(names: list[str], specs: list[str]) -> list[float]:
+    """Sampling weight of each clip: the W of the first ``REGEX=W`` of ``specs`` whose REGEX is
+    found in the clip's name, 1 where none is (:func:`clip_weight_rules`)."""
+    rules = clip_weight_rules(specs)
     return [next((w for rx, w in rules if rx.search(n)), 1.0) for n in names]
 
 

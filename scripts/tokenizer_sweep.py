@@ -181,7 +181,7 @@ def load_sets(args, need_train: bool = True, need_eval: bool = True):
 
 
 def augmentations(args) -> list[str]:
-    """The training augmentations asked for (``tokenizer.data.augmented`` names)."""
+    """The training augmentations asked for (``motion.augment`` names)."""
     return ((["mirror"] if args.mirror else []) + [f"posture:{k}" for k in range(args.posture_copies)]
             + [f"speed:{float(f):g}" for f in speed_factors(args)])
 

@@ -72,19 +72,26 @@ def build_models(bodies: list[np.ndarray], hcfg: HumanoidConfig) -> list[mujoco.
     return [mujoco.MjModel.from_xml_string(humanoid_xml(Skeleton(b), hcfg)) for b in bodies]
 
 
+def tracking_humanoid(cfg: TrackingConfig, humanoid: HumanoidConfig) -> HumanoidConfig:
+    """``humanoid`` with the physics timestep of ``cfg`` (control rate x substeps)."""
+    return HumanoidConfig(**{**humanoid.__dict__, "timestep": 1.0 / (cfg.control_fps * cfg.substeps)})
+
+
 class TrackingEnv:
     def __init__(self, clips: list[Motion] | ReferenceLibrary, cfg: TrackingConfig = TrackingConfig(),
                  humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
-                 backend_cfg=None, device: str = "cpu"):
+                 backend_cfg=None, device: str = "cpu", models: list[mujoco.MjModel] | None = None):
         """``backend``: "cpu" (``backend_cfg``: CpuBackendConfig) or "warp"
-        (WarpBackendConfig; its device defaults to ``device``)."""
+        (WarpBackendConfig; its device defaults to ``device``). ``models``: the body models of the
+        reference's bodies, built already (``build_models(ref.bodies, tracking_humanoid(cfg,
+        humanoid))``; read only, so environments side by side can share them); default: built here."""
         self.cfg = cfg
         self.device = torch.device(device)
-        humanoid = HumanoidConfig(**{**humanoid.__dict__, "timestep": 1.0 / (cfg.control_fps * cfg.substeps)})
+        humanoid = tracking_humanoid(cfg, humanoid)
         self.humanoid_cfg = humanoid
         self.ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(clips, cfg.control_fps)
         self.ref = self.ref.to(self.device)
-        self.models = build_models(self.ref.bodies, humanoid)
+        self.models = models or build_models(self.ref.bodies, humanoid)
         n = cfg.num_envs
         self.num_envs = n
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)

@@ -218,9 +218,12 @@ def test_rollout_queues_clips_for_fewer_worlds(walk, reference_policy):
 def test_rollout_lanes_share_out_the_jobs_and_run_side_by_side(walk, reference_policy, monkeypatch):
     """Two lanes (two environments on two Python threads) run the jobs of one rollout: every job
     once, results in job order, the same trajectories as one lane (the zero-residual policy's
-    actions do not depend on its batch), and both lanes step the policy."""
+    actions do not depend on its batch), both lanes step the policy, and the body models are
+    compiled once for both."""
     import threading
 
+    import motionlib.policies.rollout as rollout_module
+    import motionlib.sim.tracking_env as env_module
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.rollout import _share_out, rollout
 
@@ -233,11 +236,15 @@ def test_rollout_lanes_share_out_the_jobs_and_run_side_by_side(walk, reference_p
     clips = [walk[:25], walk, walk[5:45]]
     starts = [(0, 0), (1, 0), (2, 0), (1, 30), (2, 10)]
     one = rollout(policy, clips, starts, retry=True, threads=2, lanes=1)
-    lanes = set()
+    lanes, builds = set(), []
     act = policy.act
     monkeypatch.setattr(policy, "act", lambda obs: (lanes.add(threading.current_thread().name), act(obs))[1])
+    for module in (rollout_module, env_module):
+        build = module.build_models
+        monkeypatch.setattr(module, "build_models", lambda *a, build=build: (builds.append(1), build(*a))[1])
     two = rollout(policy, clips, starts, retry=True, threads=2, lanes=2)
     assert len(lanes) == 2 and all(n.startswith("rollout-lane") for n in lanes)
+    assert len(builds) == 1
     assert [(r.clip, r.start) for r in two] == starts
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a.qpos, b.qpos)

@@ -169,7 +169,7 @@ def test_posture_augmentation(tmp_path):
     from motionlib.motion import rotations as R
     from motionlib.motion.posture import UPPER_BODY, offset_posture
     from motionlib.motion.skeleton import SMPL_JOINT_NAMES
-    from motionlib.tokenizer.data import augmented
+    from motionlib.motion.augment import augmented
 
     clip = load_motion(_clips(tmp_path / "clips", 1)[0])
     a, again, other = offset_posture(clip, 0), augmented(clip, "posture:0"), offset_posture(clip, 1)
@@ -190,7 +190,7 @@ def test_posture_augmentation(tmp_path):
 def test_speed_augmentation(tmp_path):
     """--speeds: "speed:F" plays the clip F times as fast at its own frame rate; the path through
     space is the same, covered in 1/F of the time; a bad factor is a clear error."""
-    from motionlib.tokenizer.data import augmented
+    from motionlib.motion.augment import augmented
 
     clip = load_motion(_clips(tmp_path / "clips", 1)[0])
     fast, slow = augmented(clip, "speed:2"), augmented(clip, "speed:0.5")

@@ -25,12 +25,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from motionlib.motion.augment import augmented
 from motionlib.motion.clip import Motion
 from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import DIM, encode_clip
 from motionlib.motion.io import find_clips, load_motion
-from motionlib.motion.augment import augmented  # noqa: F401  (re-exported: the tokenizer's augmentations)
 
 from .parts import PART_NAMES, part_indices
 

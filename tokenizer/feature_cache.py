@@ -89,7 +89,7 @@ def cached_clip_features(paths: Sequence[Path], fps: float, cache: str | os.Path
     """Features of ``paths`` (in that order) from ``cache``, (re)building it when
     missing or stale. Clips are validated (finite features, >= 1 frame).
     ``augment``: features of the clips under that augmentation
-    (:func:`~motionlib.tokenizer.data.augmented`; a cache of its own: the
+    (:func:`~motionlib.motion.augment.augmented`; a cache of its own: the
     augmentation is part of the signature)."""
     paths = [Path(p) for p in paths]
     sig = source_signature(paths, fps) + (f"-{augment}" if augment else "")
