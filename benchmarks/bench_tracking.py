@@ -46,7 +46,8 @@ def main() -> None:
     ap.add_argument("--envs", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=300, help="control steps per measurement")
-    ap.add_argument("--rounds", type=int, default=3, help="turns of raw / random / real measurements (medians)")
+    # five turns: with three, the two-lane median of three runs on this VM spread over 79-105%
+    ap.add_argument("--rounds", type=int, default=5, help="turns of raw / random / real measurements (medians)")
     ap.add_argument("--policy", default=None)
     ap.add_argument("--refine-batch", type=int, nargs="+", default=[4, 64],
                     help="clips per refine batch to time (motionlib refine's --batch default is 64)")
