@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import Failures, add_json_flag, print_json
 
 
 def register(sub) -> None:
@@ -29,14 +29,20 @@ def run(args) -> int:
                               ("drift_m_per_s", args.drift_m_per_s)) if v is not None}
     cfg = CorruptConfig(**over)
     written = []
+    failures = Failures()  # an unreadable clip is reported and the others are corrupted
     for f in find_clips(args.inputs, required=True):
-        clip = load_motion(f)
-        seed = clip_seed(args.seed, f.stem)  # per clip, reproducible
-        out = args.out / f.name
-        save_motion(corrupt(clip, cfg, seed), out)
-        written.append(str(out))
+        with failures.one_input():
+            clip = load_motion(f)
+            seed = clip_seed(args.seed, f.stem)  # per clip, reproducible
+            out = args.out / f.name
+            save_motion(corrupt(clip, cfg, seed), out)
+            written.append(str(out))
+    failures.require_some(len(written), "corrupted")
+    result = {"out": str(args.out), "clips": len(written), "seed": args.seed}
+    rc = failures.finish(result)
     if args.json:
-        print_json({"out": str(args.out), "clips": len(written), "seed": args.seed})
+        print_json(result)
     else:
         print(f"corrupted {len(written)} clips -> {args.out}")
-    return 0
+        failures.print()
+    return rc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -40,16 +40,21 @@ def run(args) -> int:
         raise FileNotFoundError(f"no token files in {[str(t) for t in args.tokens]}")
     single = len(files) == 1 and args.out.suffix == ".npz"
     written = []
+    failures = Failures()  # an unreadable token file is reported and the others are decoded
     for f in files:
-        tf = load_tokens(f, tokenizer_id=ckpt.tokenizer_id)
-        clip = detokenize(model, ckpt, tf, source=str(f))
-        name = f.name[:-len(TOKEN_SUFFIX)] + ".npz" if f.name.endswith(TOKEN_SUFFIX) else f.stem + ".npz"
-        out = args.out if single else args.out / name
-        save_motion(clip, out)
-        written.append(str(out))
+        with failures.one_input():
+            tf = load_tokens(f, tokenizer_id=ckpt.tokenizer_id)
+            clip = detokenize(model, ckpt, tf, source=str(f))
+            name = f.name[:-len(TOKEN_SUFFIX)] + ".npz" if f.name.endswith(TOKEN_SUFFIX) else f.stem + ".npz"
+            out = args.out if single else args.out / name
+            save_motion(clip, out)
+            written.append(str(out))
+    failures.require_some(len(written), "decoded")
     result = {"decoded": len(written), "clips": written, "tokenizer_id": ckpt.tokenizer_id}
+    rc = failures.finish(result)
     if args.json:
         print_json(result)
     else:
         print(f"detokenize: {len(written)} clip(s) written" + (f" to {args.out}" if written else ""))
-    return 0
+        failures.print()
+    return rc

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -24,7 +24,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from motionlib.motion.errors import MotionError
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.data import WindowDataset, load_clip_features
     from motionlib.tokenizer.losses import FeatureDenormalizer
@@ -33,14 +32,12 @@ def run(args) -> int:
     model, ckpt = load_cli_tokenizer(args)
     cfg = ckpt.config
     files = find_clips(args.dataset, required=True)[: args.max_clips]
-    clips, errors = [], []
+    clips = []
+    failures = Failures()  # an unreadable clip is reported and the others are evaluated
     for f in files:
-        try:
+        with failures.one_input():
             clips.append(load_clip_features(f, cfg.fps, cfg.window if args.windows else cfg.alpha))
-        except MotionError as e:
-            errors.append(str(e))
-    if not clips:
-        raise MotionError(f"no clip could be evaluated ({len(errors)} failed; first: {errors[0]})")
+    failures.require_some(len(clips), "evaluated")
     denorm = FeatureDenormalizer(ckpt.stats).to(args.device)
     if args.windows:
         res = evaluate_windows(model, WindowDataset(clips, ckpt.stats, cfg.window), denorm)
@@ -53,10 +50,11 @@ def run(args) -> int:
               "codebook_size": res["codebook_size"], "utilization": res["utilization"],
               "perplexity": res["perplexity"], "codes_used": res["codes_used"],
               "tokens_per_second": res["tokens_per_second"], "tokens": res["tokens"], "frames": res["frames"],
-              "clips": res["clips"], "failed": len(errors), "errors": errors[:20], "mode": "windows" if args.windows
+              "clips": res["clips"], "mode": "windows" if args.windows
               else "clips", "kind": cfg.kind, "tokenizer_id": ckpt.tokenizer_id, "checkpoint_step": ckpt.step,
               "feature_shift": feature_shift([c.feats for c in clips], ckpt.stats)}
     sh = result["feature_shift"]
+    rc = failures.finish(result)
     if args.json:
         print_json(result)
     else:
@@ -70,8 +68,7 @@ def run(args) -> int:
         judged = "" if sh["shifted"] is not None else f"; not judged on fewer than {sh['min_clips']} clips"
         print(f"  feature shift from the training data: mean |z| {sh['mean_abs_z']:.2f} (largest: "
               f"{sh['max_feature']} {sh['max_abs_z']:.1f}{judged})")
-        for e in errors[:20]:
-            print(f"  failed: {e}")
+        failures.print()
     if sh["shifted"]:
         part = max(sh["per_part_mean_abs_z"], key=sh["per_part_mean_abs_z"].get)
         print(f"warning: these clips' D135 features differ from the tokenizer's training data (mean |z| "
@@ -79,4 +76,4 @@ def run(args) -> int:
               f"higher reconstruction error than on data like its training set. Clips from another capture or "
               f"another retargeter version shift; retrain with `motionlib train-tokenizer` on such clips.",
               file=sys.stderr)
-    return 0
+    return rc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_physics_flags, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_physics_flags, print_json
 
 
 def register(sub) -> None:
@@ -34,7 +34,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from motionlib.motion.io import find_clips, load_motion
+    from motionlib.motion.io import find_clips
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import summarize, tracking_report
@@ -49,17 +49,21 @@ def run(args) -> int:
         tot["clips"] = len(reports)
         return tot
 
+    failures = Failures()  # unreadable clips are reported and left out; the others are evaluated
+
     def evaluate(policy, progress: bool) -> tuple[dict, list[dict], dict]:
         reports, labels = [], []
         for i in tqdm(range(0, len(files), args.batch), desc="eval", unit="batch",
                       disable=not progress or len(files) <= args.batch):
-            chunk = files[i : i + args.batch]
-            clips = [load_motion(f) for f in chunk]
+            chunk, clips = failures.load_clips(files[i : i + args.batch])
+            if not clips:
+                continue
             for res in rollout(policy, clips, threads=args.threads, lanes=args.lanes, backend=args.backend, device=args.device,
                                start_every=args.start_every, num_envs=args.worlds, progress=progress):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
                 labels.append(clip_label(clips[res.clip], args.group_by) if args.group_by else None)
+        failures.require_some(len(reports), "evaluated")
         groups = {}
         if args.group_by:
             for value in sorted(set(labels)):
@@ -72,16 +76,20 @@ def run(args) -> int:
             tot, _, groups = evaluate(TrackingPolicy.load(path), progress=False)
             ranked.append({"policy": str(path), "totals": tot, **({"groups": groups} if groups else {})})
         ranked.sort(key=lambda r: (-r["totals"]["success_rate"], r["totals"]["g_mpjpe_mm"]))
+        doc = {"ranked": ranked}
+        rc = failures.finish(doc)
         if args.json:
-            print_json({"ranked": ranked})
+            print_json(doc)
         else:
             for r in ranked:
                 t = r["totals"]
                 print(f"{r['policy'][-60:]:60s} success {t['success_rate'] * 100:5.1f}% of {t['clips']}  "
                       f"G-MPJPE {t['g_mpjpe_mm']:6.1f} mm")
-        return 0
+            failures.print()
+        return rc
     policy = TrackingPolicy.load(paths[0])
     tot, reports, groups = evaluate(policy, progress=not args.json)
+    rc = failures.finish(tot)
     if args.json:
         print_json({"totals": tot, **({"groups": groups} if groups else {}), "clips": reports})
     else:
@@ -94,7 +102,8 @@ def run(args) -> int:
         for value, t in groups.items():
             print(f"  {args.group_by} {value[:24]:24s} success {t['success_rate'] * 100:5.1f}% of {t['clips']:4d}  "
                   f"G-MPJPE {t['g_mpjpe_mm']:6.1f} mm")
-    return 0
+        failures.print()
+    return rc
 
 
 def clip_label(clip, key: str) -> str:

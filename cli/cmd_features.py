@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import Failures, add_json_flag, print_json
 
 
 def register(sub) -> None:
@@ -33,22 +33,26 @@ def run(args) -> int:
     files = find_clips(args.clips, required=True)
     acc = StatsAccumulator()
     worst = {"max_joint_err_m": 0.0, "max_rot_err_rad": 0.0, "clip": None}
-    frames = 0
+    frames, done, dim = 0, 0, 0
+    failures = Failures()  # an unreadable clip is reported and the others are encoded
     for f in tqdm(files, desc="features", unit="clip", disable=args.json or len(files) < 2):
-        clip = load_motion(f)
-        feats, origin = encode(clip)
-        frames += clip.num_frames
-        acc.add(feats)
-        if args.check:
-            e = roundtrip_error(clip)
-            if e["max_joint_err_m"] >= worst["max_joint_err_m"]:
-                worst.update(max_joint_err_m=e["max_joint_err_m"], clip=str(f))
-            worst["max_rot_err_rad"] = max(worst["max_rot_err_rad"], e["max_rot_err_rad"])
-        if args.out is not None and not args.stats and len(files) == 1:
-            with atomic_path(args.out) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, feats)
-    result = {"clips": len(files), "frames": frames, "dim": int(feats.shape[1])}
+        with failures.one_input():
+            clip = load_motion(f)
+            feats, origin = encode(clip)
+            frames += clip.num_frames
+            done, dim = done + 1, int(feats.shape[1])
+            acc.add(feats)
+            if args.check:
+                e = roundtrip_error(clip)
+                if e["max_joint_err_m"] >= worst["max_joint_err_m"]:
+                    worst.update(max_joint_err_m=e["max_joint_err_m"], clip=str(f))
+                worst["max_rot_err_rad"] = max(worst["max_rot_err_rad"], e["max_rot_err_rad"])
+            if args.out is not None and not args.stats and len(files) == 1:
+                with atomic_path(args.out) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, feats)
+    failures.require_some(done, "encoded")
+    result = {"clips": done, "frames": frames, "dim": dim}
     if args.check:
         result.update(roundtrip_max_joint_err_m=worst["max_joint_err_m"],
                       roundtrip_max_rot_err_rad=worst["max_rot_err_rad"], worst_clip=worst["clip"])
@@ -59,6 +63,7 @@ def run(args) -> int:
         result.update(stats=str(out), mean_abs_mean=float(np.abs(stats.mean).mean()), std_min=float(stats.std.min()))
     elif args.out is not None:
         result["features"] = str(args.out)
+    rc = failures.finish(result)
     if args.json:
         print_json(result)
     else:
@@ -70,4 +75,5 @@ def run(args) -> int:
             print(f"statistics written to {result['stats']}")
         if "features" in result:
             print(f"features written to {result['features']}")
-    return 0
+        failures.print()
+    return rc

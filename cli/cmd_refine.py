@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from motionlib.cli.common import add_cleanup_flags, add_json_flag, add_physics_flags, cleanup_config, print_json
+from motionlib.cli.common import (Failures, add_cleanup_flags, add_json_flag, add_physics_flags, cleanup_config,
+                                  print_json)
 
 
 def register(sub) -> None:
@@ -37,7 +38,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from motionlib.motion.atomic import write_text_atomic
-    from motionlib.motion.io import find_clips, load_motion, save_motion
+    from motionlib.motion.io import find_clips, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
@@ -48,9 +49,13 @@ def run(args) -> int:
     files = find_clips(args.inputs, required=True)
     reports, wall, motion_s, settings = [], 0.0, 0.0, {}
     bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
+    failures = Failures()  # an unreadable clip is reported in report.json and the batch carries on
     for i in range(0, len(files), args.batch):
-        chunk = files[i : i + args.batch]
-        clips = [load_motion(f) for f in chunk]
+        batch = files[i : i + args.batch]
+        chunk, clips = failures.load_clips(batch)
+        if not clips:
+            bar.update(len(batch))
+            continue
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         lanes=args.lanes, backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
@@ -67,13 +72,15 @@ def run(args) -> int:
 
                 render_video([clip, r.clip], args.out / f"{f.stem}_before_after.mp4",
                              titles=["input", "refined"])
-        bar.update(len(chunk))
+        bar.update(len(batch))
     bar.close()
+    failures.require_some(len(reports), "refined")
     totals = summarize(reports)
     totals.update({"clips": len(reports), "seconds_of_motion": round(motion_s, 2), "wall_s": round(wall, 2),
                    "realtime_factor": round(motion_s / wall, 2) if wall else None,
                    "policy": str(args.policy or default_policy_path()), **settings})
     doc = {"clips": reports, "totals": totals}
+    rc = failures.finish(totals)
     write_text_atomic(args.out / "report.json", json.dumps(doc, indent=1))
     if args.json:
         print_json(doc)
@@ -89,4 +96,5 @@ def run(args) -> int:
                   f"{b['float_mm']:6.1f}/{a['float_mm']:<6.1f} {b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f}")
         print(f"success {totals['success_rate'] * 100:.1f}%  G-MPJPE {totals.get('g_mpjpe_mm', float('nan')):.1f} mm  "
               f"real-time factor {totals['realtime_factor']}x  report: {args.out / 'report.json'}")
-    return 0
+        failures.print()
+    return rc

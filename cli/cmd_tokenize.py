@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_tokenizer_flag, load_cli_tokenizer, print_json
 
 
 def register(sub) -> None:
@@ -22,34 +22,31 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from motionlib.motion.errors import MotionError
     from motionlib.tokenizer.codec import tokenize_clip
     from motionlib.motion.io import find_clips
     from motionlib.tokenizer.tokens import read_tokenizer_id, save_tokens, token_path
 
     model, ckpt = load_cli_tokenizer(args)
     files = find_clips(args.dataset, required=True)
-    done, skipped, tokens, errors = 0, 0, 0, []
+    done, skipped, tokens = 0, 0, 0
+    failures = Failures()  # an unreadable clip is reported and the others are tokenized
     for f in tqdm(files, desc="tokenize", unit="clip", disable=args.json or len(files) < 2):
         out = token_path(f)
         if not args.force and out.exists() and read_tokenizer_id(out) == ckpt.tokenizer_id:
             skipped += 1
             continue
-        try:
+        with failures.one_input():
             tf = tokenize_clip(model, ckpt, f)
-        except MotionError as e:
-            errors.append(str(e))
-            continue
-        save_tokens(out, tf)
-        done += 1
-        tokens += int(tf.indices.size)
-    result = {"clips": len(files), "tokenized": done, "skipped": skipped, "failed": len(errors), "tokens": tokens,
-              "tokenizer_id": ckpt.tokenizer_id, "errors": errors[:20]}
+            save_tokens(out, tf)
+            done += 1
+            tokens += int(tf.indices.size)
+    result = {"clips": len(files), "tokenized": done, "skipped": skipped, "tokens": tokens,
+              "tokenizer_id": ckpt.tokenizer_id}
+    rc = failures.finish(result)
     if args.json:
         print_json(result)
     else:
         print(f"tokenize: {len(files)} clip(s): {done} tokenized ({tokens} tokens), {skipped} already done, "
-              f"{len(errors)} failed; tokenizer {ckpt.tokenizer_id}")
-        for e in errors[:20]:
-            print(f"  {e}")
-    return 1 if errors else 0
+              f"{result['failed']} failed; tokenizer {ckpt.tokenizer_id}")
+        failures.print()
+    return rc

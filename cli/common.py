@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,59 @@ def print_json(obj: dict) -> None:
     """Print one JSON object on stdout (the --json contract)."""
     sys.stdout.write(json.dumps(to_jsonable(obj), sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+class Failures:
+    """The bad inputs of a batch command: each is reported and the batch carries on.
+
+    Each input's work runs inside :meth:`one_input`; a ``MotionError`` raised there (it names the
+    file and the problem) is recorded and the command goes on with the next input. :meth:`finish`
+    puts the failures into the command's result and gives its exit code, :meth:`print` lists them."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    @contextlib.contextmanager
+    def one_input(self) -> Iterator[None]:
+        from motionlib.motion.errors import MotionError
+
+        try:
+            yield
+        except MotionError as e:
+            if str(e) not in self.errors:  # an input read again (e.g. once per policy) fails once
+                self.errors.append(str(e))
+
+    def load_clips(self, files: list) -> tuple[list, list]:
+        """(files, clips): the clips of ``files`` that load, with their files; the others are recorded."""
+        from motionlib.motion.io import load_motion
+
+        ok, clips = [], []
+        for f in files:
+            with self.one_input():
+                clips.append(load_motion(f))
+                ok.append(f)
+        return ok, clips
+
+    def require_some(self, done: int, what: str) -> None:
+        """Raise when nothing was ``what`` (e.g. "refined") and every input failed."""
+        from motionlib.motion.errors import MotionError
+
+        if not done and self.errors:
+            raise MotionError(f"no clip could be {what} ({len(self.errors)} failed; first: {self.errors[0]})")
+
+    def finish(self, result: dict) -> int:
+        """Add ``failed`` and the first 20 ``errors`` to ``result``; the exit code: 1 when any input
+        failed, else 0."""
+        result["failed"] = len(self.errors)
+        result["errors"] = self.errors[:20]
+        return 1 if self.errors else 0
+
+    def print(self) -> None:
+        """The failures as text lines (after a command's own text report)."""
+        for e in self.errors[:20]:
+            print(f"  failed: {e}")
+        if len(self.errors) > 20:
+            print(f"  ... and {len(self.errors) - 20} more")
 
 
 def add_json_flag(parser) -> None:

@@ -62,6 +62,8 @@ def read_versioned_npz(path: str | os.PathLike, fmt: str, version: int, kind: st
     src = str(path)
     if not path.is_file():
         raise MotionError(f"no such {kind}", src)
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and suggest loading it unsafely
+        raise MotionError(f"not a readable .npz {kind} (not a zip archive)", src)
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

@@ -134,6 +134,39 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
     assert doc["totals"]["cleanup"]["adaptive"] is False and doc["clips"][0]["cleanup"]["strength"] == 1.0
 
 
+def test_batch_commands_report_a_bad_clip_and_carry_on(walk, reference_policy, tmp_path, capsys):
+    """refine, eval-tracker, corrupt and features over a folder with an unreadable clip: the others
+    are processed, the bad one is named with its problem (JSON `failed`/`errors`, refine's report.json),
+    the exit code is 1; a batch with no readable clip at all is an error."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+
+    save_motion(walk[:30], tmp_path / "clips" / "a_walk.npz")
+    (tmp_path / "clips" / "b_junk.npz").write_bytes(b"not a zip")
+    np.savez(tmp_path / "clips" / "c_other.npz", a=np.zeros(3))
+    flags = ["--policy", str(reference_policy), "--threads", "1", "--json"]
+    capsys.readouterr()
+    runs = {
+        "refine": ["refine", str(tmp_path / "clips"), "--out", str(tmp_path / "ref"), *flags],
+        "eval-tracker": ["eval-tracker", str(tmp_path / "clips"), *flags],
+        "corrupt": ["corrupt", str(tmp_path / "clips"), "--out", str(tmp_path / "noisy"), "--json"],
+        "features": ["features", str(tmp_path / "clips"), "--check", "--json"],
+    }
+    for name, argv in runs.items():
+        assert main(argv) == 1, name
+        doc = json.loads(capsys.readouterr().out)
+        res = doc.get("totals", doc)
+        assert res["clips"] == 1 and res["failed"] == 2, name
+        junk, other = res["errors"]
+        assert "b_junk.npz: not a readable .npz clip (not a zip archive)" in junk, name
+        assert "c_other.npz: not a motionlib clip" in other, name
+    assert json.loads((tmp_path / "ref" / "report.json").read_text())["totals"]["failed"] == 2
+    assert [c["id"] for c in json.loads((tmp_path / "ref" / "report.json").read_text())["clips"]] == ["a_walk"]
+    assert sorted(p.name for p in (tmp_path / "noisy").iterdir()) == ["a_walk.npz"]
+    assert main(["refine", str(tmp_path / "clips" / "b_junk.npz"), "--out", str(tmp_path / "none"), *flags]) == 2
+    assert "no clip could be refined (1 failed; first: " in capsys.readouterr().err
+
+
 def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):
     """eval-tracker --start-every N: one report per (clip, start), named CLIP@FRAME,
     starts every N frames and none within N frames of the end."""

@@ -404,10 +404,22 @@ def test_tokenize_resumable_detokenize_and_eval(walk_dir, tiny_ckpt, tmp_path, c
     assert tf.num_frames == clip.num_frames == 61 and tf.indices.shape == (16, 6)  # ceil(61 / 4) token steps
     assert tf.indices.max() < 2**8
 
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "walk_9.npz").write_bytes(b"not a zip")  # a bad clip is reported, the rest tokenized
+    assert cli(["tokenize", str(data), str(tmp_path / "junk"), "--tokenizer", str(tiny_ckpt), "--json"]) == 1
+    bad = json.loads(capsys.readouterr().out)
+    assert (bad["tokenized"], bad["skipped"], bad["failed"]) == (0, 3, 1) and "walk_9.npz" in bad["errors"][0]
+
     out = tmp_path / "detok"
     assert cli(["detokenize", str(data / "walk_0.tokens.npz"), "--tokenizer", str(tiny_ckpt), "--out", str(out),
                 "--json"]) == 0
     dec = json.loads(capsys.readouterr().out)
+    assert dec["failed"] == 0
+    (tmp_path / "junk" / "walk_9.tokens.npz").write_bytes(b"not a zip")
+    assert cli(["detokenize", str(data / "walk_1.tokens.npz"), str(tmp_path / "junk" / "walk_9.tokens.npz"),
+                "--tokenizer", str(tiny_ckpt), "--out", str(tmp_path / "detok2"), "--json"]) == 1
+    dec2 = json.loads(capsys.readouterr().out)
+    assert dec2["decoded"] == 1 and dec2["failed"] == 1 and "walk_9.tokens.npz" in dec2["errors"][0]
     back = load_motion(out / "walk_0.npz")
     assert dec["decoded"] == 1 and back.num_frames == clip.num_frames and back.fps == clip.fps
     # the decoded clip starts where the source clip starts (stored D135 origin)
