@@ -53,6 +53,13 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
     return path
 
 
+def require_zip(path: str | os.PathLike, kind: str) -> None:
+    """Raise a :class:`MotionError` naming ``path`` unless it is a zip archive, as every ``.npz`` is.
+    ``np.load`` takes any other file for a pickle and answers with advice to unpickle it."""
+    if not zipfile.is_zipfile(path):
+        raise MotionError(f"not a readable .npz {kind} (not a zip archive)", str(path))
+
+
 def read_versioned_npz(path: str | os.PathLike, fmt: str, version: int, kind: str) -> dict[str, np.ndarray]:
     """Read a motionlib ``.npz`` (no pickles) and check its ``format``/``version`` keys.
 
@@ -62,8 +69,7 @@ def read_versioned_npz(path: str | os.PathLike, fmt: str, version: int, kind: st
     src = str(path)
     if not path.is_file():
         raise MotionError(f"no such {kind}", src)
-    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and suggest loading it unsafely
-        raise MotionError(f"not a readable .npz {kind} (not a zip archive)", src)
+    require_zip(path, kind)
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

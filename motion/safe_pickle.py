@@ -402,8 +402,7 @@ def safe_load(path: str | os.PathLike, *, allow_chumpy: bool = False, allow_spar
                           "and scalars (plus chumpy/scipy.sparse in SMPL models) are loaded", src) from None
     except MotionError:
         raise
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, zlib.error, lzma.LZMAError, RecursionError, MemoryError) as e:
+    except Exception as e:  # noqa: BLE001 - garbage makes the unpickler fail in many ways (struct.error, ...)
         raise MotionError(f"not a readable pickle/joblib file ({type(e).__name__}: {e})", src) from None
     try:
         return _materialize(obj, src, {})

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
+from motionlib.motion.weights import load_weights
 from motionlib.sim.humanoid import HumanoidConfig
 from motionlib.sim.tracking_config import RewardConfig, TrackingConfig
 
@@ -125,10 +126,7 @@ class TrackingPolicy:
     @staticmethod
     def load(path: str | Path, device: str = "cpu") -> "TrackingPolicy":
         path = Path(path)
-        try:
-            blob = torch.load(path, map_location=device, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
-            raise MotionError(f"cannot read tracking policy ({e})", str(path)) from None
+        blob = load_weights(path, "tracking policy", device)
         if not isinstance(blob, dict) or blob.get("format") != POLICY_FORMAT:
             raise MotionError("not a motionlib tracking policy", str(path))
         if blob.get("version") != POLICY_VERSION:

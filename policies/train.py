@@ -22,6 +22,7 @@ import torch
 from motionlib.motion.atomic import atomic_path, write_text_atomic
 from motionlib.motion.clip import Motion
 from motionlib.motion.errors import MotionError
+from motionlib.motion.weights import load_weights
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_env import TrackingEnv
 
@@ -149,10 +150,7 @@ def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> tuple
         saved_on.add(str(location))
         return storage
 
-    try:
-        blob = torch.load(path, map_location=to_cpu, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise MotionError(f"cannot read the checkpoint to resume from ({e})", str(path)) from None
+    blob = load_weights(path, "the checkpoint to resume from", to_cpu)
     if not isinstance(blob, dict) or "model" not in blob:
         raise MotionError("not an rl-games checkpoint (no 'model' entry)", str(path))
     epoch = int(blob.get("epoch", 0))

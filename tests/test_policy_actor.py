@@ -37,3 +37,31 @@ def test_infer_is_forward_and_follows_weight_changes(activation):
     same()
     actor.to(torch.float64).to(torch.float32)  # a move replaces the tensors
     same()
+
+
+def test_unreadable_policy_files_are_named_with_their_problem(tmp_path):
+    """A missing file, a file that is not a torch archive, a torch file of another kind and a
+    truncated policy: one-line errors naming the file (torch's own is several paragraphs)."""
+    import zipfile
+
+    from motionlib.motion.errors import MotionError
+    from motionlib.policies.actor import TrackingActor, TrackingPolicy
+    from motionlib.sim.humanoid import HumanoidConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+
+    with pytest.raises(MotionError, match="missing.pt: no such tracking policy"):
+        TrackingPolicy.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(MotionError, match=r"junk.pt: cannot read tracking policy \(not a torch zip archive\)$"):
+        TrackingPolicy.load(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(MotionError, match="other.pt: not a motionlib tracking policy"):
+        TrackingPolicy.load(tmp_path / "other.pt")
+    TrackingPolicy(TrackingActor(8, 2, (4,)), TrackingConfig(), HumanoidConfig(), {}).save(tmp_path / "p.pt")
+    with zipfile.ZipFile(tmp_path / "p.pt") as z:  # the same archive without its tensor data
+        kept = [(i, z.read(i)) for i in z.infolist() if "/data/" not in i.filename]
+    with zipfile.ZipFile(tmp_path / "cut.pt", "w") as z:
+        for info, data in kept:
+            z.writestr(info, data)
+    with pytest.raises(MotionError, match=r"cut.pt: cannot read tracking policy \([A-Za-z]+: [^\n]*\)$"):
+        TrackingPolicy.load(tmp_path / "cut.pt")

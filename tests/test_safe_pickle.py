@@ -143,3 +143,19 @@ def test_truncated_and_garbage_files(tmp_path):
     path.write_bytes(struct.pack("<I", 7) + b"\x00" * 8)
     with pytest.raises(MotionError):
         safe_load(path)
+
+
+def test_any_garbage_is_a_motion_error(tmp_path):
+    """Short garbage after each of the 256 leading bytes, and random files: the unpickler fails in
+    many ways (struct.error on b"junk", whose 'j' opcode reads 4 bytes), always as a MotionError
+    that names the file."""
+    path = tmp_path / "g.pkl"
+    rng = np.random.default_rng(0)
+    payloads = [bytes([b]) + b"unk" for b in range(256)] + [rng.bytes(int(n)) for n in rng.integers(1, 64, 64)]
+    for payload in payloads:
+        path.write_bytes(payload)
+        try:
+            safe_load(path)
+        except MotionError as e:
+            assert "g.pkl" in str(e)
+        # a few payloads are valid pickles (e.g. b"Nunk" is None and ignores the rest)

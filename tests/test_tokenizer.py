@@ -233,8 +233,10 @@ def test_checkpoint_with_another_config_raises(tmp_path):
     with pytest.raises(MotionError, match="do not fit"):
         load_state_into(other, ck)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(MotionError, match="cannot read tokenizer checkpoint"):
+    with pytest.raises(MotionError, match=r"junk.pt: cannot read tokenizer checkpoint \(not a torch zip archive\)"):
         load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(MotionError, match="no such tokenizer checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
     # a training run refuses to resume from a checkpoint of another config
     (tmp_path / "run").mkdir()
     save_checkpoint(tmp_path / "run" / "last.pt", model, cfg, stats)

@@ -31,6 +31,7 @@ import torch
 from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats
+from motionlib.motion.weights import load_weights
 
 from .config import TokenizerConfig, TrainConfig, config_hash
 
@@ -97,12 +98,7 @@ def load_checkpoint(path: str | os.PathLike, expected: TokenizerConfig | None = 
     """Read a checkpoint (weights only); ``expected``: refuse another config."""
     path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise MotionError("no such tokenizer checkpoint", src)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling errors come in many types
-        raise MotionError(f"cannot read tokenizer checkpoint ({type(e).__name__}: {e})", src) from None
+    obj = load_weights(path, "tokenizer checkpoint")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise MotionError("not a motionlib tokenizer checkpoint", src)
     if obj.get("version") != VERSION:

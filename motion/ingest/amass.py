@@ -28,6 +28,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..clip import GENDERS, Motion
 from ..errors import MotionError
+from ..io import require_zip
 from ..skeleton import Skeleton
 
 POSE_WIDTHS = {72: "smpl", 156: "smplh", 165: "smplx", 66: "body"}
@@ -38,6 +39,7 @@ PELVIS_REST_META = "smpl_pelvis_rest"  # meta key: J0 (body frame) that relates 
 def _load_npz(path: Path, src: str) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise MotionError("no such AMASS file", src)
+    require_zip(path, "file")
     try:
         with np.load(path, allow_pickle=False) as z:
             files = list(z.files)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..clip import Motion
 from ..errors import MotionError
+from ..io import require_zip
 
 CLIP_EXTENSIONS = (".bvh", ".npz", ".pkl", ".pickle", ".joblib", ".pt")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
@@ -41,6 +42,7 @@ def detect_format(path: str | Path) -> str:
             raise MotionError("has a .bvh name but does not start with HIERARCHY", src)
         return "bvh"
     if suffix == ".npz":
+        require_zip(path, "file")
         try:
             with np.load(path, allow_pickle=False) as z:
                 keys = set(z.files)
