@@ -13,7 +13,9 @@ def register(sub) -> None:
     p = sub.add_parser("refine", help="make clips physically plausible by tracking them in simulation",
                        description="Track each clip with the RL policy in MuJoCo (PD targets only, no external "
                                    "forces) and write the simulated motion as the refined clip, with OUT/report.json "
-                                   "(per-clip success, tracking errors, plausibility before/after, real-time factor).")
+                                   "(per-clip success, tracking errors, plausibility before/after, real-time factor). "
+                                   "Refined clips come at the policy's control rate (30 fps): an input at another "
+                                   "rate is resampled before tracking.")
     p.add_argument("inputs", nargs="+", type=Path, help="motionlib clips or folders")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
