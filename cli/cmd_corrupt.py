@@ -22,6 +22,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from tqdm import tqdm
+
     from motionlib.motion.corrupt import CorruptConfig, clip_seed, corrupt
     from motionlib.motion.io import find_clips, load_motion, save_motion
 
@@ -30,7 +32,8 @@ def run(args) -> int:
     cfg = CorruptConfig(**over)
     written = []
     failures = Failures()  # an unreadable clip is reported and the others are corrupted
-    for f in find_clips(args.inputs, required=True):
+    files = find_clips(args.inputs, required=True)
+    for f in tqdm(files, desc="corrupt", unit="clip", disable=args.json or len(files) < 2):
         with failures.one_input():
             clip = load_motion(f)
             seed = clip_seed(args.seed, f.stem)  # per clip, reproducible
