@@ -29,6 +29,8 @@ def _token_files(inputs: list[Path]) -> list[Path]:
 
 
 def run(args) -> int:
+    from tqdm import tqdm
+
     from motionlib.motion.io import save_motion
     from motionlib.tokenizer.codec import detokenize
     from motionlib.motion.io import TOKEN_SUFFIX
@@ -41,7 +43,7 @@ def run(args) -> int:
     single = len(files) == 1 and args.out.suffix == ".npz"
     written = []
     failures = Failures()  # an unreadable token file is reported and the others are decoded
-    for f in files:
+    for f in tqdm(files, desc="detokenize", unit="clip", disable=args.json or len(files) < 2):
         with failures.one_input():
             tf = load_tokens(f, tokenizer_id=ckpt.tokenizer_id)
             clip = detokenize(model, ckpt, tf, source=str(f))

@@ -43,7 +43,7 @@ def run(args) -> int:
         res = evaluate_windows(model, WindowDataset(clips, ckpt.stats, cfg.window), denorm)
         res["clips"] = len(clips)
     else:
-        res = evaluate_clips(model, clips, denorm)
+        res = evaluate_clips(model, clips, denorm, progress=not args.json and len(clips) > 1)
     result = {"mpjpe_mm": res["mpjpe_mm"], "mpjpe_window_mm": res["mpjpe_window_mm"], "window_s": res["window_s"],
               "mpjpe_root_aligned_mm": res["mpjpe_root_aligned_mm"],
               "per_part_mpjpe_mm": res["per_part_mpjpe_mm"], "feature_l1": res["feature_l1"],

@@ -182,12 +182,15 @@ def codebook_counts(model: MotionTokenizer, normed: list[torch.Tensor], max_fram
 
 
 @torch.no_grad()
-def evaluate_clips(model: MotionTokenizer, clips: list[ClipFeatures], denorm: FeatureDenormalizer
-                   ) -> dict[str, Any]:
-    """Metrics over whole clips, each tokenized in one pass as ``motionlib tokenize`` does."""
+def evaluate_clips(model: MotionTokenizer, clips: list[ClipFeatures], denorm: FeatureDenormalizer,
+                   progress: bool = False) -> dict[str, Any]:
+    """Metrics over whole clips, each tokenized in one pass as ``motionlib tokenize`` does
+    (``progress``: a progress bar over the clips)."""
+    from tqdm import tqdm
+
     acc = MetricAccumulator(model.cfg, model.codebook_size)
     dev = next(model.parameters()).device
-    for c in clips:
+    for c in tqdm(clips, desc="eval-tokenizer", unit="clip", disable=not progress):
         x = denorm.normalize(torch.as_tensor(c.feats, dtype=torch.float32, device=dev))
         idx, rec = reconstruct_clip(model, x)
         acc.add(x[None], rec[None], denorm, torch.as_tensor(c.offsets, dtype=torch.float32, device=dev), idx)
