@@ -73,8 +73,10 @@ def run(args) -> int:
     if len(paths) > 1:
         ranked = []
         for path in tqdm(paths, desc="policies", unit="policy", disable=args.json):
-            tot, _, groups = evaluate(TrackingPolicy.load(path), progress=False)
-            ranked.append({"policy": str(path), "totals": tot, **({"groups": groups} if groups else {})})
+            with failures.one_input():  # an unreadable policy file is reported; the others are ranked
+                tot, _, groups = evaluate(TrackingPolicy.load(path), progress=False)
+                ranked.append({"policy": str(path), "totals": tot, **({"groups": groups} if groups else {})})
+        failures.require_some(len(ranked), "evaluated")
         ranked.sort(key=lambda r: (-r["totals"]["success_rate"], r["totals"]["g_mpjpe_mm"]))
         doc = {"ranked": ranked}
         rc = failures.finish(doc)

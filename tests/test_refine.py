@@ -226,6 +226,12 @@ def test_eval_tracker_ranks_several_policies(walk, reference_policy, tmp_path, c
                  "--threads", "1", "--start-every", "20", "--json"]) == 0
     ranked = json.loads(capsys.readouterr().out)["ranked"]
     assert [r["policy"] for r in ranked] == [str(reference_policy), str(tmp_path / "bad.pt")]
+    (tmp_path / "junk.pt").write_bytes(b"junk")  # an unreadable policy file is reported, the others ranked
+    assert main(["eval-tracker", str(tmp_path / "clips"), "--policy", str(tmp_path / "junk.pt"), str(reference_policy),
+                 "--threads", "1", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["policy"] for r in doc["ranked"]] == [str(reference_policy)]
+    assert doc["failed"] == 1 and "junk.pt: cannot read tracking policy" in doc["errors"][0]
     assert all(r["totals"]["clips"] == 2 for r in ranked)
     assert ranked[0]["totals"]["g_mpjpe_mm"] < ranked[1]["totals"]["g_mpjpe_mm"]
 
