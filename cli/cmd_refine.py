@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +32,10 @@ def register(sub) -> None:
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
     p.add_argument("--video", action="store_true", help="also render before/after videos")
+    p.add_argument("--no-resume", action="store_true",
+                   help="refine every clip again (default: a clip whose refined clip and report in OUT were made "
+                        "from the same input with the same policy and options is kept, so an interrupted run "
+                        "can simply be rerun)")
     p.add_argument("--quiet", action="store_true")
     add_physics_flags(p)
     add_json_flag(p)
@@ -45,15 +51,26 @@ def run(args) -> int:
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips, summarize
 
-    policy = TrackingPolicy.load(args.policy or default_policy_path())
+    policy_path = args.policy or default_policy_path()
+    policy = TrackingPolicy.load(policy_path)
     cleanup = cleanup_config(args)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
     files = find_clips(args.inputs, required=True)
-    reports, wall, motion_s, settings = [], 0.0, 0.0, {}
-    bar = tqdm(total=len(files), desc="refine", unit="clip", disable=args.quiet or args.json)
+    # what a refined clip depends on: a clip refined before from the same input with these is kept (resume)
+    key = json.loads(json.dumps({"policy_sha256": _sha256(policy_path), "retry": not args.no_retry,
+                                 "cleanup": None if cleanup is None else dataclasses.asdict(cleanup),
+                                 "retry_distance": args.retry_distance, "rewind": args.rewind}))
+    by_file: dict[Path, dict] = {}  # each input's report
+    wall, motion_s, settings = 0.0, 0.0, {}
+    for f in [] if args.no_resume else files:
+        done = _refined_before(args.out, f, key, args.video)
+        if done is not None:
+            by_file[f], settings = done["report"], done["settings"]
+    todo = [f for f in files if f not in by_file]
+    bar = tqdm(total=len(files), initial=len(by_file), desc="refine", unit="clip", disable=args.quiet or args.json)
     failures = Failures()  # an unreadable clip is reported in report.json and the batch carries on
-    for i in range(0, len(files), args.batch):
-        batch = files[i : i + args.batch]
+    for i in range(0, len(todo), args.batch):
+        batch = todo[i : i + args.batch]
         chunk, clips = failures.load_clips(batch)
         if not clips:
             bar.update(len(batch))
@@ -68,19 +85,24 @@ def run(args) -> int:
         for f, clip, r in zip(chunk, clips, results):
             save_motion(r.clip, args.out / "clips" / f.name)
             r.report["id"] = f.stem
-            reports.append(r.report)
+            by_file[f] = r.report
             if args.video:
                 from motionlib.motion.render import render_video
 
-                render_video([clip, r.clip], args.out / f"{f.stem}_before_after.mp4",
-                             titles=["input", "refined"])
+                render_video([clip, r.clip], _video_path(args.out, f), titles=["input", "refined"])
+            # written last: its presence says the clip (and video) are complete
+            write_text_atomic(_report_path(args.out, f), json.dumps({
+                "key": key, "input_sha256": _sha256(f), "settings": settings, "report": r.report}))
         bar.update(len(batch))
     bar.close()
+    resumed = len(files) - len(todo)
+    reports = [by_file[f] for f in files if f in by_file]  # in input order
     failures.require_some(len(reports), "refined")
     totals = summarize(reports)
-    totals.update({"clips": len(reports), "seconds_of_motion": round(motion_s, 2), "wall_s": round(wall, 2),
-                   "realtime_factor": round(motion_s / wall, 2) if wall else None,
-                   "policy": str(args.policy or default_policy_path()), **settings})
+    # the real-time factor is this run's: clips kept from an earlier run count in "resumed" only
+    totals.update({"clips": len(reports), "resumed": resumed, "seconds_of_motion": round(motion_s, 2),
+                   "wall_s": round(wall, 2), "realtime_factor": round(motion_s / wall, 2) if wall else None,
+                   "policy": str(policy_path), **settings})
     doc = {"clips": reports, "totals": totals}
     rc = failures.finish(totals)
     write_text_atomic(args.out / "report.json", json.dumps(doc, indent=1))
@@ -97,6 +119,34 @@ def run(args) -> int:
                   f"{r['g_mpjpe_mm']:8.1f} {b['penetration_mm']:6.1f}/{a['penetration_mm']:<6.1f} "
                   f"{b['float_mm']:6.1f}/{a['float_mm']:<6.1f} {b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f}")
         print(f"success {totals['success_rate'] * 100:.1f}%  G-MPJPE {totals.get('g_mpjpe_mm', float('nan')):.1f} mm  "
-              f"real-time factor {totals['realtime_factor']}x  report: {args.out / 'report.json'}")
+              f"real-time factor {str(totals['realtime_factor']) + 'x' if totals['realtime_factor'] else '-'}  "
+              f"report: {args.out / 'report.json'}"
+              + (f"  ({resumed} kept from an earlier run)" if resumed else ""))
         failures.print()
     return rc
+
+
+def _sha256(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _report_path(out: Path, f: Path) -> Path:
+    return out / "reports" / f"{f.stem}.json"
+
+
+def _video_path(out: Path, f: Path) -> Path:
+    return out / f"{f.stem}_before_after.mp4"
+
+
+def _refined_before(out: Path, f: Path, key: dict, video: bool) -> dict | None:
+    """The record of ``f`` refined earlier into ``out`` with the same ``key`` from the same input (and with
+    its video when ``video``), or None."""
+    rec_path = _report_path(out, f)
+    if not (rec_path.is_file() and (out / "clips" / f.name).is_file()) or (video and not _video_path(out, f).is_file()):
+        return None
+    try:
+        rec = json.loads(rec_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if rec.get("key") == key and rec.get("input_sha256") == _sha256(f) else None

@@ -27,7 +27,7 @@ $ML render "$CLIP" -o "$OUT/walk.mp4" --caption
 $ML render "$CLIP" --frame 60 --png "$OUT/walk_frame60.png"
 echo
 echo "== 6. physics refinement with the shipped tracking policy (report + before/after video)"
-$ML refine "$CLIP" --out "$OUT/refined" --video
+$ML refine "$CLIP" --out "$OUT/refined" --video --no-resume  # always refine: a rerun would keep the last result
 echo
 echo "demo outputs in $OUT: clips/ (with <clip>.tokens.npz), detokenized/, manifest.json, walk.mp4, walk_frame60.png,"
 echo "  refined/clips/, refined/report.json, refined/dataset-1_walk_normal_001_before_after.mp4"

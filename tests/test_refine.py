@@ -167,6 +167,37 @@ def test_batch_commands_report_a_bad_clip_and_carry_on(walk, reference_policy, t
     assert "no clip could be refined (1 failed; first: " in capsys.readouterr().err
 
 
+def test_refine_rerun_keeps_the_clips_refined_before(walk, reference_policy, tmp_path, capsys):
+    """A rerun into the same OUT keeps each clip refined before from the same input with the same
+    policy and options (its report comes back unchanged, nothing is simulated); another option, a
+    changed input, a missing output or --no-resume refine it again."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+
+    save_motion(walk[:30], tmp_path / "in" / "a.npz")
+    save_motion(walk[10:40], tmp_path / "in" / "b.npz")
+    base = ["refine", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--policy", str(reference_policy),
+            "--threads", "1", "--json"]
+
+    def run(*extra) -> dict:
+        capsys.readouterr()
+        assert main(base + list(extra)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first = run()
+    assert first["totals"]["resumed"] == 0 and first["totals"]["realtime_factor"] > 0
+    again = run()
+    assert again["totals"]["resumed"] == 2 and again["totals"]["realtime_factor"] is None
+    assert again["clips"] == first["clips"] and again["totals"]["cleanup"] == first["totals"]["cleanup"]
+    assert run("--no-unslide")["totals"]["resumed"] == 0  # another option: refined again
+    assert run("--no-unslide")["totals"]["resumed"] == 2
+    save_motion(walk[20:50], tmp_path / "in" / "b.npz")  # a changed input
+    (tmp_path / "out" / "clips" / "a.npz").unlink()  # a missing output
+    assert run("--no-unslide")["totals"]["resumed"] == 0
+    assert run("--no-unslide", "--no-resume")["totals"]["resumed"] == 0
+    assert [c["id"] for c in run("--no-unslide")["clips"]] == ["a", "b"]
+
+
 def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):
     """eval-tracker --start-every N: one report per (clip, start), named CLIP@FRAME,
     starts every N frames and none within N frames of the end."""
