@@ -49,7 +49,7 @@ def run(args) -> int:
     from motionlib.motion.io import find_clips, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
-    from motionlib.policies.refine import refine_clips, summarize
+    from motionlib.policies.refine import REWIND_FRAMES, refine_clips, summarize
 
     policy_path = args.policy or default_policy_path()
     policy = TrackingPolicy.load(policy_path)
@@ -59,7 +59,8 @@ def run(args) -> int:
     # what a refined clip depends on: a clip refined before from the same input with these is kept (resume)
     key = json.loads(json.dumps({"policy_sha256": _sha256(policy_path), "retry": not args.no_retry,
                                  "cleanup": None if cleanup is None else dataclasses.asdict(cleanup),
-                                 "retry_distance": args.retry_distance, "rewind": args.rewind}))
+                                 "retry_distance": args.retry_distance,  # None: the policy's (hashed)
+                                 "rewind": REWIND_FRAMES if args.rewind is None else args.rewind}))
     by_file: dict[Path, dict] = {}  # each input's report
     wall, motion_s, settings = 0.0, 0.0, {}
     for f in [] if args.no_resume else files:
