@@ -56,7 +56,8 @@ def run(args) -> int:
     cleanup = cleanup_config(args)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
     files = find_clips(args.inputs, required=True)
-    # what a refined clip depends on: a clip refined before from the same input with these is kept (resume)
+    # what a refined clip depends on: a clip refined before from the same input with these is kept (resume);
+    # taken through JSON as the stored records are (tuples become lists), so the two compare equal
     key = json.loads(json.dumps({"policy_sha256": _sha256(policy_path), "retry": not args.no_retry,
                                  "cleanup": None if cleanup is None else dataclasses.asdict(cleanup),
                                  "retry_distance": args.retry_distance,  # None: the policy's (hashed)
