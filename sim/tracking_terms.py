@@ -126,7 +126,7 @@ def observation(p: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
     diffs = torch.cat([rpos - now[POS], rpos - now[POS, :, :, :1], refs[LIN.start : ANG.stop] - now[LIN.start : ANG.stop]])
     q = mul_conj_stacked(refs[QUAT], now[QUAT])  # (4, N, K, 24)
     # conjugating by the heading turns the rotation axis: the vector part into the heading frame
-    q = torch.cat([q[:1], c2 * q[1:2] + s2 * q[2:3], c2 * q[2:3] - s2 * q[1:2], q[3:]])
+    q = torch.cat([q[:1], *_unyaw_vectors(q[1:], c2, s2)])
     task = torch.cat(_unyaw_vectors(diffs, c2, s2) + [columns01_stacked(q)])  # (18, N, K, 24)
     flat = torch.cat([own.permute(1, 0, 2).reshape(n, -1), task.permute(1, 2, 0, 3).reshape(n, -1)], dim=-1)
     return flat.index_select(1, _observation_permutation(k, flat.device))
