@@ -92,7 +92,7 @@ def test_bandai_walk_scaled(walk):
     assert fit_details(m.meta) is r and FIT_META_OLD not in m.meta
     assert r["mapping"] == "bandai" and r["unit"] == "cm" and r["iterations"] > 0
     assert 0.8 < m.body_scale < 1.0
-    # uniform scaling cannot match the source's proportions exactly (see the report); bound the residual
+    # uniform scaling cannot match the source's proportions exactly; bound the residual
     assert m.meta["fit_error_mm"] < 40 and r["analytic_error_mm"] > m.meta["fit_error_mm"]
     assert set(m.meta["fit_error_joints_mm"]) == {n for n, d in zip(SMPL_JOINT_NAMES, load_mapping("bandai").direct) if d}
     _check_pose(path, m, foot_tol=None, joint_tol=0.1)
