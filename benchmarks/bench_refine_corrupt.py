@@ -47,7 +47,7 @@ def main() -> None:
     from motionlib.policies.refine import refine_clips
 
     if args.clips is None:
-        from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+        from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
         clean = [bvh_to_motion(p) for p in sorted((REPO / "data" / "samples" / "bandai").glob("*.bvh"))]
     else:

@@ -53,7 +53,7 @@ def main() -> None:
                     help="clips per refine batch to time (motionlib refine's --batch default is 64)")
     args = ap.parse_args()
 
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import refine_clips

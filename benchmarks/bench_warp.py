@@ -42,7 +42,7 @@ def load_clips(paths: list[str] | None):
         from motionlib.policies.train import load_clip_set
 
         return load_clip_set(paths)
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     return [bvh_to_motion(WALK)]
 

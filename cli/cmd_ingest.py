@@ -10,7 +10,7 @@ from motionlib.cli.common import add_json_flag, print_json
 
 def register(sub) -> None:
     p = sub.add_parser("ingest", help="convert files, folders or archives into motionlib clips + manifest",
-                       description="Convert BVH (retargeted to SMPL), AMASS .npz and WHAM .pkl files - given as files, "
+                       description="Convert BVH (fitted to SMPL), AMASS .npz and WHAM .pkl files - given as files, "
                                    "folders or tar archives (.tar.xz read directly) - into motionlib clips under "
                                    "OUT/clips with OUT/manifest.json. Parallel over files, resumable, atomic per clip.")
     p.add_argument("sources", nargs="+", help="files, folders or archives")
@@ -25,7 +25,7 @@ def register(sub) -> None:
                         "the source's bone lengths (near-exact joint positions, not expressible in betas)")
     p.add_argument("--smpl-model", default=None,
                    help="your SMPL model file (.pkl/.npz, read safely): per-subject skeletons from betas")
-    p.add_argument("--iters", type=int, default=None, help="BVH retargeting optimisation steps")
+    p.add_argument("--iters", type=int, default=None, help="optimisation steps of the BVH -> SMPL fit")
     p.add_argument("--limit", type=int, default=None, help="convert at most N sources")
     p.add_argument("--no-resume", action="store_true", help="reconvert sources that are already done")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -37,7 +37,7 @@ def run(args) -> int:
     from motionlib.motion.ingest.dataset import IngestConfig, build_dataset
 
     cfg = IngestConfig(out=args.out, workers=max(1, args.workers), fps=args.fps, mapping=args.mapping, body=args.body, smpl_model=args.smpl_model,
-                       retarget_iters=args.iters, resume=not args.no_resume, limit=args.limit,
+                       fit_iters=args.iters, resume=not args.no_resume, limit=args.limit,
                        progress=not args.quiet and not args.json)
     summary, records = build_dataset(args.sources, cfg)
     failures = [r for r in records if r["status"] != "ok"]

@@ -11,8 +11,8 @@ Posed with the clip's global joint rotations, a primitive's lowest point
 follows the orientation of the part: a foot on its toes has its box's front
 edge on the floor while the ankle joint is high. The level-sole proxy
 ``metrics.sole_heights`` (joint height minus a fixed offset) reads such a foot
-as lifted by the height of the tilt; on the bundled walk refined by the
-tracker shipped until 2026-11-28 that was 18.5 mm on average.
+as lifted by the height of the tilt; on a physics-refined clip of the
+bundled walk that was 18.5 mm on average.
 
 Frames: the JSON gives primitives in the simulator's body frame (x fwd, y left,
 z up); a clip's global joint rotation ``R_j`` acts on SMPL's body frame, and the

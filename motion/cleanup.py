@@ -34,7 +34,7 @@ The first and the last step are for estimates. On clean capture they cost
 tracking: on the 174 dataset-1 mocap clips, tracked from frame 0 without
 restarts by the shipped policy, success was 46.0% with no clean-up, 44.8%
 grounded only, 37.9% with smoothing (+ grounding) or with unslide (+
-grounding), and 33.9% with all three (README, "Clean-up"). Smoothing rounds
+grounding), and 33.9% with all three (docs/tracking.md). Smoothing rounds
 off the swing leg's knee and lowers the swinging foot by about a centimetre,
 so its toe catches the floor; unslide takes the rolling of real feet for
 sliding. The clean-up therefore adapts (``adaptive``): ``rotation_noise_deg``
@@ -60,7 +60,7 @@ from .footlock import lock_feet
 
 @dataclass
 class CleanupConfig:
-    # Defaults chosen on the WHAM-artifact benchmark (20 corrupted dataset-1 clips, see the README):
+    # Defaults chosen on the WHAM-artifact benchmark (20 corrupted dataset-1 clips, see docs/tracking.md):
     # distance to the clean clip 189.9 -> 167.2 mm, float 36.0 -> 5.8 mm, penetration 17.7 -> 0.7 mm,
     # jitter 5,218 -> 215 m/s^3; a clean mocap clip moves by 8.1 mm (mostly the smoothing).
     # Unslide's, on other clips (the first 40 dataset-2 tracker clips, corrupted with seeds 100..139): the
@@ -79,8 +79,8 @@ class CleanupConfig:
     unslide_highpass_s: float = 0.5  # sigma (s) of the low-pass subtracted from the accumulated correction
     unslide_smooth_frames: float = 1.0  # Gaussian sigma (frames) on the per-frame correction (less jerk, more skate)
     # foot locking (motion/footlock.py): off by default. It takes the reference's skate from 23.8 to 14.1 mm on
-    # the WHAM-artifact benchmark, but the H100 policy's output did not follow (its own foot chatter dominates:
-    # README, "Foot chatter")
+    # the WHAM-artifact benchmark, but the tracking policy's output did not follow (its own foot chatter
+    # dominates; docs/tracking.md)
     footlock: bool = False
     # adaptive strength (see the module text): smoothing and unslide scale from 0 at the first figure of
     # ``noise_ramp_deg`` to 1 at the second. Measured with ``rotation_noise_deg``: all 2,793 Bandai capture clips

@@ -19,8 +19,10 @@ Representation (documented once, used everywhere):
   means the shipped mean-shape body scaled by ``body_scale``.
 * ``meta``: JSON-serialisable dict. Well-known keys: ``source`` (file it came
   from), ``texts`` (``{"captions": [...], "body_parts": {part: [...]}}``),
-  ``fit_error_mm`` (BVH retargeting error), ``labels``, ``ESTIMATE_META`` (the
-  estimator a clip was estimated with from video, e.g. "wham"; absent for capture).
+  ``fit_error_mm`` (error of the BVH -> SMPL fit), ``FIT_META`` (that fit's
+  details: mapping, iterations, ground shift, ...; read with :func:`fit_details`),
+  ``labels``, ``ESTIMATE_META`` (the estimator a clip was estimated with from
+  video, e.g. "wham"; absent for capture).
 
 T >= 2 frames always. Construction validates shapes, finiteness, quaternion
 norms and fps, and raises :class:`MotionError` naming ``meta["source"]``.
@@ -44,6 +46,18 @@ UNIT_QUAT_TOL = 1e-3
 
 
 ESTIMATE_META = "estimated_by"  # meta key: the video estimator that produced the clip (absent: capture)
+FIT_META = "fit"  # meta key: details of the BVH -> SMPL fit (absent for other sources)
+FIT_META_OLD = "retarget"  # the same details in clips written before the key was named "fit"
+
+
+def fit_details(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The BVH -> SMPL fit's details in a clip's ``meta`` (under ``FIT_META``, or
+    ``FIT_META_OLD`` in older clips); ``None`` for clips that were not fitted."""
+    for key in (FIT_META, FIT_META_OLD):
+        details = meta.get(key)
+        if isinstance(details, dict):
+            return details
+    return None
 
 
 @dataclass

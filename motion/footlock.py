@@ -28,7 +28,7 @@ targets with the root fixed:
   point planted) rolls about the planted point and a flat foot keeps its
   orientation.
 
-Measured on the WHAM-artifact benchmark's 20 corrupted dataset-1 clips (README):
+Measured on the WHAM-artifact benchmark's 20 corrupted dataset-1 clips (docs/tracking.md):
 the cleaned reference's skate falls from 23.8 to 14.1 mm per frame (clips
 that stand: ~20 -> ~5 mm) at the same distance to the clean clip; clean mocap
 moves by 3.8 mm.

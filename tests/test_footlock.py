@@ -11,14 +11,14 @@ from conftest import SAMPLES
 
 @pytest.fixture(scope="module")
 def walk():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     return bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")[:120]
 
 
 @pytest.fixture(scope="module")
 def wave():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     return bvh_to_motion(SAMPLES / "dataset-2_wave-right-hand_normal_001.bvh")
 

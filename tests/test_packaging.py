@@ -18,7 +18,7 @@ def test_wheel_installs_and_imports(tmp_path):
                    check=True, cwd=tmp_path)
     code = (
         "import motionlib, motionlib.motion as m, motionlib.cli.main as cli\n"
-        "from motionlib.motion.ingest import bvh_retarget, captions\n"
+        "from motionlib.motion.ingest import bvh_fit, captions\n"
         "import motionlib.sim, motionlib.policies, motionlib.tokenizer, motionlib.llm, motionlib.retarget\n"
         f"assert motionlib.__file__.startswith({str(target)!r}), motionlib.__file__\n"
         "assert abs(m.Skeleton.default().height() - 1.4964) < 1e-3\n"

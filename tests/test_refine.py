@@ -14,7 +14,7 @@ from conftest import SAMPLES
 
 @pytest.fixture(scope="module")
 def walk():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     return bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")[:60]  # 2 s
 

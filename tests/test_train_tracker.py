@@ -17,7 +17,7 @@ pytest.importorskip("rl_games")
 
 @pytest.fixture(scope="module")
 def walk_clip():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     return bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")
 

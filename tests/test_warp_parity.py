@@ -44,7 +44,7 @@ TOL = {"qpos": 1e-4, "qvel": 5e-3, "body_pos": 1e-4, "obs": 2e-3, "reward": 2e-4
 
 @pytest.fixture(scope="module")
 def envs():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
     from motionlib.sim.backend_parity import build_pair
 
     cpu, warp = build_pair([bvh_to_motion(SAMPLES / "dataset-1_walk_normal_001.bvh")], "cpu", N)
@@ -119,7 +119,7 @@ def test_policy_rollout_on_warp_matches_cpu():
     """Evaluation/refinement rollouts (``--backend warp``) run the shipped policy
     through the same code and stay with the CPU result (closed loop, frames 5-29;
     the policy loses this walk at frame 28 on both backends alike)."""
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.rollout import rollout

@@ -49,7 +49,7 @@ class IngestConfig:
     mapping: str = "auto"
     smpl_model: str | None = None  # SMPL model file: per-subject skeletons from betas (AMASS, WHAM)
     body: str = "scaled"  # BVH body: "scaled" (mean SMPL body at the source's size) or "fitted"
-    retarget_iters: int | None = None
+    fit_iters: int | None = None  # BVH -> SMPL fit optimisation steps (None: the fit's default)
     resume: bool = True
     limit: int | None = None  # convert at most this many sources (for quick looks)
     n_captions: int = 4
@@ -201,7 +201,7 @@ def build_dataset(sources: Iterable[str | os.PathLike], cfg: IngestConfig,
     done_dir = out / ".done"
     clips_dir.mkdir(parents=True, exist_ok=True)
     done_dir.mkdir(parents=True, exist_ok=True)
-    opts = ReadOptions(fps=cfg.fps, mapping=cfg.mapping, retarget_iters=cfg.retarget_iters, threads=1,
+    opts = ReadOptions(fps=cfg.fps, mapping=cfg.mapping, fit_iters=cfg.fit_iters, threads=1,
                        body=cfg.body, smpl_model=cfg.smpl_model)
     t_start = time.perf_counter()
     found, problems = collect_sources(sources)

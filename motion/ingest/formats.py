@@ -1,6 +1,6 @@
 """Format detection and single-file reading: one place that knows every input format.
 
-Formats: ``bvh`` (any skeleton, retargeted to SMPL by joint positions),
+Formats: ``bvh`` (any skeleton, SMPL fitted to it by joint positions),
 ``amass`` (AMASS / SMPL ``.npz``), ``wham`` (WHAM demo joblib pickle, one clip
 per track; needs ``fps``), ``motionlib`` (our own ``.npz`` clip).
 """
@@ -62,7 +62,7 @@ def detect_format(path: str | Path) -> str:
 class ReadOptions:
     fps: float | None = None  # WHAM: required; others: resample to this fps when given
     mapping: str = "auto"  # BVH joint mapping ("auto" detects from joint names)
-    retarget_iters: int | None = None
+    fit_iters: int | None = None  # BVH -> SMPL fit optimisation steps (None: the fit's default)
     threads: int | None = None  # torch threads inside a worker
     smpl_model: str | None = None  # optional SMPL model file for per-subject skeletons
     body: str = "scaled"  # BVH: "scaled" mean SMPL body, or "fitted" per-bone lengths of the source
@@ -74,9 +74,9 @@ def read_clips(path: str | Path, fmt: str | None = None, opts: ReadOptions | Non
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt == "bvh":
-        from .bvh_retarget import bvh_to_motion
+        from .bvh_fit import bvh_to_motion
 
-        kw = {} if opts.retarget_iters is None else {"iters": opts.retarget_iters}
+        kw = {} if opts.fit_iters is None else {"iters": opts.fit_iters}
         clips = [bvh_to_motion(path, mapping=opts.mapping, threads=opts.threads, body=opts.body, **kw)]
     elif fmt == "amass":
         from .amass import load_amass

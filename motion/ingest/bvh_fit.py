@@ -1,4 +1,4 @@
-"""Retarget a BVH clip onto the SMPL skeleton by joint positions.
+"""Fit the SMPL skeleton to a BVH clip by joint positions.
 
 Pipeline (``bvh_to_motion``):
 
@@ -18,7 +18,7 @@ Pipeline (``bvh_to_motion``):
    rotation onto the target direction plus a twist from a hint (the foot for
    the legs, the forearm bend for the upper arms, the collar line for the
    spine), walking down the tree.
-5. A short batched refinement in torch (:func:`refine`) of all frames at once:
+5. A short batched optimisation in torch (:func:`optimise_fit`) of all frames at once:
    Adam on axis-angle corrections of the local rotations plus the root
    translation; loss = weighted joint position error + small joint
    acceleration + small pull toward the analytic solution.
@@ -44,7 +44,8 @@ from ..errors import MotionError
 from ..fk import fk, fk_t
 from ..skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS, Skeleton
 from .bvh import BVH, read_bvh
-from .retarget_solve import analytic_pose, flatten_toes, refine
+from ..clip import FIT_META
+from .fit_solve import analytic_pose, flatten_toes, optimise_fit
 
 SHIPPED_MAPPINGS = ("bandai",)
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -290,7 +291,7 @@ def fitted_offsets(targets: np.ndarray, align: np.ndarray) -> np.ndarray:
 
 
 def ground_height(glob: np.ndarray, soles: np.ndarray, level_deg: float = 10.0) -> float:
-    """Height of the floor under a retargeted clip: a level foot on the ground
+    """Height of the floor under a fitted clip: a level foot on the ground
     stands on it. Over the frames where a foot is level (its up axis within
     ``level_deg`` of vertical), the 20th percentile of that foot's lowest sole
     point (level feet in the air are higher; planted ones the lowest). Clips with
@@ -317,11 +318,11 @@ def _snap_fps(fps: float) -> float:
 def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float | None = None,
                   iters: int = DEFAULT_ITERS, threads: int | None = None, unit: str | None = None,
                   body: str = "scaled", ground: bool = True) -> Motion:
-    """Read a BVH file and retarget it to an SMPL :class:`Motion`.
+    """Read a BVH file and fit an SMPL :class:`Motion` to it.
 
     ``mapping``: a shipped name ("bandai"), "auto" (detect from joint names) or a
     mapping .json path. ``fps``: resample to this rate (default: the file's).
-    ``iters``: refinement steps (0 = analytic solution only). ``threads``: set
+    ``iters``: optimisation steps of the fit (0 = analytic solution only). ``threads``: set
     torch's intra-op threads for the call (1 in pool workers). ``unit``
     overrides the mapping's length unit ("auto", "m", "cm", "mm", "inch").
     ``body``: "scaled" (default SMPL body scaled uniformly, ``Motion.body_scale``)
@@ -331,7 +332,9 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
     :mod:`motionlib.motion.metrics`) rest on z = 0 (see :func:`ground_height`). Source joint centres
     (e.g. Bandai's Toes joint, ~4 cm up when planted) differ from SMPL's, so
     without this the SMPL body floats a few centimetres. The fit error is
-    measured before the shift; the shift is kept in ``meta["retarget"]``.
+    measured before the shift; the shift is kept in ``meta["fit"]`` (read it with
+    :func:`motionlib.motion.clip.fit_details`, which also reads clips that stored it
+    under the older key ``"retarget"``).
     """
     if body not in ("scaled", "fitted"):
         raise MotionError(f"body must be 'scaled' or 'fitted', got {body!r}", str(path))
@@ -367,11 +370,11 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
         torch.set_num_threads(max(1, int(threads)))
     try:
         rot, trans, pos = rot0, trans0, p0
-        if iters > 0 and err0 > 1.0:  # an (almost) exact analytic fit needs no refinement
+        if iters > 0 and err0 > 1.0:  # an (almost) exact analytic fit needs no optimisation
             fit_targets = mp.calibrated_targets(targets, skel.offsets)
-            r1, t1, p1 = refine(rot0, trans0, fit_targets, skel.offsets, mp.weights, iters=iters,
-                                direction_joints=mp.angle_calibrated)
-            # keep the refinement unless it fits worse (a body that fits exactly needs none)
+            r1, t1, p1 = optimise_fit(rot0, trans0, fit_targets, skel.offsets, mp.weights, iters=iters,
+                                      direction_joints=mp.angle_calibrated)
+            # keep the optimised pose unless it fits worse (a body that fits exactly needs none)
             if np.linalg.norm(p1 - fit_targets, axis=-1)[:, direct].mean() * 1000 <= \
                     np.linalg.norm(p0 - fit_targets, axis=-1)[:, direct].mean() * 1000:
                 rot, trans, pos = r1, t1, p1
@@ -387,7 +390,7 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
         "source": src,
         "fit_error_mm": round(fit, 3),
         "fit_error_joints_mm": per_joint,
-        "retarget": {
+        FIT_META: {
             "mapping": mp.name, "mapping_file": mp.source, "body_scale": scale, "body": body,
             "iterations": int(iters), "analytic_error_mm": round(err0, 3),
             "fit_error_max_mm": round(float(dist[:, direct].max()), 2),
@@ -408,7 +411,7 @@ def bvh_to_motion(path: str | Path, mapping: str | Path = "bandai", fps: float |
         trans[:, 2] -= shift
         pos = pos.copy()
         pos[..., 2] -= shift
-        meta["retarget"]["ground_shift_m"] = round(shift, 4)
+        meta[FIT_META]["ground_shift_m"] = round(shift, 4)
         # toes level on the ground (a real foot bends at the ball; see flatten_toes)
         rot = flatten_toes(rot, pos, glob, float(SOLE_OFFSET_M[2]) * bscale)
     quats = R.quat_fix_continuity(R.matrix_to_quat(rot))

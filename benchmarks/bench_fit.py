@@ -1,9 +1,9 @@
-"""BVH -> SMPL retargeting: per-clip time and fit error.
+"""BVH -> SMPL fit: per-clip time and fit error.
 
-    python benchmarks/bench_retarget.py                      # bundled samples
-    python benchmarks/bench_retarget.py --n 40               # + 40 clips of ../shared dataset-1 (spread evenly)
-    python benchmarks/bench_retarget.py --n 0 --all          # + every dataset-1 clip
-    python benchmarks/bench_retarget.py --body fitted --iters 40 --workers 2
+    python benchmarks/bench_fit.py                      # bundled samples
+    python benchmarks/bench_fit.py --n 40               # + 40 clips of ../shared dataset-1 (spread evenly)
+    python benchmarks/bench_fit.py --n 0 --all          # + every dataset-1 clip
+    python benchmarks/bench_fit.py --body fitted --iters 40 --workers 2
 
 Prints one line per clip (frames, seconds, fit error mm, lowest foot height of
 the fit and of the source) and a summary: median / p95 / max fit error and
@@ -30,12 +30,13 @@ SHARED_D1 = Path(os.environ.get("MOTIONLIB_SHARED", REPO.parent / "shared")) / "
 
 def _one(job: tuple[str, str, int, str]) -> dict:
     path, mapping, iters, body = job
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.clip import fit_details
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
 
     t0 = time.perf_counter()
     m = bvh_to_motion(path, mapping=mapping, iters=iters, threads=1, body=body)
     dt = time.perf_counter() - t0
-    r = m.meta["retarget"]
+    r = fit_details(m.meta)
     return {"clip": Path(path).name, "frames": m.num_frames, "seconds": dt, "fit_error_mm": m.meta["fit_error_mm"],
             "analytic_error_mm": r["analytic_error_mm"], "foot_z": r["lowest_foot_z_m"],
             "source_foot_z": r["source_lowest_foot_z_m"], "body_scale": m.body_scale}
@@ -74,7 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=0, help="also run this many dataset-1 clips (spread evenly)")
     ap.add_argument("--all", action="store_true", help="run every dataset-1 clip")
-    ap.add_argument("--iters", type=int, default=None, help="refinement iterations (default: the library's)")
+    ap.add_argument("--iters", type=int, default=None, help="fit optimisation steps (default: the library's)")
     ap.add_argument("--body", choices=("scaled", "fitted"), default="scaled")
     ap.add_argument("--mapping", default="bandai")
     ap.add_argument("--workers", type=int, default=2)
@@ -83,7 +84,7 @@ def main() -> None:
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args()
     if args.iters is None:
-        from motionlib.motion.ingest.bvh_retarget import DEFAULT_ITERS
+        from motionlib.motion.ingest.bvh_fit import DEFAULT_ITERS
 
         args.iters = DEFAULT_ITERS
 

@@ -1,4 +1,4 @@
-"""BVH -> SMPL retargeting: mapping files, Bandai samples, and recovery of a clip written as a BVH from SMPL FK."""
+"""BVH -> SMPL fit: mapping files, Bandai samples, and recovery of a clip written as a BVH from SMPL FK."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from motionlib.motion.clip import FIT_META, FIT_META_OLD, fit_details
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.bvh import read_bvh
-from motionlib.motion.ingest.bvh_retarget import (Y_UP_TO_Z_UP, bvh_to_motion, detect_mapping, load_mapping,
-                                                  source_positions)
+from motionlib.motion.ingest.bvh_fit import (Y_UP_TO_Z_UP, bvh_to_motion, detect_mapping, load_mapping,
+                                             source_positions)
 from motionlib.motion.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS, SMPL_TO_ZUP
 
 BANDAI_NAMES = ["joint_Root", "Hips", "Spine", "Chest", "Neck", "Head", "Shoulder_L", "UpperArm_L", "LowerArm_L",
@@ -87,10 +88,11 @@ def walk(request):
 def test_bandai_walk_scaled(walk):
     path, m, _ = walk
     assert m.meta["source"] == str(path) and m.fps == 30.0 and m.offsets is None
-    r = m.meta["retarget"]
+    r = m.meta["fit"]
+    assert fit_details(m.meta) is r and FIT_META_OLD not in m.meta
     assert r["mapping"] == "bandai" and r["unit"] == "cm" and r["iterations"] > 0
     assert 0.8 < m.body_scale < 1.0
-    # uniform scaling cannot match the source's proportions exactly (see the report); bound the residual
+    # uniform scaling cannot match the source's proportions exactly; bound the residual
     assert m.meta["fit_error_mm"] < 40 and r["analytic_error_mm"] > m.meta["fit_error_mm"]
     assert set(m.meta["fit_error_joints_mm"]) == {n for n, d in zip(SMPL_JOINT_NAMES, load_mapping("bandai").direct) if d}
     _check_pose(path, m, foot_tol=None, joint_tol=0.1)
@@ -150,7 +152,7 @@ def test_grounding_puts_the_soles_on_the_floor(samples_dir):
     path = samples_dir / "dataset-1_walk_normal_001.bvh"
     raw = bvh_to_motion(path, threads=1, ground=False)
     m = bvh_to_motion(path, threads=1)
-    shift = m.meta["retarget"]["ground_shift_m"]
+    shift = m.meta["fit"]["ground_shift_m"]
     # the raw SMPL body floats: Bandai's toe joints sit ~4 cm up, and SMPL's level
     # foot holds its ankle higher than Bandai's pitched one
     assert 0.03 < shift < 0.10
@@ -169,11 +171,28 @@ def test_options(samples_dir):
     before = torch.get_num_threads()
     m = bvh_to_motion(path, fps=15, iters=5, threads=1)
     assert torch.get_num_threads() == before
-    assert m.fps == 15 and m.meta["retarget"]["iterations"] == 5
+    assert m.fps == 15 and m.meta["fit"]["iterations"] == 5
     m0 = bvh_to_motion(path, iters=0)
-    assert m0.meta["fit_error_mm"] == m0.meta["retarget"]["analytic_error_mm"]
+    assert m0.meta["fit_error_mm"] == m0.meta["fit"]["analytic_error_mm"]
     with pytest.raises(MotionError, match="body must be"):
         bvh_to_motion(path, body="stretchy")
+
+
+def test_fit_details_of_clips_written_before_and_after_the_key_was_renamed(tmp_path, samples_dir):
+    """Clips ingested before the fit's details were stored under "fit" keep them
+    under "retarget": they still load, and ``fit_details`` reads either key."""
+    from motionlib.motion.io import load_motion, save_motion
+
+    old = load_motion(Path(__file__).parent / "data" / "dataset-2_wave-right-hand_normal_001.npz")
+    assert FIT_META not in old.meta and FIT_META_OLD in old.meta
+    d = fit_details(old.meta)
+    assert d is old.meta[FIT_META_OLD] and d["mapping"] == "bandai" and d["ground_shift_m"] > 0
+    m = bvh_to_motion(samples_dir / "dataset-1_bow_normal_001.bvh", iters=2, threads=1)
+    save_motion(m, tmp_path / "new.npz")
+    new = load_motion(tmp_path / "new.npz")
+    assert FIT_META_OLD not in new.meta and fit_details(new.meta) == m.meta[FIT_META]
+    assert fit_details(new.meta)["iterations"] == 2
+    assert fit_details({"fit_error_mm": 1.0}) is None and fit_details({FIT_META: "not a dict"}) is None
 
 
 # ------------------------------------------- SMPL clip -> BVH -> SMPL clip

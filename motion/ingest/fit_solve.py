@@ -1,6 +1,6 @@
-"""SMPL pose from target joint positions: analytic bone alignment + torch refinement.
+"""SMPL pose from target joint positions: analytic bone alignment + a batched torch fit.
 
-Used by :mod:`.bvh_retarget`. Inputs are per-frame target positions for the 24
+Used by :mod:`.bvh_fit`. Inputs are per-frame target positions for the 24
 SMPL joints (T, 24, 3) in the z-up world and the body's offsets (24, 3) in the
 SMPL body frame; outputs are local rotation matrices (T, 24, 3, 3) (joint 0 =
 global root orientation) and the pelvis position (T, 3).
@@ -117,9 +117,9 @@ def analytic_pose(targets: np.ndarray, offsets: np.ndarray,
     return local, targets[:, 0].copy()
 
 
-def refine(local: np.ndarray, trans: np.ndarray, targets: np.ndarray, offsets: np.ndarray,
-           weights: np.ndarray, iters: int = 80, lr: float = 0.05, w_acc: float = 0.1,
-           w_reg: float = 1e-3, direction_joints: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def optimise_fit(local: np.ndarray, trans: np.ndarray, targets: np.ndarray, offsets: np.ndarray,
+                 weights: np.ndarray, iters: int = 80, lr: float = 0.05, w_acc: float = 0.1,
+                 w_reg: float = 1e-3, direction_joints: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Adam over all frames at once on axis-angle corrections ``d`` (local
     rotation = init @ exp(d)) and the root translation.
 
@@ -180,7 +180,7 @@ def flatten_toes(local: np.ndarray, pos: np.ndarray, glob: np.ndarray, sole_belo
                  full: float = 0.01, none: float = 0.04) -> np.ndarray:
     """Level the toe segments of feet on or near the ground.
 
-    A position-based retarget leaves SMPL's toe joints (leaves of the tree) at
+    A position-based fit leaves SMPL's toe joints (leaves of the tree) at
     the ankle's orientation, so when the heel lifts the whole foot turns as one
     block and the front of the toe segment sinks into the floor (in a humanoid
     with a toe box 5 cm long, ~2 cm at 20 degrees of heel lift). A real foot
