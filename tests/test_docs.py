@@ -62,11 +62,10 @@ PROCESS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 def find_process_words(text: str) -> list[tuple[int, str, str]]:
     """(line number, kind, matched text) of every process word in ``text``."""
     hits = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        for kind, pattern in PROCESS_PATTERNS:
-            for m in pattern.finditer(line):
-                hits.append((lineno, kind, m.group(0)))
-    return hits
+    for kind, pattern in PROCESS_PATTERNS:  # on the whole text: a phrase may break across lines
+        for m in pattern.finditer(text):
+            hits.append((text.count("\n", 0, m.start()) + 1, kind, " ".join(m.group(0).split())))
+    return sorted(hits)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -302,8 +301,10 @@ def test_process_words_leave_ordinary_text_alone():
 
 
 def test_process_words_report_line_numbers():
-    hits = find_process_words("line one\nin the ninth session\nthird line (issue C)\n")
-    assert [(n, kind) for n, kind, _ in hits] == [(2, "ordinal session"), (3, "issue number or letter")]
+    hits = find_process_words("line one\nin the ninth session\nthird line (issue C)\nthe twelfth\n   session's run\n")
+    assert [(n, kind) for n, kind, _ in hits] == [(2, "ordinal session"), (3, "issue number or letter"),
+                                                 (4, "ordinal session")]
+    assert hits[-1][2] == "twelfth session"
 
 
 def test_github_slugs():
