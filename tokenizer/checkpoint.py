@@ -152,6 +152,29 @@ def export_tokenizer(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     return save_checkpoint(dst, model, ck.config, ck.stats, ck.train, step=ck.step, extra=ck.extra)
 
 
+def run_checkpoint(run_dir: str | os.PathLike, which: str = "best") -> Path | None:
+    """A training run's checkpoint: ``best`` (its best validation, ``best.pt``, else ``last.pt``) or
+    ``last`` (``last.pt``); None when the run has none."""
+    if which not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {which!r}")
+    d = Path(run_dir)
+    order = ["best.pt", "last.pt"] if which == "best" else ["last.pt"]
+    return next((d / n for n in order if (d / n).exists()), None)
+
+
+def export_run(run_dir: str | os.PathLike, dst: str | os.PathLike, which: str = "best") -> tuple[Path, str]:
+    """Write the shippable copy (:func:`export_tokenizer`) of a training run's ``which`` checkpoint
+    (:func:`run_checkpoint`) to ``dst``; returns (the source checkpoint, the tokenizer id)."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise MotionError("no such tokenizer run folder", str(d))
+    src = run_checkpoint(d, which)
+    if src is None:
+        raise MotionError("no tokenizer checkpoint (" + ("best.pt or last.pt" if which == "best" else "last.pt")
+                          + ") in this run folder", str(d))
+    return src, export_tokenizer(src, dst)
+
+
 def default_tokenizer_path() -> Path:
     """The shipped default tokenizer (``tokenizer/data/``, see its README)."""
     from importlib import resources
