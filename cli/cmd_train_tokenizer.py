@@ -48,7 +48,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from motionlib.tokenizer.config import TrainConfig
+    from motionlib.tokenizer.config import TokenizerTrainConfig
     from motionlib.tokenizer.presets import preset
     from motionlib.tokenizer.train import train_tokenizer
 
@@ -56,7 +56,7 @@ def run(args) -> int:
                  "width": args.width, "depth": args.depth, "w_fk": args.fk_weight, "w_entropy": args.entropy_weight,
                  "w_commit": args.commit_weight}
     cfg = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
-    tcfg = TrainConfig(out=str(args.out), steps=args.steps, batch=args.batch, lr=args.lr,
+    tcfg = TokenizerTrainConfig(out=str(args.out), steps=args.steps, batch=args.batch, lr=args.lr,
                        weight_decay=args.weight_decay, ema_decay=args.ema_decay,
                        warmup_steps=min(args.warmup, args.steps - 1), seed=args.seed,
                        eval_every=min(args.eval_every, args.steps), log_every=min(50, args.steps),

@@ -22,8 +22,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from motionlib import __version__
 
 # Order here is the order in `motionlib --help`.
-COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "train-tracker", "eval-tracker", "refine",
-            "train-tokenizer", "tokenize", "detokenize", "eval-tokenizer")
+COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "tracker-sets", "wham-like", "train-tracker",
+            "eval-tracker", "plot-curve", "refine", "train-tokenizer", "export-tokenizer", "tokenize", "detokenize",
+            "eval-tokenizer", "tokenizer-profile")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ held (a sad walk slumps, a proud one leans back with the arms wide). Offsetting
 those joints' local rotations by a random rotation that stays constant over
 the clip gives the same movement in a posture the data may not have, so a
 model trained on it meets postures of unseen styles less often for the first
-time. Used by the tokenizer's training data (``scripts/tokenizer_sweep.py
+time. Used by the tokenizer's training data (``benchmarks/tokenizer_sweep.py
 --posture-copies``).
 """
 

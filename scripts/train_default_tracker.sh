@@ -6,18 +6,17 @@
 #   3. PPO (rl-games) from scratch on all of them at once, with deterministic evaluations
 #      (RUN/policies/policy_epNNNNNN.pt)
 #   4. rank every evaluated policy on the steadier yardstick (the 20 evaluation clips from every 10th
-#      frame, 503 starts) and ship the first
+#      frame, 503 starts) and ship the first; the learning curve goes to RUN/curve.png
 #
 #   PRESET=gpu bash scripts/train_default_tracker.sh   # one CUDA GPU, MuJoCo Warp, 4096 worlds (the shipped file)
-#   bash scripts/train_default_tracker.sh              # this 2-core CPU, 64 envs
+#   bash scripts/train_default_tracker.sh              # a CPU: 64 envs, 2 threads
 #   AUGMENT='reverse=_(walk|walk-turn-left|walk-turn-right)_' ...  # also train on the walks played backwards
-#      (tracker_clip_sets.py --augment; dataset-2 has no backward walk, dataset-1 has 15: README "Backward walks")
+#      (motionlib tracker-sets --augment; dataset-2 has no backward walk, dataset-1 has 15)
 #
-# The shipped file is epoch 300 (39.2M env steps) of a 10.4-minute run on one H200 (eighteenth session; on the
-# lent machine it ran as scripts/gpu_session.sh for 7.85 minutes, then resumed there for 2.57 with evaluations
-# every 50 epochs: see scripts/gpu_pack_site.sh). The CPU recipe's file (seventeenth session) was epoch 200
-# (0.41M steps) of a 75-minute run (7.8M steps; it listed each locomotion clip three times over symlinks,
-# which --clip-weight does in the sampler).
+# The shipped file is epoch 300, 39.2M env steps, of a 10.4-minute run on one H200 GPU (MuJoCo Warp, 4096
+# worlds; 7.85 minutes, then resumed for 2.57 with evaluations every 50 epochs). The CPU recipe's file was
+# epoch 200 (0.41M steps) of a 75-minute run (7.8M steps). On a CUDA host without package access,
+# tools/offline-gpu/ carries the packages and runs the same training (see its README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
@@ -32,11 +31,11 @@ else
   echo "PRESET must be cpu or gpu, not '$PRESET'" >&2; exit 2
 fi
 [ -f out/bandai/manifest.json ] || $ML ingest ../shared/data/bandai --out out/bandai
-.venv/bin/python scripts/tracker_clip_sets.py out/bandai/clips --out out/tracker_sets --takes 1 \
-    ${AUGMENT:+--augment "$AUGMENT"}
+$ML tracker-sets out/bandai/clips --out out/tracker_sets --takes 1 ${AUGMENT:+--augment "$AUGMENT"}
 $ML train-tracker --clips out/tracker_sets/train --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' \
     --eval-clips out/tracker_sets/eval --out "$RUN" --steps "$STEPS" "${dev[@]}" --minutes "$MINUTES" \
     ${RESUME:+--resume "$RESUME"}
+$ML plot-curve "$RUN" --out "$RUN/curve.png"
 policies=("$RUN"/policies/*.pt)
 $ML eval-tracker out/tracker_sets/eval --start-every 10 --json --policy "${policies[@]}" > "$RUN/rank.json"
 # several policies come back ranked; a single one is reported as it is

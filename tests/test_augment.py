@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from motionlib.motion.augment import augmented, check_augment
+from motionlib.cli.main import main
 from motionlib.motion.io import load_motion, save_motion
-
-REPO = Path(__file__).resolve().parents[1]
+from motionlib.policies.clip_sets import BandaiName, bandai_name, parse_augments, tracker_split
 
 
 def test_names_chain_left_to_right(random_clip):
@@ -33,7 +32,7 @@ def test_unknown_or_out_of_range_names_are_refused(random_clip, bad):
         augmented(random_clip, bad)
 
 
-def test_tracker_clip_sets_adds_reversed_walks(random_clip, tmp_path):
+def test_tracker_sets_adds_reversed_walks(random_clip, tmp_path, capsys):
     src = tmp_path / "clips"
     src.mkdir()
     names = ["dataset-2_walk_normal_001", "dataset-2_walk_normal_002", "dataset-2_wave-left-hand_normal_001",
@@ -42,10 +41,10 @@ def test_tracker_clip_sets_adds_reversed_walks(random_clip, tmp_path):
         save_motion(random_clip.copy(meta={"source": n}), src / f"{n}.npz")
     (src / "dataset-2_walk-turn-left_normal_001.npz").write_bytes(b"not a clip")  # reported and left out
     out = tmp_path / "sets"
-    cmd = [sys.executable, str(REPO / "scripts" / "tracker_clip_sets.py"), str(src), "--out", str(out), "--takes", "1",
-           "--augment", "reverse=_(walk|walk-turn-left)_"]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    assert "skipped" in done.stderr and "walk-turn-left_normal_001" in done.stderr
+    argv = ["tracker-sets", str(src), "--out", str(out), "--takes", "1", "--augment", "reverse=_(walk|walk-turn-left)_"]
+    assert main(argv) == 1  # the set is built; the unreadable clip is reported and sets the exit code
+    text = capsys.readouterr().out
+    assert "failed" in text and "walk-turn-left_normal_001" in text and "train: + 2 clips under reverse" in text
     train = sorted(p.name for p in (out / "train").glob("*.npz"))
     # takes <= 1 of dataset-2 (4 clips), then the reversed walks after them, ranked on (the bad file: none)
     assert len(train) == 6 and [t for t in train if t.endswith("_reverse.npz")] == [
@@ -53,5 +52,26 @@ def test_tracker_clip_sets_adds_reversed_walks(random_clip, tmp_path):
     rev = load_motion(out / "train" / train[4])
     assert np.allclose(rev.trans, random_clip.trans[::-1]) and rev.meta["reversed"]
     assert [p.name for p in (out / "eval").glob("*.npz")] == ["0000_dataset-1_walk-back_normal_001.npz"]
-    bad = subprocess.run(cmd[:-1] + ["spin=_walk_"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "unknown augmentation" in bad.stderr
+    assert main(argv[:-1] + ["spin=_walk_"]) == 2
+    assert "unknown augmentation" in capsys.readouterr().err
+    assert main(argv[:-2] + ["--json"]) == 0  # rebuilt without the augmentation: the old entries are replaced
+    res = json.loads(capsys.readouterr().out)
+    assert res == {"out": str(out), "train": 4, "eval": 1, "augmented": {}, "failed": 0, "errors": []}
+    assert len(list((out / "train").glob("*.npz"))) == 4
+
+
+def test_tracker_split_orders_the_curriculum_round_robin_over_contents():
+    files = [Path(f"dataset-2_{c}_{s}_{t:03d}.npz") for c in ("walk", "bow") for s in ("active", "normal")
+             for t in (1, 2)] + [Path("dataset-1_walk_not-confident_001.npz"), Path("dataset-1_bow_normal_002.npz"),
+                                 Path("my_clip.npz")]
+    train, evals = tracker_split(files, takes=1)
+    assert [p.stem for p in train] == ["dataset-2_bow_active_001", "dataset-2_walk_active_001",
+                                       "dataset-2_bow_normal_001", "dataset-2_walk_normal_001"]
+    assert evals == [Path("dataset-1_bow_normal_002.npz")]
+    assert len(tracker_split(files, takes=2)[0]) == 8
+    assert bandai_name("x/dataset-1_walk_not-confident_003.npz") == BandaiName("dataset-1", "walk", "not-confident", 3)
+    assert bandai_name("my_clip.npz") is None
+    with pytest.raises(ValueError, match="AUG=REGEX"):
+        parse_augments(["reverse"])
+    with pytest.raises(ValueError, match="--augment"):
+        parse_augments(["reverse=(unclosed"])

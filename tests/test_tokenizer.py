@@ -19,7 +19,7 @@ from motionlib.motion.features import DIM, encode_clip, joint_slice
 from motionlib.motion.io import load_motion
 from motionlib.tokenizer import parts as P
 from motionlib.tokenizer.checkpoint import load_checkpoint, load_state_into, load_tokenizer, save_checkpoint
-from motionlib.tokenizer.config import TokenizerConfig, TrainConfig
+from motionlib.tokenizer.config import TokenizerConfig, TokenizerTrainConfig
 from motionlib.tokenizer.data import WindowDataset, check_features, list_clips, load_clip_features, load_split
 from motionlib.tokenizer.losses import TokenizerLoss
 from motionlib.tokenizer.metrics import (SHIFT_MIN_CLIPS, SHIFT_WARN, MetricAccumulator, feature_shift, perplexity,
@@ -40,11 +40,11 @@ def tiny(kind: str = "lfq2d", **kw) -> TokenizerConfig:
     return TokenizerConfig(**base)
 
 
-def quiet_train(out, steps: int, **kw) -> TrainConfig:
+def quiet_train(out, steps: int, **kw) -> TokenizerTrainConfig:
     base = dict(out=str(out), steps=steps, batch=4, lr=2e-3, warmup_steps=1, eval_every=steps, log_every=1,
                 val_fraction=0.0, tensorboard=False, progress=False)
     base.update(kw)
-    return TrainConfig(**base)
+    return TokenizerTrainConfig(**base)
 
 
 def cli(argv: list[str]) -> int:

@@ -3,7 +3,6 @@ time-budgeted training, batched code counts, presets and the default checkpoint.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from motionlib.motion.features import encode_clip
 from motionlib.tokenizer import feature_cache as FC
 from motionlib.tokenizer.checkpoint import ENV_TOKENIZER, default_tokenizer_path, load_checkpoint, load_tokenizer, \
     resolve_tokenizer
-from motionlib.tokenizer.config import TokenizerConfig, TrainConfig
+from motionlib.tokenizer.config import TokenizerConfig, TokenizerTrainConfig
 from motionlib.tokenizer.data import load_clip_features
 from motionlib.tokenizer.losses import FeatureDenormalizer
 from motionlib.tokenizer.metrics import MetricAccumulator, code_counts, codebook_counts, reconstruct_clip
@@ -77,9 +76,8 @@ def test_mirrored_feature_cache(tmp_path):
 
 
 def test_packed_feature_cache_roundtrip(tmp_path):
-    spec = importlib.util.spec_from_file_location("feature_pack", REPO / "scripts" / "feature_pack.py")
-    fp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fp)
+    from motionlib.tokenizer import feature_pack as fp
+
     paths = _clips(tmp_path / "clips")
     clips = [load_clip_features(p, 30.0) for p in paths]
     FC.save_cache(tmp_path / "c.npz", clips, "sig")
@@ -97,7 +95,7 @@ def test_packed_feature_cache_roundtrip(tmp_path):
 
 
 def test_time_budget_ends_the_schedule_and_the_run(tmp_path):
-    tc = TrainConfig(steps=1000, warmup_steps=10, lr=1e-3, time_limit_s=100.0)
+    tc = TokenizerTrainConfig(steps=1000, warmup_steps=10, lr=1e-3, time_limit_s=100.0)
     assert schedule_progress(20, 50.0, tc) == pytest.approx(0.5)  # time ahead of steps
     assert schedule_progress(505, 1.0, tc) == pytest.approx(0.5)  # steps ahead of time
     assert lr_at(500, tc, 100.0) == pytest.approx(1e-4)  # budget spent: the cosine has reached 10 %
@@ -107,8 +105,8 @@ def test_time_budget_ends_the_schedule_and_the_run(tmp_path):
     from motionlib.tokenizer.data import compute_train_stats
 
     cfg = TokenizerConfig(kind="lfq2d", window=16, width=16, depth=1, bits=6)
-    tcfg = TrainConfig(out=str(tmp_path / "run"), steps=50, batch=2, warmup_steps=1, eval_every=50, log_every=50,
-                       val_fraction=0.0, tensorboard=False, progress=False, time_limit_s=1e-6)
+    tcfg = TokenizerTrainConfig(out=str(tmp_path / "run"), steps=50, batch=2, warmup_steps=1, eval_every=50,
+                                log_every=50, val_fraction=0.0, tensorboard=False, progress=False, time_limit_s=1e-6)
     res = train_on_clips(clips, [], compute_train_stats(clips), cfg, tcfg)
     assert res.step == 1 and res.stopped_early
     ck = load_checkpoint(res.checkpoint)
@@ -147,6 +145,8 @@ def test_shipped_default_tokenizer(monkeypatch):
     assert path == default_tokenizer_path() and path.is_file() and path.stat().st_size < 5e6
     model, ck = load_tokenizer(path)
     assert ck.config == PRESETS["lfq2d-14"] and ck.step > 1000
+    # saved when the training config was still called TrainConfig: it is stored by its fields, not its class name
+    assert isinstance(ck.train, TokenizerTrainConfig) and ck.train.steps > 1000
     c = load_clip_features(REPO / "tests" / "data" / "dataset-2_wave-right-hand_normal_001.npz", 30.0)
     denorm = FeatureDenormalizer(ck.stats)
     x = denorm.normalize(torch.as_tensor(c.feats))
@@ -230,4 +230,4 @@ def test_part_mix():
         with pytest.raises(ValueError, match="part-mix"):
             mix_parts(x, bad)
     with pytest.raises(ValueError, match="part_mix"):
-        TrainConfig(part_mix=2.0)
+        TokenizerTrainConfig(part_mix=2.0)

@@ -1,18 +1,17 @@
-"""The data split of the tokenizer benchmark script (``scripts/tokenizer_sweep.py``)."""
+"""The tokenizer benchmark harness (``motionlib.tokenizer.sweep``): data split, augmentations, runs; the
+error profile (``motionlib tokenizer-profile``) and the export of a run (``motionlib export-tokenizer``)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from motionlib.cli.main import main
 
 
 def _sweep():
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    return importlib.import_module("tokenizer_sweep")
+    from motionlib.tokenizer import sweep
+
+    return sweep
 
 
 def test_d2_split_trains_on_dataset2_and_evaluates_on_all_of_dataset1():
@@ -73,15 +72,15 @@ def test_augmentations_encode_augmented_clips_into_their_own_caches(tmp_path):
     for c, fc in zip(train, fast):
         assert fc.num_frames < c.num_frames
         assert np.allclose(fc.feats, encode_clip(load_motion(c.path).resample(24.0).copy(fps=30.0)), atol=1e-6)
-    with pytest.raises(SystemExit, match="--speeds"):
+    with pytest.raises(ValueError, match="--speeds"):
         m.augmentations(argparse.Namespace(mirror=False, posture_copies=0, speeds="1.2,fast"))
     args.train_cache = tmp_path / "cache" / "train_styles_angry.npz"
-    with pytest.raises(SystemExit, match="--mirror"):
+    with pytest.raises(ValueError, match="--mirror"):
         m.augmented_features(args, "mirror", train)
 
 
 def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
-    """``scripts/tokenizer_error_profile.py``: its root-aligned MPJPE is eval-tokenizer's (same
+    """``motionlib tokenizer-profile``: its root-aligned MPJPE is eval-tokenizer's (same
     clips, same shipped model), per-style and per-joint figures average back to it, and the slow
     and fast parts bound it (triangle inequality), with the whole error slow for a window of one frame."""
     import json
@@ -95,14 +94,13 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
     from motionlib.tokenizer.metrics import evaluate_clips
     from walk_fixture import make_walking_clip
 
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    prof = importlib.import_module("tokenizer_error_profile")
+    from motionlib.tokenizer import error_profile as prof
+
     d = tmp_path / "clips"
     for i, (name, speed) in enumerate([("dataset-1_walk_sad_001", 0.8), ("dataset-1_walk_angry_001", 1.3),
                                        ("my_clip", 1.0)]):
         save_motion(make_walking_clip(seconds=1.0 + 0.5 * i, speed=speed), d / f"{name}.npz")
-    prof.main([str(d), "--json"])
+    assert main(["tokenizer-profile", str(d), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     model, ck = load_tokenizer(default_tokenizer_path())
     clips = [load_clip_features(p, ck.config.fps) for p in list_clips(d)]
@@ -116,7 +114,7 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
     assert res["per_joint_mm"][0] == 0.0 and res["mpjpe_root_aligned_mm"] > 0
     assert res["slow_mm"] + res["fast_mm"] >= res["mpjpe_root_aligned_mm"] - 1e-6
     assert 0 < res["slow_mm"] < res["mpjpe_root_aligned_mm"] and res["fast_mm"] > 0
-    prof.main([str(d), "--json", "--smooth-s", "0"])
+    assert main(["tokenizer-profile", str(d), "--json", "--smooth-s", "0"]) == 0
     one = json.loads(capsys.readouterr().out)
     assert abs(one["slow_mm"] - one["mpjpe_root_aligned_mm"]) < 1e-3 and one["fast_mm"] < 1e-6
     from motionlib.tokenizer.feature_cache import is_feature_cache, save_cache
@@ -124,9 +122,9 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
     save_cache(tmp_path / "cache.npz", clips)  # a feature cache and a clip file, both .npz, are told apart
     assert is_feature_cache(tmp_path / "cache.npz") and not is_feature_cache(d / "my_clip.npz")
     assert not is_feature_cache(tmp_path / "missing.npz")
-    prof.main([str(tmp_path / "cache.npz"), "--json"])
+    assert main(["tokenizer-profile", str(tmp_path / "cache.npz"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mpjpe_root_aligned_mm"] == res["mpjpe_root_aligned_mm"]
-    prof.main([str(d / "my_clip.npz"), "--json"])
+    assert main(["tokenizer-profile", str(d / "my_clip.npz"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clips"] == 1
     ramp = torch.arange(9.0)[:, None, None].expand(9, 2, 3)  # a centred mean keeps a linear ramp inside
     sm = prof.smooth(ramp, 5)
@@ -136,13 +134,23 @@ def test_error_profile_matches_eval_and_splits_slow_from_fast(tmp_path, capsys):
 
 def test_checkpoint_choice_and_run_configs(tmp_path):
     """eval/export --checkpoint: best.pt (falling back to last.pt) or last.pt; RunSpec overrides reach the config."""
+    import pytest
+
+    from motionlib.tokenizer.checkpoint import run_checkpoint
+
     m = _sweep()
-    assert m.run_checkpoint(tmp_path, "best") is None
+    assert run_checkpoint(tmp_path, "best") is None
     (tmp_path / "last.pt").write_bytes(b"")
-    assert m.run_checkpoint(tmp_path, "best") == tmp_path / "last.pt"
+    assert run_checkpoint(tmp_path, "best") == tmp_path / "last.pt"
     (tmp_path / "best.pt").write_bytes(b"")
-    assert m.run_checkpoint(tmp_path, "best") == tmp_path / "best.pt"
-    assert m.run_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
+    assert run_checkpoint(tmp_path, "best") == tmp_path / "best.pt"
+    assert run_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
+    with pytest.raises(ValueError, match="unknown run"):
+        m.spec_named("main_lfq2d_99")
+    with pytest.raises(ValueError, match="no run matches"):
+        m.select("nothing_*")
+    assert [r.name for r in m.select("main_lfq2d_14*")] == ["main_lfq2d_14", "main_lfq2d_14_ent0.1",
+                                                             "main_lfq2d_14_fk5"]
     assert m.spec_named("main_lfq2d_14").config().w_fk == 1.0
     fk5 = m.spec_named("main_lfq2d_14_fk5").config()
     assert fk5.w_fk == 5.0 and fk5.w_entropy == 0.01

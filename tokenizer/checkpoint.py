@@ -2,10 +2,10 @@
 
 Contents (plain tensors, strings and numbers only, so that it loads with
 ``torch.load(weights_only=True)`` -- no pickled code is executed):
-``format``/``version``, the :class:`TokenizerConfig` and :class:`TrainConfig`
+``format``/``version``, the :class:`TokenizerConfig` and :class:`TokenizerTrainConfig`
 as dicts, the normalisation statistics (mean/std of the train split), the
 model ``state_dict``, optionally the optimizer state and (for a run that
-averages its weights, ``TrainConfig.ema_decay``) the raw training weights
+averages its weights, ``TokenizerTrainConfig.ema_decay``) the raw training weights
 ``train_model`` beside the averaged ``model`` it tokenizes with, the step, and the
 ``tokenizer_id``: a hash of config + statistics + weights that token files
 record, so tokens are never decoded by a different tokenizer by mistake.
@@ -33,7 +33,7 @@ from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats
 from motionlib.motion.weights import load_weights
 
-from .config import TokenizerConfig, TrainConfig, config_hash
+from .config import TokenizerConfig, TokenizerTrainConfig, config_hash
 
 FORMAT = "motionlib.tokenizer"
 VERSION = 1
@@ -48,7 +48,7 @@ class Checkpoint:
     model_state: dict[str, torch.Tensor]
     step: int = 0
     tokenizer_id: str = ""
-    train: TrainConfig | None = None
+    train: TokenizerTrainConfig | None = None
     optimizer_state: dict | None = None
     train_state: dict[str, torch.Tensor] | None = None  # raw weights of a weight-averaged run (resume only)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +70,7 @@ def compute_tokenizer_id(cfg: TokenizerConfig, stats: FeatureStats, state: dict[
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, cfg: TokenizerConfig, stats: FeatureStats,
-                    train: TrainConfig | None = None, optimizer: torch.optim.Optimizer | None = None,
+                    train: TokenizerTrainConfig | None = None, optimizer: torch.optim.Optimizer | None = None,
                     step: int = 0, extra: dict[str, Any] | None = None,
                     train_model: torch.nn.Module | None = None) -> str:
     """Write a checkpoint atomically; returns its tokenizer id. ``model`` is
@@ -109,7 +109,7 @@ def load_checkpoint(path: str | os.PathLike, expected: TokenizerConfig | None = 
         s = obj["stats"]
         stats = FeatureStats(s["mean"].numpy(), s["std"].numpy(), int(s["frames"]), int(s["clips"]),
                              float(s["std_floor"]))
-        train = None if obj.get("train") is None else TrainConfig.from_dict(obj["train"])
+        train = None if obj.get("train") is None else TokenizerTrainConfig.from_dict(obj["train"])
     except (KeyError, TypeError, ValueError) as e:
         raise MotionError(f"tokenizer checkpoint has an invalid config or statistics ({e})", src) from None
     if expected is not None:
@@ -150,6 +150,29 @@ def export_tokenizer(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     Returns the tokenizer id, the same as ``src``'s."""
     model, ck = load_tokenizer(src)
     return save_checkpoint(dst, model, ck.config, ck.stats, ck.train, step=ck.step, extra=ck.extra)
+
+
+def run_checkpoint(run_dir: str | os.PathLike, which: str = "best") -> Path | None:
+    """A training run's checkpoint: ``best`` (its best validation, ``best.pt``, else ``last.pt``) or
+    ``last`` (``last.pt``); None when the run has none."""
+    if which not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {which!r}")
+    d = Path(run_dir)
+    order = ["best.pt", "last.pt"] if which == "best" else ["last.pt"]
+    return next((d / n for n in order if (d / n).exists()), None)
+
+
+def export_run(run_dir: str | os.PathLike, dst: str | os.PathLike, which: str = "best") -> tuple[Path, str]:
+    """Write the shippable copy (:func:`export_tokenizer`) of a training run's ``which`` checkpoint
+    (:func:`run_checkpoint`) to ``dst``; returns (the source checkpoint, the tokenizer id)."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise MotionError("no such tokenizer run folder", str(d))
+    src = run_checkpoint(d, which)
+    if src is None:
+        raise MotionError("no tokenizer checkpoint (" + ("best.pt or last.pt" if which == "best" else "last.pt")
+                          + ") in this run folder", str(d))
+    return src, export_tokenizer(src, dst)
 
 
 def default_tokenizer_path() -> Path:

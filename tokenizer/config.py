@@ -125,8 +125,13 @@ def config_hash(cfg: TokenizerConfig) -> str:
 
 
 @dataclass
-class TrainConfig:
-    """One training run; stored in the checkpoint (not part of the config hash)."""
+class TokenizerTrainConfig:
+    """One training run; stored in the checkpoint (not part of the config hash).
+
+    Checkpoints keep it as a dict of its fields, never by class name, so the
+    ones written when it was called ``TrainConfig`` (the shipped tokenizer among
+    them) load as they are; fields a checkpoint lacks take their defaults and
+    fields this version does not know are dropped (:meth:`from_dict`)."""
 
     out: str = "runs/tokenizer"
     steps: int = 100_000
@@ -169,6 +174,6 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> "TokenizerTrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})

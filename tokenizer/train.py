@@ -6,20 +6,20 @@ decay to 10 % of the learning rate, gradient clipping, random windows drawn
 uniformly over the train clips, validation on sequential windows of the
 held-out clips every ``eval_every`` steps.
 
-Outputs in ``TrainConfig.out``: ``last.pt`` (atomic, written at every
+Outputs in ``TokenizerTrainConfig.out``: ``last.pt`` (atomic, written at every
 evaluation and at the end; resuming continues from it), ``best.pt`` (lowest
 validation MPJPE), ``tb/`` TensorBoard logs (losses, learning rate, codebook
 utilisation and perplexity over the last ``log_every`` steps, validation
 metrics). Resuming with a different :class:`TokenizerConfig` is an error; the
 data statistics of a resumed run are the checkpoint's, not recomputed.
 
-``TrainConfig.time_limit_s`` gives a run a wall-clock budget instead of (or
+``TokenizerTrainConfig.time_limit_s`` gives a run a wall-clock budget instead of (or
 as well as) a step count: the cosine schedule then advances with whichever of
 steps and time runs out first, and the run checkpoints and ends when its
 budget is spent, so a fixed amount of compute still gets a complete schedule
 (the number of steps reached is recorded in the checkpoint).
 
-``TrainConfig.ema_decay`` > 0 keeps an exponential moving average of the
+``TokenizerTrainConfig.ema_decay`` > 0 keeps an exponential moving average of the
 weights (Polyak averaging, as image tokenizers such as MAGVIT-v2 and
 diffusion models are trained): validation, ``best.pt`` and the tokenizing
 weights of ``last.pt`` are the average; ``last.pt`` also keeps the raw weights
@@ -42,7 +42,7 @@ from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats
 
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
-from .config import TokenizerConfig, TrainConfig
+from .config import TokenizerConfig, TokenizerTrainConfig
 from .data import ClipFeatures, WindowDataset, load_split, mix_parts
 from .losses import TokenizerLoss
 from .metrics import code_counts, evaluate_windows, perplexity, utilization
@@ -59,7 +59,7 @@ class TrainResult:
     last_losses: dict[str, float] = field(default_factory=dict)
     val: dict[str, Any] = field(default_factory=dict)
     resumed_from: int = 0
-    stopped_early: bool = False  # TrainConfig.time_limit_s ran out before TrainConfig.steps
+    stopped_early: bool = False  # TokenizerTrainConfig.time_limit_s ran out before TokenizerTrainConfig.steps
 
 
 class WeightAverage:
@@ -82,7 +82,7 @@ class WeightAverage:
             b_avg.copy_(b)
 
 
-def schedule_progress(step: int, elapsed_s: float, tcfg: TrainConfig) -> float:
+def schedule_progress(step: int, elapsed_s: float, tcfg: TokenizerTrainConfig) -> float:
     """Fraction of the run done after warm-up: by steps, or by wall-clock time
     when ``time_limit_s`` is set and runs out first (so a time-limited run
     still ends its cosine schedule at the end of its budget)."""
@@ -93,7 +93,7 @@ def schedule_progress(step: int, elapsed_s: float, tcfg: TrainConfig) -> float:
     return min(max(prog, 0.0), 1.0)
 
 
-def lr_at(step: int, tcfg: TrainConfig, elapsed_s: float = 0.0) -> float:
+def lr_at(step: int, tcfg: TokenizerTrainConfig, elapsed_s: float = 0.0) -> float:
     """Linear warm-up over ``warmup_steps``, then cosine decay to 10 %."""
     if tcfg.warmup_steps > 0 and step < tcfg.warmup_steps:
         return tcfg.lr * (step + 1) / tcfg.warmup_steps
@@ -101,7 +101,7 @@ def lr_at(step: int, tcfg: TrainConfig, elapsed_s: float = 0.0) -> float:
     return tcfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * prog)))
 
 
-def _writer(tcfg: TrainConfig):
+def _writer(tcfg: TokenizerTrainConfig):
     if not tcfg.tensorboard:
         return None
     from torch.utils.tensorboard import SummaryWriter
@@ -109,7 +109,7 @@ def _writer(tcfg: TrainConfig):
     return SummaryWriter(str(tcfg.out_dir / "tb"))
 
 
-def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: TrainConfig,
+def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: TokenizerTrainConfig,
                     resume: bool = True) -> TrainResult:
     """Train (or resume) a tokenizer on the clips under ``clips_dir``."""
     train_clips, val_clips, stats = load_split(clips_dir, cfg.fps, cfg.window, tcfg.val_fraction)
@@ -117,7 +117,7 @@ def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: Tr
 
 
 def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures], stats: FeatureStats,
-                   cfg: TokenizerConfig, tcfg: TrainConfig, resume: bool = True) -> TrainResult:
+                   cfg: TokenizerConfig, tcfg: TokenizerTrainConfig, resume: bool = True) -> TrainResult:
     """Train (or resume) on already loaded clips; ``stats`` normalise them (a
     resumed run uses its checkpoint's statistics instead)."""
     from tqdm import tqdm

@@ -1,10 +1,8 @@
-"""MotionBook tokenizer benchmark: 2D-LFQ vs 1D-LFQ vs VQ-512, and a codebook-size sweep.
+"""The MotionBook tokenizer benchmark: 2D-LFQ vs 1D-LFQ vs VQ-512, and a codebook-size sweep.
 
-    python scripts/tokenizer_sweep.py train  [--device cuda] [--workers 6] [--only GLOB] [--budget-scale 1]
-    python scripts/tokenizer_sweep.py eval   [--only GLOB] [--checkpoint best|last]
-    python scripts/tokenizer_sweep.py export NAME --out FILE [--checkpoint best|last]   # a shippable copy
-    python scripts/tokenizer_sweep.py report            # docs/tokenizer_sweep.{csv,md,png}
-    python scripts/tokenizer_sweep.py plan              # the runs, their budgets and their state
+The harness behind ``benchmarks/tokenizer_sweep.py`` (commands train, train-one, eval, report, plan);
+its functions take that command's parsed arguments (an ``argparse.Namespace`` with the fields of
+its flags). :mod:`.sweep_report` writes the tables and the plot.
 
 Data: Bandai clips (``--clips``, default out/bandai/clips): ``dataset-2_*``
 clips train (a 5 % hash split of them validates and picks ``best.pt``),
@@ -24,7 +22,7 @@ sets AdamW's decoupled weight decay of the runs it trains (default 0);
 ``--part-mix P`` gives each training window, with probability P, the arms of
 another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`);
 ``--ema-decay D`` validates and saves a moving average of the weights
-(``TrainConfig.ema_decay``).
+(``TokenizerTrainConfig.ema_decay``).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -37,23 +35,25 @@ finished, or that has a ``result.json``, is skipped (``--force`` retrains), an
 interrupted one resumes from ``last.pt``, and
 ``eval`` skips runs whose ``result.json`` matches their checkpoint. Runs live
 in ``--runs-dir`` (default runs/tokenizer_sweep/NAME: last.pt, best.pt, tb/,
-train.log, result.json).
+train.log, result.json). A run's shippable copy: ``motionlib export-tokenizer
+RUNS/NAME --out FILE``.
+
+Bad arguments (an unknown run, a bad ``--speeds``) raise ValueError.
 """
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import math
 import subprocess
-import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from .checkpoint import run_checkpoint
+from .sweep_report import trainer_validation
 
 TRAIN_PREFIX, EVAL_PREFIX = "dataset-2_", "dataset-1_"
 # --split styles: every third dataset-1 style, alphabetically from the second (55 clips of 10 contents; the
@@ -76,8 +76,8 @@ def clip_role(path: Path, split: str, held_out_styles: set[str]) -> str | None:
     return "eval" if split == "d2" or d1_style(path) in held_out_styles else "train"
 
 
-# TrainConfig fields set for every run by a flag of the same name (--weight-decay ...); train_all passes them on
-# to its worker processes, train_one into each run's TrainConfig
+# TokenizerTrainConfig fields set for every run by a flag of the same name (--weight-decay ...); train_all passes
+# them on to its worker processes, train_one into each run's TokenizerTrainConfig
 TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay")
 
 
@@ -111,13 +111,13 @@ class RunSpec:
                       **{k: v for k, v in extra.items() if v is not None})
 
     def train_config(self, out: Path, device: str, scale: float, threads: int, **overrides):
-        """The run's TrainConfig; ``overrides``: other TrainConfig fields (``train_overrides``)."""
-        from motionlib.tokenizer.config import TrainConfig
+        """The run's TokenizerTrainConfig; ``overrides``: its other fields (``train_overrides``)."""
+        from .config import TokenizerTrainConfig
 
-        return TrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
-                           warmup_steps=self.warmup, eval_every=2000, log_every=50, val_fraction=0.05,
-                           time_limit_s=self.budget_s * scale, device=device, num_threads=threads, progress=False,
-                           **overrides)
+        return TokenizerTrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
+                                    warmup_steps=self.warmup, eval_every=2000, log_every=50, val_fraction=0.05,
+                                    time_limit_s=self.budget_s * scale, device=device, num_threads=threads,
+                                    progress=False, **overrides)
 
 
 def build_plan() -> list[RunSpec]:
@@ -144,14 +144,14 @@ PLAN = build_plan()
 def spec_named(name: str | None) -> RunSpec:
     spec = next((r for r in PLAN if r.name == name), None)
     if spec is None:
-        raise SystemExit(f"unknown run {name!r} (see the plan command)")
+        raise ValueError(f"unknown run {name!r} (see the plan command)")
     return spec
 
 
 def select(pattern: str | None) -> list[RunSpec]:
     runs = [r for r in PLAN if pattern is None or fnmatch.fnmatch(r.name, pattern)]
     if not runs:
-        raise SystemExit(f"no run matches {pattern!r}; runs: {[r.name for r in PLAN]}")
+        raise ValueError(f"no run matches {pattern!r}; runs: {[r.name for r in PLAN]}")
     return runs
 
 
@@ -191,7 +191,7 @@ def speed_factors(args) -> list[float]:
     try:
         return [float(f) for f in args.speeds.split(",") if f.strip()]
     except ValueError:
-        raise SystemExit(f"--speeds takes comma-separated numbers, got {args.speeds!r}") from None
+        raise ValueError(f"--speeds takes comma-separated numbers, got {args.speeds!r}") from None
 
 
 def augmented_features(args, augment: str, clips=None) -> list:
@@ -200,7 +200,7 @@ def augmented_features(args, augment: str, clips=None) -> list:
     from motionlib.tokenizer.feature_cache import cached_clip_features
 
     if args.train_cache:
-        raise SystemExit("--mirror / --posture-copies / --speeds encode the augmented clips from --clips; "
+        raise ValueError("--mirror / --posture-copies / --speeds encode the augmented clips from --clips; "
                          "they cannot start from --train-cache")
     if clips is None:
         clips, _ = load_sets(args, need_eval=False)
@@ -271,8 +271,9 @@ def train_one(args, spec: RunSpec) -> dict:
     return out
 
 
-def train_all(args) -> None:
-    """Train every selected unfinished run, ``--workers`` subprocesses at a time."""
+def train_all(args, worker: Sequence[str]) -> None:
+    """Train every selected unfinished run, ``--workers`` subprocesses at a time. ``worker``: the command
+    (program and arguments) that runs ``train-one NAME ...`` with this harness's flags appended."""
     from tqdm import tqdm
 
     todo = []
@@ -305,7 +306,7 @@ def train_all(args) -> None:
         d = run_dir(args, spec)
         d.mkdir(parents=True, exist_ok=True)
         with open(d / "train.log", "a") as log:
-            rc = subprocess.call([sys.executable, __file__, "train-one", spec.name, *common], stdout=log,
+            rc = subprocess.call([*worker, "train-one", spec.name, *common], stdout=log,
                                  stderr=subprocess.STDOUT)
         return spec.name, rc
 
@@ -317,29 +318,10 @@ def train_all(args) -> None:
             if rc:
                 failed.append(name)
     if failed:
-        raise SystemExit(f"runs failed (see their train.log): {failed}")
+        raise RuntimeError(f"runs failed (see their train.log): {failed}")
 
 
 # ------------------------------------------------------------------------- eval
-def run_checkpoint(d: Path, which: str) -> Path | None:
-    """A run's checkpoint to evaluate or export: ``best`` (its best validation, else ``last.pt``) or ``last``."""
-    order = ["best.pt", "last.pt"] if which == "best" else ["last.pt"]
-    return next((d / n for n in order if (d / n).exists()), None)
-
-
-def export_run(args) -> None:
-    """``export NAME --out FILE``: the run's ``--checkpoint`` as a shippable tokenizer (no optimizer state)."""
-    from motionlib.tokenizer.checkpoint import export_tokenizer
-
-    spec = spec_named(args.name)
-    if args.out is None:
-        raise SystemExit("export needs --out FILE")
-    src = run_checkpoint(run_dir(args, spec), args.checkpoint)
-    if src is None:
-        raise SystemExit(f"{spec.name}: no checkpoint in {run_dir(args, spec)}")
-    print(f"{args.out}: {export_tokenizer(src, args.out)} from {src}")
-
-
 def uniform_ceiling(tokens: int, codebook: int) -> float:
     """Expected utilisation if ``tokens`` were drawn uniformly from ``codebook`` codes."""
     return 1.0 - math.exp(tokens * math.log1p(-1.0 / codebook)) if codebook > 1 else 1.0
@@ -352,7 +334,6 @@ def evaluate_run(args, spec: RunSpec, train, evals, eval_label: str) -> dict | N
     from motionlib.tokenizer.checkpoint import load_tokenizer
     from motionlib.tokenizer.losses import FeatureDenormalizer
     from motionlib.tokenizer.metrics import codebook_counts, evaluate_clips
-    from tokenizer_report import trainer_validation
 
     d = run_dir(args, spec)
     ck_path = run_checkpoint(d, args.checkpoint)
@@ -417,59 +398,3 @@ def show_plan(args) -> None:
         print(f"{spec.name:20s} {spec.preset:9s} codes {spec.config().codebook_size:6d} budget "
               f"{spec.budget_s * args.budget_scale:6.0f}s  step {step:6d}{' finished' if finished else ''}"
               f"{' evaluated' if done else ''}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["plan", "train", "train-one", "eval", "export", "report"])
-    p.add_argument("name", nargs="?", help="run name (train-one, export)")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best",
-                   help="eval / export: the run's best validation (best.pt) or its last step (last.pt)")
-    p.add_argument("--out", type=Path, help="export: the tokenizer file to write")
-    p.add_argument("--only", help="glob over run names, e.g. 'main_*'")
-    p.add_argument("--clips", type=Path, default=ROOT / "out/bandai/clips")
-    p.add_argument("--cache-dir", type=Path, default=ROOT / "out/tokenizer_cache")
-    p.add_argument("--train-cache", type=Path, help="ready feature cache of the training clips")
-    p.add_argument("--eval-cache", type=Path, help="ready feature cache of the evaluation clips")
-    p.add_argument("--eval-note", default="", help="note on the evaluation data, kept in the results")
-    p.add_argument("--split", choices=["d2", "styles"], default="d2",
-                   help="d2: train on dataset-2, evaluate on dataset-1; styles: see above")
-    p.add_argument("--held-out-styles", default=HELD_OUT_STYLES, help="--split styles: dataset-1 styles to evaluate on")
-    p.add_argument("--d1-repeat", type=int, default=4, help="--split styles: times each dataset-1 train clip counts")
-    p.add_argument("--mirror", action="store_true",
-                   help="augment training with the left-right mirror image of every training clip")
-    p.add_argument("--posture-copies", type=int, default=0,
-                   help="augment training with N copies of every training clip in other upper-body postures")
-    p.add_argument("--speeds", default="",
-                   help="augment training with a copy of every training clip at each of these speeds, e.g. 0.8,1.25")
-    p.add_argument("--runs-dir", type=Path, default=ROOT / "runs/tokenizer_sweep")
-    p.add_argument("--docs", type=Path, default=ROOT / "docs")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=1, help="runs trained at once")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    p.add_argument("--budget-scale", type=float, default=1.0, help="multiply every run's time budget")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay of every run trained")
-    p.add_argument("--part-mix", type=float, default=0.0,
-                   help="probability that a training window's arms come from another window of its batch")
-    p.add_argument("--ema-decay", type=float, default=0.0,
-                   help="> 0: validate and save an exponential moving average of the weights (e.g. 0.999)")
-    p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
-    args = p.parse_args(argv)
-    if args.command == "train-one":
-        train_one(args, spec_named(args.name))
-    elif args.command == "train":
-        train_all(args)
-    elif args.command == "eval":
-        eval_all(args)
-    elif args.command == "plan":
-        show_plan(args)
-    elif args.command == "export":
-        export_run(args)
-    else:
-        from tokenizer_report import write_report
-
-        write_report([r.name for r in PLAN], args.runs_dir, args.docs)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,9 @@
-"""Tables and plot of the tokenizer benchmark (``tokenizer_sweep.py report``).
+"""Tables and plot of the tokenizer benchmark (:mod:`.sweep`, ``benchmarks/tokenizer_sweep.py report``).
 
 Reads ``RUNS/NAME/result.json`` of every run that has been evaluated and
-writes (atomically) ``docs/tokenizer_sweep.csv`` (one row per run),
-``docs/tokenizer_sweep.md`` (the main comparison and the codebook-size
-sweep) and ``docs/tokenizer_sweep.png`` (MPJPE and codebook utilisation
+writes (atomically) ``DOCS/tokenizer_sweep.csv`` (one row per run),
+``DOCS/tokenizer_sweep.md`` (the main comparison and the codebook-size
+sweep) and ``DOCS/tokenizer_sweep.png`` (MPJPE and codebook utilisation
 against codebook size, LFQ vs VQ).
 """
 
@@ -163,7 +163,7 @@ def plot_png(rows: list[dict]) -> bytes:
 def write_report(names: list[str], runs_dir: Path, docs: Path) -> list[Path]:
     rows = load_results(names, runs_dir)
     if not rows:
-        raise SystemExit(f"no evaluated runs under {runs_dir}")
+        raise ValueError(f"no evaluated runs under {runs_dir}")
     out = [docs / "tokenizer_sweep.csv", docs / "tokenizer_sweep.md", docs / "tokenizer_sweep.png"]
     _write(out[0], csv_text(rows))
     _write(out[1], markdown(rows))

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# One GPU session: MuJoCo Warp throughput benchmark and/or tracker training.
+# Tracker work on a CUDA host: MuJoCo Warp throughput benchmark and/or tracker training, with what is
+# worth keeping copied into one folder ($OUT) that the caller takes back.
 #
-#   BENCH=1 TRAIN_MIN=8 bash scripts/gpu_session.sh
+#   OUT=/tmp/out BENCH=1 TRAIN_MIN=8 bash tools/offline-gpu/session.sh
 #
-# Assumes python3 can import torch (CUDA), mujoco, mujoco_warp, warp, rl_games,
-# gymnasium, tensorboard (e.g. wheels in /tmp/site on PYTHONPATH); installs
-# nothing. motionlib itself is made importable from this checkout through a
-# symlinked package tree (no pip, no build). Everything that must come back
-# goes to $OUT (<= 8 files):
+# Assumes python3 can import torch (CUDA), mujoco, mujoco_warp, warp, rl_games, gymnasium, tensorboard
+# (e.g. the packages that tools/offline-gpu/pack_site.sh carries, unpacked into a folder on PYTHONPATH);
+# installs nothing. motionlib itself is made importable from this checkout through a symlinked package
+# tree (package_tree.sh: no pip, no build). What comes back in $OUT (at most MAX_FILES files):
 #   session.log        versions, device, what ran and how long
 #   bench.txt          bench_warp table (BENCH=1)
 #   train.log          train-tracker output (TRAIN_MIN)
@@ -17,19 +17,26 @@
 #   summary.json       train-tracker summary
 #   tensorboard.tgz    TensorBoard event files
 #   policies_N.tar     every evaluated policy (RUN/policies/policy_epNNNNNN.pt) in the file slots left, to rank
-#                      on the CPU yardstick; an evenly spread subset (keeping the last) if not all fit
+#                      afterwards (`motionlib eval-tracker --policy ...`); an evenly spread subset (keeping the
+#                      last) if not all fit
 #
 # Environment:
+#   OUT                the folder that comes back (required)
 #   BENCH=1            run benchmarks/bench_warp.py --check: a CUDA-vs-CPU-MuJoCo parity check (4 worlds,
 #                      10 steps), then the table (BENCH_WORLDS, default "1024 4096 8192"; BENCH_STEPS;
 #                      killed after BENCH_TIMEOUT=300 s, training still follows)
 #   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
 #                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
-#   SESSION_S=570      wall-clock budget of the whole script (the device runs a command for at most 600 s):
-#                      training minutes are cut so that training, its final evaluation and the copies
+#   SESSION_S=570      wall-clock budget of the whole script, for hosts that limit how long one command may
+#                      run: training minutes are cut so that training, its final evaluation and the copies
 #                      end within it (90 s are kept for those)
+#   MAX_FILES=8        files that may come back in $OUT, for hosts that limit the files of one download
+#   MAX_FILE_MB=16     largest file that may come back (a larger one is dropped and logged), for hosts that
+#                      limit the size of one download
+#   PART_MB=15         size of each policies_N.tar
+#   RUN=/tmp/motionlib_gpu_run  the training run folder
 #   RESUME=path        rl-games checkpoint (.pth) to resume from; a curve.csv and policy_best.pt beside it
-#                      (an earlier session's $OUT) carry on: the curve continues, the best is kept unless beaten
+#                      (an earlier run's $OUT) carry on: the curve continues, the best is kept unless beaten
 #   INIT_POLICY=path   fine-tune from an exported policy (train-tracker --init-policy, e.g.
 #                      policies/data/default_tracker.pt) instead of resuming a checkpoint
 #   FEET_SLIP, ACTION_RATE  reward coefficients (train-tracker --feet-slip / --action-rate; the shipped
@@ -45,27 +52,29 @@
 set -uo pipefail
 
 : "${OUT:?set OUT to the folder that comes back}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 mkdir -p "$OUT"
 DEVICE="${DEVICE:-cuda}"
 TRAIN_CLIPS="${TRAIN_CLIPS:-out/tracker_sets/train}"
 EVAL_CLIPS="${EVAL_CLIPS:-out/tracker_sets/eval}"
 RUN="${RUN:-/tmp/motionlib_gpu_run}"
+MAX_FILES="${MAX_FILES:-8}"; MAX_FILE_MB="${MAX_FILE_MB:-16}"; PART_MB="${PART_MB:-15}"
 export PYTHONUNBUFFERED=1
 export WARP_CACHE_PATH="${WARP_CACHE_PATH:-/tmp/warp-cache}"
 LOG="$OUT/session.log"
 NOGRAPH=""; [ "${GRAPH:-1}" = "0" ] && NOGRAPH="--no-graph"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
-# Every evaluated policy (RUN/policies/policy_epNNNNNN.pt) comes back for ranking on the CPU yardstick:
-# tars of at most 15 MB in the file slots left (8 files in all); when they do not all fit, an evenly
-# spread subset that keeps the last one.
+# Every evaluated policy (RUN/policies/policy_epNNNNNN.pt) comes back for ranking afterwards: tars of at
+# most PART_MB in the file slots left (MAX_FILES in all); when they do not all fit, an evenly spread subset
+# that keeps the last one.
 pack_policies() {
   local pols=("$RUN"/policies/policy_ep*.pt)
   [ -f "${pols[0]}" ] || return 0
-  local slots=$(( 8 - $(ls "$OUT" | wc -l) )) size per cap n i k=0 part=1 chunk=()
-  size=$(stat -c %s "${pols[0]}"); per=$(( 15000000 / size )); [ "$per" -lt 1 ] && per=1
+  local slots=$(( MAX_FILES - $(ls "$OUT" | wc -l) )) size per cap n i k=0 part=1 chunk=()
+  size=$(stat -c %s "${pols[0]}"); per=$(( PART_MB * 1000000 / size )); [ "$per" -lt 1 ] && per=1
   cap=$(( slots * per )); n=${#pols[@]}
   if [ "$cap" -le 0 ]; then log "no file slot left for the ${n} policies"; return 0; fi
   local keep=()
@@ -81,7 +90,7 @@ pack_policies() {
   log "policies back: ${#keep[@]} of $n in $((part - 1)) tar(s): $(for f in "${keep[@]}"; do basename "$f" .pt; done | tr '\n' ' ')"
 }
 
-source "$REPO/scripts/gpu_package_tree.sh"  # motionlib importable from this checkout
+source "$HERE/package_tree.sh"  # motionlib importable from this checkout
 
 log "session start: DEVICE=$DEVICE BENCH=${BENCH:-0} TRAIN_MIN=${TRAIN_MIN:-0} RESUME=${RESUME:-none}"
 # -P: the checkout's own motionlib/ folder must not shadow the package tree above
@@ -119,7 +128,7 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   t0=$SECONDS
   args=(train-tracker --preset gpu --device "$DEVICE" --backend warp --clips "$TRAIN_CLIPS"
         --eval-clips "$EVAL_CLIPS" --out "$RUN" --minutes "$TRAIN_MIN" --quiet)
-  [ -z "${RESUME:-}" ] && rm -rf "$RUN"  # a fresh run (an earlier call on this machine may have left one)
+  [ -z "${RESUME:-}" ] && rm -rf "$RUN"  # a fresh run (an earlier one on this host may have left its folder)
   if [ -n "${RESUME:-}" ]; then
     args+=(--resume "$RESUME")
     mkdir -p "$RUN"
@@ -149,9 +158,11 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   pack_policies
 fi
 
-for f in "$OUT"/*; do  # what comes back: at most 16 MB a file
+for f in "$OUT"/*; do  # what comes back: at most MAX_FILE_MB a file
   size=$(stat -c %s "$f")
-  if [ "$size" -gt 16000000 ]; then log "dropping $(basename "$f"): $size bytes > 16 MB"; rm -f "$f"; fi
+  if [ "$size" -gt $(( MAX_FILE_MB * 1000000 )) ]; then
+    log "dropping $(basename "$f"): $size bytes > $MAX_FILE_MB MB"; rm -f "$f"
+  fi
 done
 log "session end: status $status; files: $(ls "$OUT" | tr '\n' ' ')"
 exit $status
