@@ -74,6 +74,6 @@ def run(args) -> int:
         print(f"warning: these clips' D135 features differ from the tokenizer's training data (mean |z| "
               f"{sh['mean_abs_z']:.2f} > {sh['warn_above']}, most in {part}, largest {sh['max_feature']}); expect a "
               f"higher reconstruction error than on data like its training set. Clips from another capture or "
-              f"another retargeter version shift; retrain with `motionlib train-tokenizer` on such clips.",
+              f"another version of the BVH fit shift; retrain with `motionlib train-tokenizer` on such clips.",
               file=sys.stderr)
     return rc

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the bundled sample clips.
-# Ingest (BVH -> SMPL retargeting) -> inspect -> D135 round trip -> tokens round trip -> render a video ->
+# Ingest (BVH -> SMPL fit) -> inspect -> D135 round trip -> tokens round trip -> render a video ->
 # physics refine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

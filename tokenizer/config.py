@@ -17,7 +17,7 @@ Defaults and where they come from:
   commitment weight (``vector_quantize_pytorch.LFQ`` defaults it to 0).
 * FK loss weight 5 (``w_fk``): the held-out error of the 2D-LFQ fell from
   41-42 mm (weight 1, T2M-GPT-style recipes) to 35.7 mm at the same
-  training length and 33.9 mm trained longer (README); the 1D
+  training length and 33.9 mm trained longer (docs/tokenizer.md); the 1D
   baselines keep weight 1, as they were benchmarked.
 * The defaults are the shipped 2D-LFQ tokenizer (preset ``lfq2d-14`` in
   :mod:`.presets`, which also holds the 1D baselines).
@@ -62,7 +62,7 @@ class TokenizerConfig:
     # at the same length, 33.9 mm trained longer
     w_fk: float = 5.0
     w_commit: float = 0.02  # commitment weight (LFQ and VQ)
-    w_entropy: float = 0.01  # LFQ entropy penalty weight (0.1 gave worse validation MPJPE, see README)
+    w_entropy: float = 0.01  # LFQ entropy penalty weight (0.1 gave worse validation MPJPE, docs/tokenizer.md)
     entropy_gamma: float = 1.0  # LFQ diversity gamma (weight of the codebook-entropy term)
     # LFQ entropy term on at most this many tokens per batch: its peak memory is about 7 x tokens x 2^d floats
     # (measured: ~460 MB for 2^14 codes at 1024 tokens, 2.7 GB for all 6144 tokens of a 64 x 64-frame batch)

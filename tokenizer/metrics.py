@@ -41,7 +41,7 @@ from .parts import PART_JOINTS, PART_NAMES, part_indices
 
 # Mean |z| of the per-feature means above which a set of clips is called shifted. Measured
 # with the first shipped tokenizer (trained on Bandai dataset-2): other dataset-2 clips 0.05;
-# dataset-1 (another capture session) 0.32; the same clips after the level-feet retargeter
+# dataset-1 (another capture session) 0.32; the same clips after the level-feet BVH fit
 # change 0.56 (dataset-2) and 0.87 (dataset-1). A few clips of one action differ from a
 # dataset's mean by themselves (with the shipped tokenizer, random dataset-2 clips: one clip
 # 0.45-0.73, 3 clips 0.26-0.37, 10 clips 0.15-0.24, 30 clips 0.09-0.14, 10th-90th

@@ -1,4 +1,4 @@
-"""Named tokenizer configurations: the models of the README benchmark.
+"""Named tokenizer configurations: the models of the tokenizer benchmark (docs/tokenizer.md).
 
 ``lfq2d-14`` is the shipped MotionBook tokenizer (2D-LFQ, 2^14 codes per
 (part, 4-frame) cell, 6 parts); ``lfq1d-14`` and ``vq1d-512`` are the 1D
@@ -13,7 +13,7 @@ shorter than 51 frames, so a 64-frame window would drop ~18 % of them);
 LFQ entropy weight 0.01 (0.1 -- MAGVIT-v2's image setting -- outweighed
 the reconstruction terms here); commitment 0.02 for both quantizer families.
 FK loss weight: 5 for the shipped 2D model (``TokenizerConfig.w_fk``), 1 for
-the 1D baselines (the README's benchmark trained every model with 1).
+the 1D baselines (the benchmark in docs/tokenizer.md trained every model with 1).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _COMMON = dict(window=32, depth=2, w_entropy=0.01, w_commit=0.02)
 
 PRESETS: dict[str, TokenizerConfig] = {
     "lfq2d-14": TokenizerConfig(kind="lfq2d", bits=14, width=64, **_COMMON),
-    # the 1D baselines as benchmarked in the README, with the FK loss weight of the time (1)
+    # the 1D baselines as benchmarked in docs/tokenizer.md, with the FK loss weight of the time (1)
     "lfq1d-14": TokenizerConfig(kind="lfq1d", bits=14, width=128, w_fk=1.0, **_COMMON),
     "vq1d-512": TokenizerConfig(kind="vq1d", vq_codebook_size=512, width=128, w_fk=1.0, **_COMMON),
 }

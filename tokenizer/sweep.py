@@ -90,7 +90,7 @@ class RunSpec:
     """One training run of the benchmark."""
 
     name: str
-    group: str  # "main" (README table) or "sweep" (codebook-size sweep)
+    group: str  # "main" (the main comparison table) or "sweep" (codebook-size sweep)
     preset: str  # tokenizer preset (motionlib.tokenizer.presets)
     bits: int = 14  # LFQ: codebook 2^bits
     codebook: int = 512  # VQ codebook size
