@@ -28,7 +28,7 @@ from motionlib.sim.tracking_env import TrackingEnv
 
 from .actor import TrackingActor, TrackingPolicy
 from .rlgames_env import TrackingVecEnv
-from .train_config import TrainConfig
+from .train_config import TrackerTrainConfig
 
 ENV_NAME = "motionlib_tracking"
 
@@ -45,7 +45,7 @@ def _atomic_rlgames_checkpoints() -> None:
     torch_ext.save_checkpoint = save_checkpoint
 
 
-def rlgames_params(cfg: TrainConfig, start_epoch: int = 0) -> dict:
+def rlgames_params(cfg: TrackerTrainConfig, start_epoch: int = 0) -> dict:
     """rl-games' parameters; ``start_epoch``: the epoch a resumed checkpoint ends at (rl-games counts on
     from it, so ``cfg.max_env_steps`` are the steps of this run, on top of the checkpoint's)."""
     p = cfg.ppo
@@ -90,7 +90,7 @@ def _register_env(make_env) -> None:
     env_configurations.register(ENV_NAME, {"vecenv_type": "MOTIONLIB", "env_creator": lambda **kw: None})
 
 
-def train(cfg: TrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
+def train(cfg: TrackerTrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
           progress: bool = True, names: list[str] | None = None) -> dict:
     """Train; returns a summary (best evaluation, env steps, paths). ``names``: each clip's name,
     which ``cfg.clip_weights`` match (default: the stem of the clip's source file)."""
@@ -163,7 +163,7 @@ def resume_checkpoint_for(path: str | Path, device: str, run_dir: Path) -> tuple
     return str(out), epoch
 
 
-def configure_agent(algo, cfg: TrainConfig) -> None:
+def configure_agent(algo, cfg: TrackerTrainConfig) -> None:
     """Settings rl-games has no option for, applied once its agent is built."""
     sigma = getattr(algo.model.a2c_network, "sigma", None)
     if isinstance(sigma, torch.nn.Parameter) and not cfg.ppo.learn_sigma:
@@ -198,7 +198,7 @@ def init_actor_from_policy(algo, policy: TrackingPolicy) -> None:
         rms.count.fill_(float(policy.info.get("env_steps", 0)) or 1e7)
 
 
-def end_critic_warmup(algo, cfg: TrainConfig, epoch: int) -> None:
+def end_critic_warmup(algo, cfg: TrackerTrainConfig, epoch: int) -> None:
     """After ``critic_warmup_epochs``, train the actor too, from the configured learning rate (the
     adaptive schedule raised it while the frozen actor's KL was 0)."""
     if cfg.init_policy and not cfg.resume and epoch == cfg.critic_warmup_epochs > 0:
@@ -210,7 +210,7 @@ def end_critic_warmup(algo, cfg: TrainConfig, epoch: int) -> None:
         print(f"[train-tracker] critic warm-up done after {epoch} epochs: training the actor", flush=True)
 
 
-def backend_config(cfg: TrainConfig):
+def backend_config(cfg: TrackerTrainConfig):
     """Physics backend settings for ``cfg.backend`` (threads on CPU, device for warp)."""
     if cfg.backend == "warp":
         from motionlib.sim.backend_warp import WarpBackendConfig
@@ -221,7 +221,7 @@ def backend_config(cfg: TrainConfig):
     return CpuBackendConfig(threads=cfg.threads)
 
 
-def export_policy(model_state: dict, cfg: TrainConfig, info: dict) -> TrackingPolicy:
+def export_policy(model_state: dict, cfg: TrackerTrainConfig, info: dict) -> TrackingPolicy:
     actor = TrackingActor.from_rlgames_state(model_state, cfg.ppo.units, cfg.ppo.activation)
     return TrackingPolicy(actor, cfg.tracking, cfg.humanoid, info)
 
@@ -266,6 +266,6 @@ def clip_weights(names: list[str], specs: list[str]) -> list[float]:
     return [next((w for rx, w in rules if rx.search(n)), 1.0) for n in names]
 
 
-def env_steps_per_epoch(cfg: TrainConfig) -> int:
+def env_steps_per_epoch(cfg: TrackerTrainConfig) -> int:
     return cfg.tracking.num_envs * cfg.ppo.horizon_length
 
