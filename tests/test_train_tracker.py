@@ -140,7 +140,7 @@ def test_a_gpu_runs_checkpoint_resumes_on_the_cpu(tmp_path, monkeypatch):
     to the CPU once (written beside the run), a CPU one is used as it is."""
     import torch.serialization as ser
 
-    from motionlib.policies.train import resume_checkpoint_for
+    from motionlib.policies.rlgames_adapter import resume_checkpoint_for
 
     blob = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "epoch": 363, "optimizer": {"lr": 1e-4}}
     cpu_ckpt = tmp_path / "cpu.pth"
