@@ -1,29 +1,39 @@
-"""rl-games observer: TensorBoard figures, progress bar, periodic deterministic
-evaluation and best-policy export (selection by evaluation, not last epoch)."""
+"""The training's statistics, evaluation and export: TensorBoard figures, progress bar, periodic
+deterministic evaluation and best-policy export (selection by evaluation, not last epoch).
+
+:class:`TrackingObserver` is an :class:`~motionlib.policies.rlgames_adapter.EpochObserver`: the PPO
+trainer calls it at the start, after each env step and at each epoch's end, and it reads the running
+training through a :class:`~motionlib.policies.rlgames_adapter.PPORun`."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rl_games.common.algo_observer import AlgoObserver
 from tqdm import tqdm
 
 from motionlib.motion.clip import Motion
 
+from .export import append_curve, export_policy, read_curve
+from .rollout import rollout
+from .train_config import TrackerTrainConfig
 
-class TrackingObserver(AlgoObserver):
-    def __init__(self, cfg, eval_clips: list[Motion], holder: dict, progress: bool = True, setup=None,
-                 on_epoch=None):
-        """``setup(algo)``: called once the rl-games agent is built (before training);
-        ``on_epoch(algo, epoch)``: after each epoch's statistics."""
-        super().__init__()
-        self.setup = setup
-        self.on_epoch = on_epoch
+if TYPE_CHECKING:
+    from .rlgames_adapter import PPORun
+
+
+class TrackingObserver:
+    """Per-epoch training figures (TensorBoard, progress bar or log lines), the clip curriculum, the
+    wall-clock limit and, every ``cfg.eval_every_epochs``, a deterministic evaluation on ``eval_clips``
+    whose policy is exported (``policy_last.pt``, ``policies/``, ``policy_best.pt`` when it is the best)."""
+
+    def __init__(self, cfg: TrackerTrainConfig, eval_clips: list[Motion], progress: bool = True):
         self.cfg = cfg
         self.eval_clips = eval_clips
-        self.holder = holder
         self.progress = progress
+        self.run: PPORun | None = None
+        self.writer = None
         self.best: dict | None = self._previous_best() if cfg.resume else None
         self.history: list[dict] = []  # deterministic evaluations
         self.train_history: list[dict] = []  # per epoch: mean step reward, episode length, train success
@@ -33,13 +43,10 @@ class TrackingObserver(AlgoObserver):
     def _previous_best(self) -> dict | None:
         """A resumed run in the same folder keeps the earlier evaluations' best
         (policy_best.pt is only replaced by a better one)."""
-        import csv
-
         curve = self.cfg.run_dir / "curve.csv"
         if not (curve.is_file() and (self.cfg.run_dir / "policy_best.pt").is_file()):
             return None
-        rows = [{"success_rate": float(r["success_rate"]), "g_mpjpe_mm": float(r["g_mpjpe_mm"]),
-                 "env_steps": int(r["env_steps"]), "epoch": int(r["epoch"])} for r in csv.DictReader(open(curve))]
+        rows = read_curve(curve)
         return max(rows, key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"])) if rows else None
 
     def _reset_stats(self) -> None:
@@ -56,15 +63,12 @@ class TrackingObserver(AlgoObserver):
         self.body_dist_sum = 0
         self.step_reward = 0
 
-    def after_init(self, algo) -> None:
-        self.algo = algo
-        if self.setup is not None:
-            self.setup(algo)
-        self.writer = algo.writer
-        self.bar = tqdm(total=algo.max_epochs, desc="train-tracker", unit="epoch", disable=not self.progress)
-        vec = self.holder.get("vec")
-        if self.writer is not None and vec is not None:
-            env = vec.env
+    def start(self, run: PPORun) -> None:
+        self.run = run
+        self.writer = run.writer
+        self.bar = tqdm(total=run.max_epochs, desc="train-tracker", unit="epoch", disable=not self.progress)
+        if self.writer is not None:
+            env = run.env
             dev = str(env.device)
             if env.device.type == "cuda":
                 import torch
@@ -72,9 +76,7 @@ class TrackingObserver(AlgoObserver):
                 dev += f" ({torch.cuda.get_device_name(env.device)})"
             self.writer.add_text("run/device", f"backend {env.backend.name}, device {dev}, {env.num_envs} envs", 0)
 
-    def process_infos(self, infos, done_indices) -> None:
-        if not isinstance(infos, dict) or "terms" not in infos:
-            return
+    def step(self, infos: dict) -> None:
         for k, v in infos["terms"].items():
             self.terms[k] = self.terms.get(k, 0) + v
         self.n_term_samples += 1
@@ -106,19 +108,18 @@ class TrackingObserver(AlgoObserver):
             "terms": {key: f(v) / k for key, v in self.terms.items()},
         }
 
-    def after_print_stats(self, frame, epoch_num, total_time) -> None:
+    def epoch_end(self, frame: int, epoch_num: int) -> None:
         w = self.writer
-        vec = self.holder.get("vec")
+        env = self.run.env
         e = self._epoch_figures()
         self.train_history.append({
             "env_steps": int(frame), "epoch": int(epoch_num), "reward": e["reward"],
             "episode_length": e["episode_length"], "episode_return": e["episode_return"],
             "train_success": e["train_success"],
         })
-        self._advance_curriculum(vec, e["episodes"])
-        if vec is not None:
-            self.train_history[-1]["active_clips"] = vec.env.sampler.active_clips
-        rate = vec.steps_per_second() if vec is not None else None
+        self._advance_curriculum(env.sampler, e["episodes"])
+        self.train_history[-1]["active_clips"] = env.sampler.active_clips
+        rate = self.run.steps_per_second()
         if w is not None:
             w.add_scalar("episodes/step_reward", e["reward"], frame)
             for k, v in e["terms"].items():
@@ -129,55 +130,46 @@ class TrackingObserver(AlgoObserver):
                 w.add_scalar("episodes/return", e["episode_return"], frame)
             w.add_scalar("episodes/mean_body_dist_m", e["body_dist"], frame)
             w.add_scalar("sim/blowups", e["blowups"], frame)
-            if vec is not None:
-                w.add_scalar("curriculum/active_clips", vec.env.sampler.active_clips, frame)
-                w.add_scalar("perf/env_steps_per_s", rate, frame)
-                w.add_scalar("sim/blowups_total", float(vec.env.total_blowups), frame)
-                overflows = getattr(vec.env.backend, "overflows", None)
-                if overflows is not None:
-                    w.add_scalar("sim/overflows_total", float(overflows), frame)
+            w.add_scalar("curriculum/active_clips", env.sampler.active_clips, frame)
+            w.add_scalar("perf/env_steps_per_s", rate, frame)
+            w.add_scalar("sim/blowups_total", float(env.total_blowups), frame)
+            overflows = getattr(env.backend, "overflows", None)
+            if overflows is not None:
+                w.add_scalar("sim/overflows_total", float(overflows), frame)
         if not self.progress and epoch_num % 10 == 0:  # quiet runs (logs): one line per 10 epochs
             print(f"[train-tracker] epoch {epoch_num} env steps {int(frame):,} "
-                  f"{rate if rate is not None else float('nan'):,.0f} env-steps/s train success {e['train_success']:.3f} "
+                  f"{rate:,.0f} env-steps/s train success {e['train_success']:.3f} "
                   f"episode length {e['episode_length']:.1f} step reward {e['reward']:.3f} "
                   f"blowups {e['blowups']:.0f} ({time.time() - self.t0:.0f} s)", flush=True)
         if self.progress:
             sr = e["train_success"]
-            self.bar.set_postfix(steps=f"{frame:.3g}", train_success=f"{sr:.2f}",
-                                 sps=f"{rate:.3g}" if rate is not None else "-",
+            self.bar.set_postfix(steps=f"{frame:.3g}", train_success=f"{sr:.2f}", sps=f"{rate:.3g}",
                                  best=f"{self.best['success_rate']:.2f}" if self.best else "-")
             self.bar.update(1)
         self._reset_stats()
-        if self.on_epoch is not None:
-            self.on_epoch(self.algo, int(epoch_num))
         self._check_time_limit(epoch_num)
         every = self.cfg.eval_every_epochs
-        if every > 0 and (epoch_num % every == 0 or epoch_num >= self.algo.max_epochs):
+        if every > 0 and (epoch_num % every == 0 or epoch_num >= self.run.max_epochs):
             self.evaluate(frame, epoch_num)
 
     def _check_time_limit(self, epoch_num: int) -> None:
-        """End training cleanly once ``cfg.max_minutes`` have passed: rl-games then
+        """End training cleanly once ``cfg.max_minutes`` have passed: the trainer then
         saves its checkpoint and returns after this epoch (and we evaluate it)."""
-        limit = getattr(self.cfg, "max_minutes", None)
-        if limit and time.time() - self.t0 >= 60.0 * limit and epoch_num < self.algo.max_epochs:
+        limit = self.cfg.max_minutes
+        if limit and time.time() - self.t0 >= 60.0 * limit and epoch_num < self.run.max_epochs:
             print(f"[train-tracker] time limit of {limit:g} min reached at epoch {epoch_num}: stopping")
-            self.algo.max_epochs = epoch_num
+            self.run.stop_after(epoch_num)
 
-    def _advance_curriculum(self, vec, episodes: float) -> None:
+    def _advance_curriculum(self, sampler, episodes: float) -> None:
         """Double the active clip set when this epoch's training success is high enough."""
-        if vec is None or self.cfg.curriculum_clips <= 0:
+        if self.cfg.curriculum_clips <= 0:
             return
-        sampler = vec.env.sampler
         sr = self.train_history[-1]["train_success"]
         if episodes >= 32 and sr >= self.cfg.curriculum_success and sampler.active_clips < sampler.num_clips:
             sampler.set_active_clips(2 * sampler.active_clips)
 
     def evaluate(self, frame: int, epoch_num: int) -> dict:
-        from .rollout import rollout
-        from .train import append_curve, export_policy
-
-        state = {k: v.detach().cpu() for k, v in self.algo.model.state_dict().items()}
-        policy = export_policy(state, self.cfg, {"env_steps": int(frame), "epoch": int(epoch_num)})
+        policy = export_policy(self.run.model_state(), self.cfg, {"env_steps": int(frame), "epoch": int(epoch_num)})
         res = rollout(policy, self.eval_clips, threads=self.cfg.threads)
         success = float(np.mean([r.success for r in res]))
         errs = [np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).mean() for r in res]
@@ -206,6 +198,6 @@ class TrackingObserver(AlgoObserver):
     def summary(self) -> dict:
         if self.progress:
             self.bar.close()
-        if getattr(self, "writer", None) is not None:
-            self.writer.flush()  # rl-games never closes its writer: the last figures must reach the event file
+        if self.writer is not None:
+            self.writer.flush()  # the trainer never closes its writer: the last figures must reach the event file
         return {"best": self.best, "history": self.history, "train_history": self.train_history}

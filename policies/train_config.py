@@ -15,7 +15,7 @@ class PPOConfig:
 
     Exploration noise is fixed (``learn_sigma=False`` freezes rl-games'
     state-independent log-std parameter, which its ``fixed_sigma`` option
-    still trains): issue B's experiment saw late collapses with learned noise.
+    still trains): an earlier experiment saw late collapses with learned noise.
     With noise this small (std 0.05 rad of PD target) a constant 2e-4 learning
     rate moved the policy by a KL of 0.2-1.4 per minibatch pass (PPO runs
     usually sit near 0.01) and single-clip training stalled at ~21-step
@@ -41,7 +41,9 @@ class PPOConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrackerTrainConfig:
+    """Everything a tracking-policy training run needs; written to ``OUT/config.json`` (``asdict``)."""
+
     clips: list[str] = field(default_factory=list)  # clip files / folders (motionlib .npz)
     eval_clips: list[str] = field(default_factory=list)  # defaults to the training clips
     out: str = "runs/tracker"
@@ -83,8 +85,8 @@ class TrainConfig:
 PRESETS = ("cpu", "gpu")
 
 
-def preset(name: str, **overrides) -> TrainConfig:
-    """Named starting configurations; ``overrides`` replace TrainConfig fields.
+def preset(name: str, **overrides) -> TrackerTrainConfig:
+    """Named starting configurations; ``overrides`` replace TrackerTrainConfig fields.
 
     ``cpu``: the defaults (64 envs, MuJoCo rollout threads).
     ``gpu``: thousands of MuJoCo Warp worlds on one CUDA device. 4096 envs x
@@ -94,16 +96,16 @@ def preset(name: str, **overrides) -> TrainConfig:
     the deterministic evaluation (CPU MuJoCo, all cores) runs every 100
     epochs (~13M env steps) instead of 25."""
     if name == "cpu":
-        cfg = TrainConfig()
+        cfg = TrackerTrainConfig()
     elif name == "gpu":
-        cfg = TrainConfig(device="cuda", backend="warp", max_env_steps=2_000_000_000, eval_every_epochs=100,
-                          save_every_epochs=50,
-                          tracking=TrackingConfig(num_envs=4096),
-                          ppo=PPOConfig(horizon_length=32, minibatches=4, mini_epochs=5))
+        cfg = TrackerTrainConfig(device="cuda", backend="warp", max_env_steps=2_000_000_000, eval_every_epochs=100,
+                                 save_every_epochs=50,
+                                 tracking=TrackingConfig(num_envs=4096),
+                                 ppo=PPOConfig(horizon_length=32, minibatches=4, mini_epochs=5))
     else:
         raise ValueError(f"unknown preset {name!r} (available: {', '.join(PRESETS)})")
     for k, v in overrides.items():
         if not hasattr(cfg, k):
-            raise ValueError(f"TrainConfig has no field {k!r}")
+            raise ValueError(f"TrackerTrainConfig has no field {k!r}")
         setattr(cfg, k, v)
     return cfg

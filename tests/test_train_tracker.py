@@ -26,10 +26,10 @@ def walk_clip():
 def test_short_training_raises_the_reward(walk_clip, tmp_path):
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.train import train
-    from motionlib.policies.train_config import PPOConfig, TrainConfig
+    from motionlib.policies.train_config import PPOConfig, TrackerTrainConfig
     from motionlib.sim.tracking_config import TrackingConfig
 
-    cfg = TrainConfig(out=str(tmp_path / "run"), max_env_steps=32 * 16 * 40, eval_every_epochs=20, threads=2,
+    cfg = TrackerTrainConfig(out=str(tmp_path / "run"), max_env_steps=32 * 16 * 40, eval_every_epochs=20, threads=2,
                       tracking=TrackingConfig(num_envs=32, seed=0),
                       ppo=PPOConfig(units=(128, 64), horizon_length=16, learning_rate=5e-4, minibatches=2))
     summary = train(cfg, [walk_clip], progress=False)
@@ -100,7 +100,7 @@ def test_fine_tuning_starts_from_an_exported_policy(walk_clip, tmp_path):
 
     from motionlib.policies.actor import TrackingActor, TrackingPolicy
     from motionlib.policies.train import train
-    from motionlib.policies.train_config import PPOConfig, TrainConfig
+    from motionlib.policies.train_config import PPOConfig, TrackerTrainConfig
     from motionlib.sim.humanoid import HumanoidConfig
     from motionlib.sim.tracking_config import RewardConfig, TrackingConfig
     from motionlib.sim.tracking_terms import self_obs_dim, task_obs_dim
@@ -117,7 +117,7 @@ def test_fine_tuning_starts_from_an_exported_policy(walk_clip, tmp_path):
 
     def run(epochs: int) -> TrackingPolicy:
         out = tmp_path / f"run{epochs}"
-        cfg = TrainConfig(out=str(out), max_env_steps=8 * 8 * epochs, eval_every_epochs=epochs, threads=2,
+        cfg = TrackerTrainConfig(out=str(out), max_env_steps=8 * 8 * epochs, eval_every_epochs=epochs, threads=2,
                           init_policy=str(init), critic_warmup_epochs=2, tracking=tracking,
                           humanoid=HumanoidConfig(self_collision=False),
                           ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
@@ -140,7 +140,7 @@ def test_a_gpu_runs_checkpoint_resumes_on_the_cpu(tmp_path, monkeypatch):
     to the CPU once (written beside the run), a CPU one is used as it is."""
     import torch.serialization as ser
 
-    from motionlib.policies.train import resume_checkpoint_for
+    from motionlib.policies.rlgames_adapter import resume_checkpoint_for
 
     blob = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "epoch": 363, "optimizer": {"lr": 1e-4}}
     cpu_ckpt = tmp_path / "cpu.pth"
@@ -168,12 +168,12 @@ def test_a_resumed_run_trains_its_own_steps(walk_clip, tmp_path):
     """--resume continues the checkpoint's epoch count; --steps are the steps of the resumed run, on top
     of the checkpoint's (they used to count from zero, so a resume of a long run stopped after one epoch)."""
     from motionlib.policies.train import train
-    from motionlib.policies.train_config import PPOConfig, TrainConfig
+    from motionlib.policies.train_config import PPOConfig, TrackerTrainConfig
     from motionlib.sim.humanoid import HumanoidConfig
     from motionlib.sim.tracking_config import TrackingConfig
 
-    def cfg(out: str, epochs: int, resume: str | None = None) -> TrainConfig:
-        return TrainConfig(out=str(tmp_path / out), max_env_steps=4 * 8 * epochs, eval_every_epochs=100,
+    def cfg(out: str, epochs: int, resume: str | None = None) -> TrackerTrainConfig:
+        return TrackerTrainConfig(out=str(tmp_path / out), max_env_steps=4 * 8 * epochs, eval_every_epochs=100,
                            save_every_epochs=100, threads=1, resume=resume,
                            tracking=TrackingConfig(num_envs=4, seed=0), humanoid=HumanoidConfig(self_collision=False),
                            ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
