@@ -9,7 +9,6 @@ name it, e.g. the device a resumed run moved to. Drawn with matplotlib's Agg bac
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
 
-CURVE_COLUMNS = ("env_steps", "success_rate", "g_mpjpe_mm")
+from . import export
+
 TRAIN_SUCCESS_TAG = "episodes/train_success_rate"
 
 
@@ -39,20 +39,13 @@ def parse_segment(spec: str) -> Segment:
 
 
 def read_curve(run: str | os.PathLike) -> list[dict[str, float]]:
-    """The rows of ``run/curve.csv`` as numbers; MotionError naming the file when it is missing or bad."""
+    """The evaluations of ``run/curve.csv`` (:func:`export.read_curve`); MotionError naming the file when it
+    is missing, bad or has no evaluation yet."""
     path = Path(run) / "curve.csv"
-    if not path.is_file():
-        raise MotionError("no learning curve (curve.csv) in this run folder", str(path))
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        out = [{k: float(r[k]) for k in CURVE_COLUMNS} for r in rows]
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
-        raise MotionError(f"not a tracker learning curve: needs numeric columns {list(CURVE_COLUMNS)} ({e})",
-                          str(path)) from None
-    if not out:
+    rows = export.read_curve(path)
+    if not rows:
         raise MotionError("the learning curve has no evaluation yet", str(path))
-    return out
+    return rows
 
 
 def train_success(run: str | os.PathLike) -> dict[int, float]:

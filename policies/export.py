@@ -7,9 +7,11 @@ per deterministic evaluation (env steps, epoch, success rate, G-MPJPE, seconds s
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from motionlib.motion.atomic import atomic_path
+from motionlib.motion.errors import MotionError
 
 from .actor import TrackingActor, TrackingPolicy
 from .train_config import TrackerTrainConfig
@@ -36,7 +38,17 @@ def append_curve(path: Path, row: dict) -> None:
             w.writerows(rows)
 
 
-def read_curve(path: Path) -> list[dict]:
-    """The evaluations of the curve at ``path`` (env steps, epoch, success rate, G-MPJPE)."""
-    return [{"success_rate": float(r["success_rate"]), "g_mpjpe_mm": float(r["g_mpjpe_mm"]),
-             "env_steps": int(r["env_steps"]), "epoch": int(r["epoch"])} for r in csv.DictReader(open(path))]
+def read_curve(path: str | os.PathLike) -> list[dict]:
+    """The evaluations of the curve at ``path`` (env steps and epoch as int, success rate and G-MPJPE as
+    float); MotionError naming the file when it is missing or not a learning curve."""
+    path = Path(path)
+    if not path.is_file():
+        raise MotionError("no learning curve (curve.csv) in this run folder", str(path))
+    try:
+        with open(path, newline="") as fh:
+            return [{"env_steps": int(float(r["env_steps"])), "epoch": int(float(r["epoch"])),
+                     "success_rate": float(r["success_rate"]), "g_mpjpe_mm": float(r["g_mpjpe_mm"])}
+                    for r in csv.DictReader(fh)]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
+        raise MotionError(f"not a tracker learning curve: needs numeric columns {list(CURVE_FIELDS[:4])} ({e})",
+                          str(path)) from None
