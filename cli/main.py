@@ -23,7 +23,7 @@ from motionlib import __version__
 
 # Order here is the order in `motionlib --help`.
 COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "train-tracker", "eval-tracker", "refine",
-            "train-tokenizer", "tokenize", "detokenize", "eval-tokenizer")
+            "train-tokenizer", "tokenize", "detokenize", "eval-tokenizer", "train-lm", "generate", "caption")
 
 
 def build_parser() -> argparse.ArgumentParser:
