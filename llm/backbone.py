@@ -82,7 +82,8 @@ def load_tokenizer(source: BackboneSource):
     try:
         tok = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.gguf_file, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise MotionError(f"cannot load the backbone's tokenizer ({str(e).splitlines()[0]})", str(source.path)) from None
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MotionError(f"cannot load the backbone's tokenizer ({first})", str(source.path)) from None
     if tok.pad_token_id is None:  # padding is masked out of the loss; any existing token will do
         tok.pad_token = tok.eos_token
     return tok

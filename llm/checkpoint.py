@@ -99,7 +99,7 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     cfg = LMTrainConfig.from_dict(meta["config"])
     bb = backbone if backbone is not None else cfg.backbone
     if meta["kind"] == "lora":
-        lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout)
+        lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False)
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
@@ -117,7 +117,7 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     else:
         from transformers import AutoModelForCausalLM
 
-        lm = build_lm(bb, cfg.vocab, lora=False)
+        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False)
         folder = p / "model"
         try:
             lm.model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)

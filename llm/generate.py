@@ -2,8 +2,8 @@
 
 Motion is written by a decoding loop of its own (:func:`sample_motion_ids`): the prompt is followed by
 ``<mot>``, and each next token is chosen among the motion codes only, plus ``</mot>`` at a step boundary,
-by computing the output layer for those rows alone (16,386 of SmolLM2's 65,538 with the motion vocabulary):
-the first speed lever, and a guarantee that what comes out decodes. With ``restrict=False`` the model writes
+by computing the output layer for those rows alone (16,385 of the 65,538 SmolLM2 has with the motion
+vocabulary): the first speed lever, and a guarantee that what comes out decodes. With ``restrict=False`` the model writes
 its answer freely through transformers' ``generate`` (the whole output layer; it must open ``<mot>``
 itself), which is the baseline the lever is measured against.
 

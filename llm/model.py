@@ -51,14 +51,19 @@ def lora_config(vocab: MotionVocab, r: int, alpha: int, dropout: float):
 
 
 def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 16, alpha: int = 32,
-             dropout: float = 0.0, device: str = "cpu") -> MotionLM:
-    """A trainable model: the backbone, its vocabulary extended, LoRA-wrapped (or fully trainable)."""
+             dropout: float = 0.0, device: str = "cpu", init_rows: bool = True) -> MotionLM:
+    """A trainable model: the backbone, its vocabulary extended, LoRA-wrapped (or fully trainable).
+    ``init_rows=False``: the new rows get the plain initialisation (no mean resizing), for a checkpoint to set."""
     model, tok = load_backbone(backbone)
-    vocab = MotionVocab.extend(tok, model, spec)
+    vocab = MotionVocab.extend(tok, model, spec, init_rows)
     if lora:
+        import warnings
+
         from peft import get_peft_model
 
-        model = get_peft_model(model, lora_config(vocab, r, alpha, dropout))
+        with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, lora_config(vocab, r, alpha, dropout))
     else:
         for p in model.parameters():
             p.requires_grad_(True)

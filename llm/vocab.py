@@ -75,8 +75,9 @@ class MotionVocab:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def extend(cls, tokenizer, model=None, spec: VocabSpec | None = None) -> "MotionVocab":
-        """Add the motion tokens to ``tokenizer`` (unless present) and resize ``model``'s embeddings to it."""
+    def extend(cls, tokenizer, model=None, spec: VocabSpec | None = None, init_rows: bool = True) -> "MotionVocab":
+        """Add the motion tokens to ``tokenizer`` (unless present) and resize ``model``'s embeddings to it;
+        ``init_rows=False`` skips the mean resizing (for rows that a checkpoint then sets)."""
         from tokenizers import AddedToken
 
         spec = spec or VocabSpec()
@@ -85,7 +86,7 @@ class MotionVocab:
             tokenizer.add_tokens([AddedToken(n, special=True, normalized=False) for n in names])
         vocab = cls.of(tokenizer, spec)
         if model is not None:
-            resize_embeddings(model, len(tokenizer))
+            resize_embeddings(model, len(tokenizer), init_rows)
         return vocab
 
     @classmethod
@@ -176,11 +177,11 @@ class MotionVocab:
         return out
 
 
-def resize_embeddings(model, n: int) -> None:
-    """Grow ``model``'s (tied) input and output embeddings to ``n`` rows; new rows start at the mean of the old
-    ones plus small noise (transformers' mean resizing)."""
+def resize_embeddings(model, n: int, mean_resizing: bool = True) -> None:
+    """Grow ``model``'s (tied) input and output embeddings to ``n`` rows; with ``mean_resizing`` new rows are
+    drawn around the mean of the old ones (transformers' mean resizing)."""
     if model.get_input_embeddings().weight.shape[0] != n:
-        model.resize_token_embeddings(n, mean_resizing=True)
+        model.resize_token_embeddings(n, mean_resizing=mean_resizing)
 
 
 def code_overlap(indices: np.ndarray, codebook_size: int = 2**14) -> dict:
