@@ -1,1 +1,1 @@
-"""motionlib.llm (see the open issues for what lands here)."""
+"""motionlib.llm: a language model that reads and writes MotionBook tokens (see README.md in this folder)."""

@@ -1,0 +1,79 @@
+"""``motionlib generate "a person waves" -o out.npz [--seconds 4] [--seed 0]``: text -> a motion clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from motionlib.cli.common import add_json_flag, print_json
+
+
+def add_lm_flags(p) -> None:
+    """``--model`` (a train-lm checkpoint), ``--backbone``, ``--tokenizer``, ``--device``, ``--seed``."""
+    p.add_argument("--model", required=True, help="train-lm checkpoint folder (RUN or RUN/last)")
+    p.add_argument("--backbone", default=None, help="where the model's backbone is, when not where it was trained")
+    p.add_argument("--tokenizer", default=None, help="MotionBook checkpoint (default: $MOTIONLIB_TOKENIZER, else "
+                                                     "the shipped one); must be the one the model was trained on")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same output")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0: all)")
+    p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="generate a motion clip from a text prompt",
+                       description="Write a motion clip (30 fps; meta holds the prompt and the seed) for PROMPT "
+                                   "with a model trained by `motionlib train-lm`.")
+    p.add_argument("prompt", help="what the person does, e.g. \"a person waves with the right hand\"")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output clip (.npz)")
+    p.add_argument("--seconds", type=float, default=None, help="length of the motion (default: the model ends it)")
+    p.add_argument("--max-seconds", type=float, default=10.0, help="longest motion when --seconds is not given")
+    p.add_argument("--tries", type=int, default=3, help="draws (seeds seed, seed+1, ...) before giving up")
+    p.add_argument("--no-restrict", action="store_true",
+                   help="let the model write over its whole vocabulary (slower; the baseline of the restricted "
+                        "output layer)")
+    add_lm_flags(p)
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def load_cli_lm(args):
+    """(language model, MotionBook model, MotionBook checkpoint), checked to belong together."""
+    from motionlib.cli.common import load_cli_tokenizer
+    from motionlib.llm.checkpoint import load_lm
+    from motionlib.motion.errors import MotionError
+
+    lm, meta = load_lm(args.model, args.device, backbone=args.backbone)
+    tmodel, ck = load_cli_tokenizer(args)
+    if meta.get("tokenizer_id") and meta["tokenizer_id"] != ck.tokenizer_id:
+        raise MotionError(f"the model was trained on tokenizer {meta['tokenizer_id']}, not {ck.tokenizer_id} "
+                          "(pass --tokenizer)", meta["path"])
+    return lm, tmodel, ck
+
+
+def run(args) -> int:
+    import time
+
+    from motionlib.llm.generate import GenConfig, generate_motion
+    from motionlib.llm.motion_tokens import grid_to_motion
+    from motionlib.motion.io import save_motion
+
+    lm, tmodel, ck = load_cli_lm(args)
+    cfg = GenConfig(seconds=args.seconds, max_seconds=args.max_seconds, temperature=args.temperature,
+                    top_k=args.top_k, greedy=args.greedy, seed=args.seed, tries=args.tries,
+                    restrict=not args.no_restrict, steps_per_second=ck.config.fps / ck.config.alpha)
+    t0 = time.perf_counter()
+    grid, info = generate_motion(lm, args.prompt, cfg)
+    seconds = time.perf_counter() - t0
+    clip = grid_to_motion(grid, tmodel, ck, meta={"prompt": args.prompt, "generated": {
+        "model": str(args.model), "seed": info["seed"], "tries": info["tries"], "tokenizer_id": ck.tokenizer_id}},
+        source=f"generate: {args.prompt}")
+    save_motion(clip, args.out)
+    result = {"clip": str(args.out), "prompt": args.prompt, "frames": clip.num_frames, "fps": clip.fps,
+              "duration_s": clip.duration, "seed": info["seed"], "tries": info["tries"],
+              "generation_s": round(seconds, 3), "motion_s_per_s": clip.duration / max(seconds, 1e-9)}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"generate: {clip.duration:.2f} s of motion ({clip.num_frames} frames) in {seconds:.2f} s -> {args.out}")
+    return 0

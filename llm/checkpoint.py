@@ -1,0 +1,143 @@
+"""Language-model checkpoints: one folder, written atomically.
+
+``<run>/last/`` (and the shipped form, the same without ``trainer.pt``) holds
+
+* ``lm.json``: format/version, the :class:`~.config.LMTrainConfig`, the step, the MotionBook tokenizer id
+  the model reads and writes, ``kind`` ("lora" or "full"), the last validation loss;
+* ``adapter/`` (LoRA: peft's ``adapter_model.safetensors`` with the adapters and the new tokens' embedding
+  rows, and ``adapter_config.json``; the backbone comes from its own file at load time) or ``model/`` (full
+  fine-tuning: the whole model as safetensors);
+* ``trainer.pt`` (only to resume): the optimizer state, and ``trainer.json`` the data sampler's state.
+
+The folder is written beside the target under a temporary name and swapped in with renames, so a crash
+leaves the old checkpoint or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from motionlib.motion.errors import MotionError
+from motionlib.motion.weights import load_weights
+
+from .config import LMTrainConfig
+from .model import MotionLM, build_lm
+
+FORMAT = "motionlib.lm"
+VERSION = 1
+META = "lm.json"
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int, tokenizer_id: str,
+            optimizer: torch.optim.Optimizer | None = None, trainer_state: dict | None = None,
+            extra: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        kind = "lora" if cfg.lora else "full"
+        if cfg.lora:  # the adapters and the new tokens' rows only, not the resized embedding matrices
+            lm.model.save_pretrained(tmp / "adapter", save_embedding_layers=False)
+        else:
+            lm.model.save_pretrained(tmp / "model")
+        meta = {"format": FORMAT, "version": VERSION, "kind": kind, "step": int(step), "tokenizer_id": tokenizer_id,
+                "config": cfg.to_dict(), **(extra or {})}
+        (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
+        if optimizer is not None:
+            torch.save({"optimizer": optimizer.state_dict(), "step": int(step)}, tmp / "trainer.pt")
+            (tmp / "trainer.json").write_text(json.dumps(trainer_state or {}) + "\n")
+        _swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """``lm.json`` of a checkpoint folder (a run folder means its ``last``)."""
+    p = Path(path)
+    if (p / "last" / META).is_file():
+        p = p / "last"
+    f = p / META
+    if not f.is_file():
+        raise MotionError("not a motionlib language-model checkpoint (no lm.json)", str(p))
+    try:
+        meta = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MotionError(f"checkpoint metadata is not valid JSON ({e})", str(f)) from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise MotionError(f"not a motionlib language-model checkpoint of version {VERSION}", str(f))
+    meta["path"] = str(p)
+    return meta
+
+
+def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = False,
+            backbone: str | None = None) -> tuple[MotionLM, dict]:
+    """(model, metadata) of a checkpoint. ``trainable``: keep the LoRA wrapper (to train on); otherwise the
+    adapters are merged into the weights and the model is in eval mode. ``backbone`` overrides the stored
+    backbone path (the same model in another place)."""
+    meta = read_meta(path)
+    p = Path(meta["path"])
+    cfg = LMTrainConfig.from_dict(meta["config"])
+    bb = backbone if backbone is not None else cfg.backbone
+    if meta["kind"] == "lora":
+        lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False)
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        f = p / "adapter" / "adapter_model.safetensors"
+        if not f.is_file():
+            raise MotionError("checkpoint lacks its adapter weights", str(f))
+        result = set_peft_model_state_dict(lm.model, load_file(str(f)))
+        # a tied output layer shares the input embedding's new rows: its own copy is not loaded
+        unexpected = [k for k in getattr(result, "unexpected_keys", []) or []
+                      if not k.endswith("lm_head.token_adapter.trainable_tokens_delta")]
+        if unexpected:
+            raise MotionError(f"adapter weights do not fit the backbone ({unexpected[:3]})", str(f))
+        if not trainable:
+            lm.model = lm.model.merge_and_unload()
+    else:
+        from transformers import AutoModelForCausalLM
+
+        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False)
+        folder = p / "model"
+        try:
+            lm.model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise MotionError(f"cannot load the fine-tuned model ({str(e).splitlines()[0]})", str(folder)) from None
+        if trainable:
+            for q in lm.model.parameters():
+                q.requires_grad_(True)
+    lm.model.to(device)
+    if not trainable:
+        lm.model.eval()
+    return lm, meta
+
+
+def load_trainer_state(path: str | os.PathLike) -> tuple[dict | None, dict]:
+    """(optimizer state or None, sampler state) saved beside a checkpoint for resuming."""
+    p = Path(path)
+    if not (p / "trainer.pt").is_file():
+        return None, {}
+    obj = load_weights(p / "trainer.pt", "language-model trainer state")
+    js = p / "trainer.json"
+    state = json.loads(js.read_text()) if js.is_file() else {}
+    return obj.get("optimizer"), state

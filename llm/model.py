@@ -1,0 +1,75 @@
+"""The motion-language model: a backbone with the motion vocabulary, LoRA adapters or all weights trainable.
+
+With LoRA (the default), peft puts rank-``r`` adapters on every linear projection of the backbone (attention
+and MLP; "all-linear": everything but the output layer) and makes the rows of the new tokens (``<mot>``,
+``</mot>`` and the codes) of the input embedding trainable, and of the output layer too, which SmolLM2 and
+the tiny backbones tie to it; the backbone's own weights stay frozen. What a checkpoint stores is then only
+the adapters and those rows (:mod:`.checkpoint`). Full fine-tuning trains, and stores, every weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .backbone import context_length, load_backbone
+from .sequence import Formatter
+from .vocab import MotionVocab, VocabSpec
+
+
+@dataclass
+class MotionLM:
+    model: torch.nn.Module  # the HF causal LM (peft-wrapped while training with LoRA)
+    tokenizer: object
+    vocab: MotionVocab
+    formatter: Formatter
+
+    @property
+    def context(self) -> int:
+        return context_length(self.base_model)
+
+    @property
+    def base_model(self):
+        m = self.model
+        return m.get_base_model() if hasattr(m, "get_base_model") else m
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def new_token_ids(vocab: MotionVocab) -> list[int]:
+    return list(range(vocab.start_id, vocab.code_end))
+
+
+def lora_config(vocab: MotionVocab, r: int, alpha: int, dropout: float):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear",
+                      trainable_token_indices=new_token_ids(vocab), task_type="CAUSAL_LM")
+
+
+def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 16, alpha: int = 32,
+             dropout: float = 0.0, device: str = "cpu", init_rows: bool = True) -> MotionLM:
+    """A trainable model: the backbone, its vocabulary extended, LoRA-wrapped (or fully trainable).
+    ``init_rows=False``: the new rows get the plain initialisation (no mean resizing), for a checkpoint to set."""
+    model, tok = load_backbone(backbone)
+    vocab = MotionVocab.extend(tok, model, spec, init_rows)
+    if lora:
+        import warnings
+
+        from peft import get_peft_model
+
+        with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, lora_config(vocab, r, alpha, dropout))
+    else:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    model.to(device)
+    return MotionLM(model, tok, vocab, Formatter(tok, vocab))
+
+
+def trainable_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
