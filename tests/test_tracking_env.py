@@ -9,9 +9,16 @@ from motionlib.sim.tracking_config import TrackingConfig
 from motionlib.sim.tracking_env import TrackingEnv
 
 
-def _env(clips, n=4, **kw):
+def _env(clips, n=4, env_kw=None, **kw):
     cfg = TrackingConfig(num_envs=n, **kw)
-    return TrackingEnv(clips, cfg)
+    return TrackingEnv(clips, cfg, **(env_kw or {}))
+
+
+def _start(env, frames, clips=None):
+    """Restart every world at these frames (of clip 0 unless ``clips``); their observations."""
+    n = env.num_envs
+    clips = torch.zeros(n, dtype=torch.long) if clips is None else torch.as_tensor(clips)
+    return env.restart(torch.arange(n), clips, torch.as_tensor(frames))
 
 
 def _zero(env):
@@ -20,8 +27,7 @@ def _zero(env):
 
 def test_reference_state_init_matches_reference(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([0, 10, 50, 100]))
-    obs = env.reset()
+    obs = _start(env, [0, 10, 50, 100])
     assert obs.shape == (4, env.num_obs) and torch.isfinite(obs).all()
     s, r = env.body_state(), env.ref_state(0)
     assert (s.pos - r.pos).abs().max() < 1e-5
@@ -34,8 +40,7 @@ def test_body_state_after_a_step_is_the_new_state(standing_clip):
     import mujoco
 
     env = _env([standing_clip], n=2)
-    env.set_start(torch.zeros(2, dtype=torch.long), torch.tensor([0, 40]))
-    env.reset()
+    _start(env, torch.tensor([0, 40]))
     for _ in range(3):
         env.step(torch.rand(2, env.num_actions) * 2 - 1)  # moving: a stale state would differ by cm
     for i in range(2):
@@ -56,8 +61,7 @@ def test_rsi_samples_random_times(standing_clip):
 
 def test_zero_residual_tracks_a_standing_clip(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(4, dtype=torch.long))
     for k in range(20):
         res = env.step(_zero(env))
         assert not res.terminated.any() and not res.truncated.any()
@@ -67,8 +71,7 @@ def test_zero_residual_tracks_a_standing_clip(standing_clip):
 
 def test_far_from_reference_terminates_and_resets(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
-    env.reset()
+    _start(env, torch.full((4,), 30))
     idx = env.ref.index(env.clip, env.frame)
     qpos = env.ref.qpos[idx].clone()
     qpos[:2, 0] += torch.tensor([0.4, 0.1])  # env 0: 0.4 m off, env 1: 0.1 m off
@@ -76,16 +79,16 @@ def test_far_from_reference_terminates_and_resets(standing_clip):
     res = env.step(_zero(env))
     assert res.terminated.tolist() == [True, False, False, False]
     assert res.info["max_body_dist"][0] > 0.25 > res.info["max_body_dist"][1]
-    # terminated env was reset to its reference state at the (fixed) start frame
+    # the terminated env was restarted within the step, at its (sampled) new reference start
     assert env.steps[0] == 0 and env.steps[1] == 1
     assert (env.body_state().pos[0] - env.ref_state(0).pos[0]).abs().max() < 1e-5
 
 
 def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
-    env = _env([standing_clip])
-    env.eval_mode = True
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
-    env.reset()
+    from motionlib.sim.tracking_config import EvalConfig
+
+    env = _env([standing_clip], env_kw={"evaluation": EvalConfig()})
+    _start(env, torch.full((4,), 30))
     idx = env.ref.index(env.clip, env.frame)
     qpos = env.ref.qpos[idx].clone()
     qpos[0, 0] += 0.4
@@ -97,8 +100,7 @@ def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
 
 def test_clip_end_and_timeout_truncate(standing_clip):
     env = _env([standing_clip], max_episode_steps=3)
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([118, 0, 0, 0]))
-    env.reset()
+    _start(env, torch.tensor([118, 0, 0, 0]))
     res = env.step(_zero(env))
     assert res.truncated.tolist() == [True, False, False, False]
     assert bool(res.info["done_clip_end"][0])
@@ -124,8 +126,7 @@ def test_blowup_is_reset_and_counted(standing_clip):
 
 def test_residual_action_moves_the_joint(standing_clip):
     env = _env([standing_clip], n=2)
-    env.set_start(torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(2, dtype=torch.long))
     a = _zero(env)
     a[1, 0] = 1.0  # hinge 0 = L_Hip_x
     env.step(a)
@@ -176,7 +177,9 @@ def test_clip_weight_samples_like_listing_the_clip_that_many_times():
 def test_gymnasium_vector_env(standing_clip):
     from motionlib.sim.gym_env import TrackingGymVecEnv
 
-    venv = TrackingGymVecEnv(_env([standing_clip], n=3, max_episode_steps=4))
+    with pytest.raises(ValueError, match="record_final_obs"):
+        TrackingGymVecEnv(_env([standing_clip], n=3))
+    venv = TrackingGymVecEnv.make([standing_clip], TrackingConfig(num_envs=3, max_episode_steps=4))
     obs, _ = venv.reset(seed=1)
     assert obs.shape == (3, venv.single_observation_space.shape[0]) and obs.dtype == np.float32
     for t in range(4):
@@ -202,7 +205,7 @@ def test_masked_reset_leaves_other_envs_alone(standing_clip):
         env.step(_zero(env))
     clip, frame, steps = env.clip.clone(), env.frame.clone(), env.steps.clone()
     qpos = env.backend.qpos.clone()
-    env._reset_where(torch.tensor([False, True, False, False]))
+    env.reset(torch.tensor([1]))
     keep = torch.tensor([0, 2, 3])
     assert torch.equal(env.clip[keep], clip[keep]) and torch.equal(env.frame[keep], frame[keep])
     assert torch.equal(env.steps[keep], steps[keep]) and int(env.steps[1]) == 0
@@ -239,8 +242,7 @@ def test_feet_slip_penalty_enters_the_reward(standing_clip):
     from motionlib.sim.tracking_config import RewardConfig
 
     env = _env([standing_clip], reward=RewardConfig(feet_slip_coef=10.0))
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(4, dtype=torch.long))
     a = _zero(env)
     a[1] = 1.0  # one env kicks its legs about
     slips = []
