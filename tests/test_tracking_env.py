@@ -96,6 +96,7 @@ def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
     env.backend.set_state(torch.arange(4), qpos, env.ref.qvel[idx])
     res = env.step(_zero(env))
     assert res.terminated.tolist() == [False, True, False, False]
+    assert env.steps.tolist() == [1, 1, 1, 1] and int(env.frame[1]) == 31  # lost, and not restarted by the step
 
 
 def test_clip_end_and_timeout_truncate(standing_clip):
@@ -251,3 +252,51 @@ def test_feet_slip_penalty_enters_the_reward(standing_clip):
         slips.append(float(res.info["terms"]["p_feet_slip"]))
     assert all(s <= 0.0 for s in slips) and min(slips) < 0.0
     assert set(res.info["terms"]) >= {"r_pos", "p_power", "p_action_rate", "p_feet_slip"}
+
+
+def test_restart_puts_chosen_worlds_at_chosen_frames(standing_clip):
+    env = _env([standing_clip, standing_clip[:60]], n=4)
+    env.reset()
+    for _ in range(2):
+        env.step(_zero(env))
+    before = env.clip.clone(), env.frame.clone(), env.steps.clone()
+    obs = env.restart(torch.tensor([3, 1]), torch.tensor([1, 0]), torch.tensor([20, 50]))
+    assert [int(env.clip[3]), int(env.frame[3]), int(env.clip[1]), int(env.frame[1])] == [1, 20, 0, 50]
+    assert int(env.steps[1]) == int(env.steps[3]) == 0
+    for t, b in zip((env.clip, env.frame, env.steps), before):
+        assert torch.equal(t[[0, 2]], b[[0, 2]])
+    assert (env.body_state().pos[[1, 3]] - env.ref_state(0).pos[[1, 3]]).abs().max() < 2e-3
+    torch.testing.assert_close(obs, env.observe()[[3, 1]], rtol=0, atol=1e-6)  # in the order asked
+    with pytest.raises(ValueError, match="outside its clip"):
+        env.restart(torch.tensor([0]), torch.tensor([1]), torch.tensor([60]))
+    with pytest.raises(ValueError, match="distinct"):
+        env.restart(torch.tensor([0, 0]), torch.tensor([0, 0]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="clips must be"):
+        env.restart(torch.tensor([0]), torch.tensor([2]), torch.tensor([1]))
+
+
+def test_worlds_not_in_use_hold_their_state_and_observe_nothing(standing_clip):
+    from motionlib.sim.tracking_config import EvalConfig
+
+    env = _env([standing_clip], n=3, env_kw={"evaluation": EvalConfig()})
+    _start(env, [0, 10, 20])
+    q = env.backend.qpos.clone()
+    res = env.step(torch.rand(3, env.num_actions) * 2 - 1, active=torch.tensor([True, False, True]))
+    assert env.backend.skips_inactive_worlds
+    assert torch.equal(env.backend.qpos[1], q[1]) and not torch.equal(env.backend.qpos[0], q[0])
+    assert not res.obs[1].any() and res.obs[[0, 2]].abs().sum(-1).min() > 0
+    torch.testing.assert_close(res.obs[[0, 2]], env.observe()[[0, 2]], rtol=0, atol=1e-6)
+
+
+def test_backends_say_what_they_can_do():
+    from motionlib.sim.backend_cpu import CpuBackendConfig
+    from motionlib.sim.tracking_env import backend_class
+
+    cpu, warp = backend_class("cpu"), backend_class("warp")
+    assert cpu.host_memory and cpu.skips_inactive_worlds and cpu.wants_single_thread_torch and cpu.parallel_lanes
+    assert not cpu.parallel_worlds and warp.parallel_worlds
+    assert not (warp.skips_inactive_worlds or warp.wants_single_thread_torch or warp.parallel_lanes)
+    assert cpu.default_config("cpu", threads=3) == CpuBackendConfig(threads=3)
+    assert warp.default_config("cuda:1").device == "cuda:1"
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        backend_class("gpu")
