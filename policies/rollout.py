@@ -27,7 +27,9 @@ from motionlib.sim.tracking_env import TrackingEnv, backend_class, build_models,
 
 from .actor import TrackingPolicy
 
-CPU_WORLDS = 64  # default worlds where a world more costs its physics (the CPU backend): enough to amortise the batched torch work per step
+# default worlds where a world more costs its physics (the CPU backend): enough to amortise the
+# batched torch work per step
+CPU_WORLDS = 64
 
 
 @dataclass
@@ -66,15 +68,16 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     torch (policy inference included) runs on one thread meanwhile: the physics
     threads use the cores (``backend_cpu.torch_single_thread``).
 
-    ``lanes`` (CPU backend): the jobs are shared out over this many lanes that run side by side
-    on Python threads, each an environment of its own with its share of the ``threads`` physics
-    threads (default: every core). MuJoCo's rollout releases the GIL, so while one lane's physics
-    runs, another computes its observations, rewards and policy actions on the core that one
-    environment alone leaves idle meanwhile. Default: 2 where there are 2+ threads and 2+ jobs
-    (measured on this 2-core machine, 258 jobs of the bundled clips: 3,450-3,650 frames/s in one
-    lane, 4,240-5,300 in two). Results are deterministic for a given ``lanes`` and ``num_envs``;
-    changing either changes which jobs share a policy batch, and with it the float rounding of
-    the batched matrix products (1e-7), which the dynamics can grow (as with ``num_envs`` alone).
+    ``lanes`` (a backend with ``parallel_lanes``: the CPU one): the jobs are shared out over this
+    many lanes that run side by side on Python threads, each an environment of its own with its
+    share of the ``threads`` physics threads (default: every core). MuJoCo's rollout releases the
+    GIL, so while one lane's physics runs, another computes its observations, rewards and policy
+    actions on the core that one environment alone leaves idle meanwhile. Default: 2 where there are
+    2+ threads and 2+ jobs (measured on this 2-core machine, 258 jobs of the bundled clips:
+    3,450-3,650 frames/s in one lane, 4,240-5,300 in two). Results are deterministic for a given
+    ``lanes`` and ``num_envs``; changing either changes which jobs share a policy batch, and with it
+    the float rounding of the batched matrix products (1e-7), which the dynamics can grow (as with
+    ``num_envs`` alone).
     """
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
