@@ -44,7 +44,7 @@ class TrackingGymVecEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            self.env.gen.manual_seed(int(seed))
+            self.env.seed(seed)
         obs = self.env.reset()
         return obs.cpu().numpy().astype(np.float32), {}
 

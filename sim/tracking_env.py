@@ -215,6 +215,10 @@ class TrackingEnv:
                                                  todo, self._lift_datas)
 
     # ----------------------------------------------------------------- reset
+    def seed(self, seed: int) -> None:
+        """Seed the random generator that the sampled starts draw from."""
+        self.gen.manual_seed(int(seed))
+
     def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Start new episodes in worlds ``env_ids`` (default: all) at starts drawn from the
         failure-weighted sampler (reference frame 0 without ``cfg.rsi``); the observation (N, num_obs)."""
