@@ -20,14 +20,16 @@ import torch
 from tqdm import tqdm
 
 from motionlib.motion.clip import Motion
-from motionlib.sim.backend_cpu import CpuBackendConfig, default_threads, torch_single_thread
+from motionlib.sim.backend_cpu import default_threads, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
-from motionlib.sim.tracking_config import TrackingConfig
-from motionlib.sim.tracking_env import TrackingEnv, build_models, tracking_humanoid
+from motionlib.sim.tracking_config import EvalConfig, TrackingConfig
+from motionlib.sim.tracking_env import TrackingEnv, backend_class, build_models, tracking_humanoid
 
 from .actor import TrackingPolicy
 
-CPU_WORLDS = 64  # default worlds on the CPU backend: enough to amortise the batched torch work per step
+# default worlds where a world more costs its physics (the CPU backend): enough to amortise the
+# batched torch work per step
+CPU_WORLDS = 64
 
 
 @dataclass
@@ -66,15 +68,16 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     torch (policy inference included) runs on one thread meanwhile: the physics
     threads use the cores (``backend_cpu.torch_single_thread``).
 
-    ``lanes`` (CPU backend): the jobs are shared out over this many lanes that run side by side
-    on Python threads, each an environment of its own with its share of the ``threads`` physics
-    threads (default: every core). MuJoCo's rollout releases the GIL, so while one lane's physics
-    runs, another computes its observations, rewards and policy actions on the core that one
-    environment alone leaves idle meanwhile. Default: 2 where there are 2+ threads and 2+ jobs
-    (measured on this 2-core machine, 258 jobs of the bundled clips: 3,450-3,650 frames/s in one
-    lane, 4,240-5,300 in two). Results are deterministic for a given ``lanes`` and ``num_envs``;
-    changing either changes which jobs share a policy batch, and with it the float rounding of
-    the batched matrix products (1e-7), which the dynamics can grow (as with ``num_envs`` alone).
+    ``lanes`` (a backend with ``parallel_lanes``: the CPU one): the jobs are shared out over this
+    many lanes that run side by side on Python threads, each an environment of its own with its
+    share of the ``threads`` physics threads (default: every core). MuJoCo's rollout releases the
+    GIL, so while one lane's physics runs, another computes its observations, rewards and policy
+    actions on the core that one environment alone leaves idle meanwhile. Default: 2 where there are
+    2+ threads and 2+ jobs (measured on this 2-core machine, 258 jobs of the bundled clips:
+    3,450-3,650 frames/s in one lane, 4,240-5,300 in two). Results are deterministic for a given
+    ``lanes`` and ``num_envs``; changing either changes which jobs share a policy batch, and with it
+    the float rounding of the batched matrix products (1e-7), which the dynamics can grow (as with
+    ``num_envs`` alone).
     """
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
@@ -84,16 +87,17 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
                   for f in (range(0, max(1, clip_len[c] - every), every) if every else (0,))]
     lengths = [clip_len[c] - f for c, f in starts]
     cores = threads or default_threads()
+    physics = backend_class(backend)
     if lanes is None:
-        lanes = 2 if backend == "cpu" and cores >= 2 else 1
-    lanes = max(1, min(lanes, len(starts), cores)) if backend == "cpu" else 1
+        lanes = 2 if physics.parallel_lanes and cores >= 2 else 1
+    lanes = max(1, min(lanes, len(starts), cores)) if physics.parallel_lanes else 1
     bar = tqdm(total=sum(lengths), desc="rollout", unit="frame", disable=not progress)
     # the lanes share the body models (read only): each distinct body is compiled once
     models = build_models(ref.bodies, tracking_humanoid(policy.tracking, policy.humanoid)) if lanes > 1 else None
     run = lambda lane_starts, lane_threads: _rollout(  # noqa: E731
         policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models)
     try:
-        with torch_single_thread(backend == "cpu"):
+        with torch_single_thread(physics.wants_single_thread_torch):
             if lanes == 1:
                 return run(starts, threads)
             groups = _share_out(lengths, lanes)
@@ -130,13 +134,13 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     clip_start = ref.clip_start.cpu().tolist()
     jobs = len(starts)
     lengths = [clip_len[c] - f for c, f in starts]
-    n = num_envs or (jobs if backend != "cpu" else CPU_WORLDS)
+    physics = backend_class(backend)
+    n = num_envs or (jobs if physics.parallel_worlds else CPU_WORLDS)
     n = max(1, min(n, jobs))
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": n, "rsi": False,
                              "max_episode_steps": max(lengths) + 1})
-    bcfg = CpuBackendConfig(threads=threads) if backend == "cpu" else None
-    env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=bcfg, device=device, models=models)
-    env.eval_mode = True
+    env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=physics.default_config(device, threads),
+                      device=device, models=models, evaluation=EvalConfig())
     queue = deque(sorted(range(jobs), key=lambda j: -lengths[j]))  # longest first: a short tail of idle worlds
     job_of = [-1] * n  # the job each world runs, -1 when idle
     slot_clip = torch.zeros(n, dtype=torch.long)
@@ -148,8 +152,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
 
     for w in range(n):
         take_job(w)
-    env.set_start(slot_clip.clone(), slot_frame.clone())
-    obs = env.reset()
+    obs = env.restart(torch.arange(n), slot_clip, slot_frame)
     q_now, pos_now = env.backend.qpos.cpu().numpy(), env.body_state().pos.cpu().numpy()
     qpos: list[list[np.ndarray]] = [[] for _ in range(jobs)]
     body: list[list[np.ndarray]] = [[] for _ in range(jobs)]
@@ -164,13 +167,14 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     bar.update(n)
     while finished < jobs:
         busy = torch.tensor([j >= 0 for j in job_of])
-        # once the queue is empty, idle worlds cost no physics, observations or inference
-        env.active_worlds = None if bool(busy.all()) else busy
-        rows = slice(None) if env.active_worlds is None else busy.to(env.device)
+        # once the queue is empty, idle worlds cost no observations or inference (nor physics,
+        # on a backend that skips inactive worlds)
+        active = None if bool(busy.all()) else busy
+        rows = slice(None) if active is None else busy.to(env.device)
         act = torch.zeros(n, env.num_actions, device=env.device)
         with torch.no_grad():
             act[rows] = policy.act(obs[rows]).to(env.device)
-        res = env.step(act)
+        res = env.step(act, active)
         lost_mask = res.terminated.cpu()
         if retry and retry_distance:
             lost_mask = lost_mask | (res.info["max_body_dist"].cpu() > retry_distance)
@@ -216,8 +220,8 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
                 take_job(w)
                 restarted.append((w, False))
         if restarted:
-            env.set_start(slot_clip.clone(), slot_frame.clone())
-            env._reset_envs(torch.tensor([w for w, _ in restarted]))
+            ids = torch.tensor([w for w, _ in restarted])
+            new_obs = env.restart(ids, slot_clip[ids], slot_frame[ids])
             q_now, pos_now = env.backend.qpos.cpu().numpy(), env.body_state().pos.cpu().numpy()
             for w, same_job in restarted:
                 j = job_of[w]
@@ -226,9 +230,8 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
                 else:
                     qpos[j], body[j] = [q_now[w].copy()], [pos_now[w].copy()]
                     bar.update(1)
-            rows = torch.zeros(n, dtype=torch.bool, device=env.device)  # only the restarted worlds' observations change
-            rows[torch.tensor([w for w, _ in restarted], device=env.device)] = True
-            obs = torch.where(rows[:, None], env.observe(rows), res.obs)
+            obs = res.obs.clone()  # only the restarted worlds' observations change
+            obs[ids.to(env.device)] = new_obs
         else:
             obs = res.obs
     env.close()

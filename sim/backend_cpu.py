@@ -76,6 +76,25 @@ class CpuBackendConfig:
 
 class CpuBackend:
     name = "cpu"
+    config_class = CpuBackendConfig
+    # What the backend can do (the environment and the rollouts ask these, never the name):
+    # the state lives in host memory, so reading values back costs nothing (the environment
+    # computes floor lifts lazily and skips a reset with nothing to restart)
+    host_memory = True
+    # a step leaves the worlds not in use alone, at no cost
+    skips_inactive_worlds = True
+    # worlds are stepped by a few threads, not all at once: a world more costs its physics
+    parallel_worlds = False
+    # the physics threads own the cores: torch runs on one thread meanwhile (torch_single_thread)
+    wants_single_thread_torch = True
+    # the physics releases the GIL: environments side by side on Python threads overlap their
+    # physics with each other's torch work
+    parallel_lanes = True
+
+    @staticmethod
+    def default_config(device: str = "cpu", threads: int | None = None) -> CpuBackendConfig:
+        """The configuration for ``threads`` physics threads (None: every core); ``device`` is unused."""
+        return CpuBackendConfig(threads=threads)
 
     def __init__(self, models: list[mujoco.MjModel], model_of_env: np.ndarray, cfg: CpuBackendConfig = CpuBackendConfig()):
         self.cfg = cfg

@@ -61,6 +61,20 @@ def _configure_warp(cfg: WarpBackendConfig):
 
 class WarpBackend:
     name = "warp"
+    config_class = WarpBackendConfig
+    # capabilities (see CpuBackend): every world steps at once in one captured graph, so the
+    # worlds not in use step too and a world more costs about nothing; torch keeps its threads;
+    # the state is in device memory (in host memory on warp's CPU device: set per instance)
+    host_memory = False
+    skips_inactive_worlds = False
+    parallel_worlds = True
+    wants_single_thread_torch = False
+    parallel_lanes = False
+
+    @staticmethod
+    def default_config(device: str = "cuda", threads: int | None = None) -> WarpBackendConfig:
+        """The configuration on ``device``; ``threads`` is unused."""
+        return WarpBackendConfig(device=device)
 
     def __init__(self, models: list[mujoco.MjModel], model_of_env: np.ndarray,
                  cfg: WarpBackendConfig = WarpBackendConfig()):
@@ -107,6 +121,8 @@ class WarpBackend:
         self._graphs: dict = {}
         self._streams: dict = {}
         self._cuda = self.device.type == "cuda"
+        # warp's CPU device keeps the state in host memory: reading it back costs nothing there
+        self.host_memory = not self._cuda
 
     # ------------------------------------------------------------ launching
     def _run(self, key, fn: Callable[[], None]) -> None:

@@ -73,3 +73,19 @@ class TrackingConfig:
     early_termination: bool = True
     reward: RewardConfig = field(default_factory=RewardConfig)
     seed: int = 0
+    # the body's reward and observation terms (sim.term_sets): what the policy is trained on and sees
+    terms: str = "smpl_humanoid"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The tracking environment driven by an evaluation loop (evaluation, refinement).
+
+    An episode is lost (terminated) when the mean body distance to the reference
+    exceeds ``success_distance`` (PHC's success rule; None: the TrackingConfig's
+    ``success_distance``), never at the training's ``termination_distance``, and
+    finished worlds are not restarted in the step: the loop restarts the worlds it
+    wants, where it wants, with ``TrackingEnv.restart``.
+    """
+
+    success_distance: float | None = None

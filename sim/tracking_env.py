@@ -4,9 +4,11 @@ Backend-agnostic core: physics lives in a backend (``cpu``: ``mujoco.rollout``
 threads; ``warp``: MuJoCo Warp on a GPU or warp's CPU device) that exposes
 flat ``qpos``/``qvel``/``sensordata`` tensors; observations, rewards,
 terminations, resets and sampling are batched torch code in this file and
-:mod:`tracking_terms`, on the env's device. A step never reads values back
-to the host: resets are masked tensor ops and the ``info`` figures are
-tensors (per env, masked by ``info["done"]``, or 0-dim).
+:mod:`tracking_terms`, on the env's device; the body's reward and observation
+terms are named in tables (:mod:`reward_terms`, :mod:`observation_terms`)
+that ``TrackingConfig.terms`` picks (:mod:`term_sets`). A step never reads
+values back to the host: resets are masked tensor ops and the ``info``
+figures are tensors (per env, masked by ``info["done"]``, or 0-dim).
 
 Step semantics (control at ``control_fps``, physics ``substeps`` x faster):
 an env at reference frame ``t`` receives an action, its PD targets are the
@@ -15,8 +17,15 @@ reference joint coordinates of frame ``t+1`` plus ``action_scale * action``
 ``t+1`` and the reward compares the simulated bodies with reference frame
 ``t+1``. Episodes end when a body is more than ``termination_distance`` from
 the reference (terminated), at the end of the clip or after
-``max_episode_steps`` (truncated). Simulator blow-ups reset that env, are
-counted in ``info["blowups"]`` and end its episode as terminated.
+``max_episode_steps`` (truncated). Simulator blow-ups are counted in
+``info["blowups"]`` and end that env's episode as terminated.
+
+Training (the default) restarts finished episodes within the step, at starts
+drawn from the failure-weighted sampler. An evaluation loop constructs the env
+with an :class:`~motionlib.sim.tracking_config.EvalConfig` (episodes lost at
+PHC's success distance, no restarts in the step), restarts the worlds it wants
+at the (clip, frame) it wants with :meth:`TrackingEnv.restart`, and tells each
+step which worlds are in use (``step(actions, active)``).
 
 ``info`` of a step: ``terms`` (mean of each reward term), ``reward_mean``,
 ``blowups`` (0-dim tensors); ``mean_body_dist``/``max_body_dist`` (N,);
@@ -41,22 +50,13 @@ from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
 from .body_planes import planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
 from .humanoid import HumanoidConfig, humanoid_xml
+from .observation_terms import ObservationLayout
 from .reference import ReferenceLibrary
+from .reward_terms import FusedReward, StepInputs
 from .sampling import FailureWeightedSampler
-from .tracking_config import TrackingConfig
-from .tracking_terms import (
-    REWARD_TERMS,
-    BodyState,
-    feet_slip,
-    observation,
-    pd_power,
-    reference_foot_contact,
-    reward_coefficients,
-    self_obs_dim,
-    task_obs_dim,
-    tracking_errors,
-    tracking_reward,
-)
+from .term_sets import term_set
+from .tracking_config import EvalConfig, TrackingConfig
+from .tracking_terms import BodyState, reference_foot_contact, tracking_errors
 
 
 @dataclass
@@ -80,11 +80,20 @@ def tracking_humanoid(cfg: TrackingConfig, humanoid: HumanoidConfig) -> Humanoid
 class TrackingEnv:
     def __init__(self, clips: list[Motion] | ReferenceLibrary, cfg: TrackingConfig = TrackingConfig(),
                  humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
-                 backend_cfg=None, device: str = "cpu", models: list[mujoco.MjModel] | None = None):
+                 backend_cfg=None, device: str = "cpu", models: list[mujoco.MjModel] | None = None, *,
+                 evaluation: EvalConfig | None = None, auto_reset: bool | None = None,
+                 record_final_obs: bool = False):
         """``backend``: "cpu" (``backend_cfg``: CpuBackendConfig) or "warp"
         (WarpBackendConfig; its device defaults to ``device``). ``models``: the body models of the
         reference's bodies, built already (``build_models(ref.bodies, tracking_humanoid(cfg,
-        humanoid))``; read only, so environments side by side can share them); default: built here."""
+        humanoid))``; read only, so environments side by side can share them); default: built here.
+
+        ``evaluation``: None trains (episodes end at ``cfg.termination_distance``, see
+        ``cfg.early_termination``); an :class:`EvalConfig` evaluates (see there). ``auto_reset``:
+        whether a step restarts the worlds whose episode ended, at starts drawn from the
+        failure-weighted sampler; default: when training. Without it the caller restarts worlds
+        with :meth:`restart`. ``record_final_obs``: put the last observation of finished episodes
+        in the step info (``final_obs``, ``final_ids``; the gymnasium interface needs them)."""
         self.cfg = cfg
         self.device = torch.device(device)
         humanoid = tracking_humanoid(cfg, humanoid)
@@ -96,18 +105,26 @@ class TrackingEnv:
         self.num_envs = n
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.backend = make_backend(backend, self.models, n, backend_cfg, self.device)
-        # Lift of every reference frame clear of the floor (sim/floor_lift.py). On a device backend
-        # all frames up front, so a reset is a gather with no host sync; on the CPU backend each
-        # frame when a reset first needs it (evaluation and refine reset a few frames of many
-        # clips: precomputing 1e5+ frames of a dataset would cost more than the rollout's resets).
-        if self.backend.name == "cpu":
+        self._evaluation = evaluation
+        self._auto_reset = evaluation is None if auto_reset is None else bool(auto_reset)
+        self._record_final_obs = bool(record_final_obs)
+        self._success_distance = cfg.success_distance if evaluation is None or evaluation.success_distance is None \
+            else evaluation.success_distance
+        # Lift of every reference frame clear of the floor (sim/floor_lift.py). With the state on a
+        # device, all frames up front, so a reset is a gather with no host sync; in host memory each
+        # frame when a reset first needs it (evaluation and refine reset a few frames of many clips:
+        # precomputing 1e5+ frames of a dataset would cost more than the rollout's resets).
+        if self.backend.host_memory:
             self._lift = torch.full((self.ref.qpos.shape[0],), float("nan"))
             self._lift_datas = [mujoco.MjData(m) for m in self.models]
         else:
             self._lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_body)
         m = self.models[0]
+        terms = term_set(cfg.terms)
+        self.obs_layout = ObservationLayout(terms.observation, len(cfg.future_frames))
+        self.reward = FusedReward(terms.rewards, cfg.reward, self.device)
         self.num_actions = m.nu
-        self.num_obs = self_obs_dim() + task_obs_dim(len(cfg.future_frames))
+        self.num_obs = self.obs_layout.dim
         self.kp = torch.tensor(m.actuator_gainprm[:, 0], dtype=torch.float32, device=self.device)
         self.kd = -torch.tensor(m.actuator_biasprm[:, 2], dtype=torch.float32, device=self.device)
         self.kd_over_kp = self.kd / self.kp
@@ -121,20 +138,33 @@ class TrackingEnv:
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
-        self.eval_mode = False  # evaluation: no early termination at 0.25 m, success judged at 0.5 m
-        self.record_final_obs = False  # put the last observation of finished episodes in the step info
-        # evaluation: the worlds in use (N,) bool; None: all. Observations are computed for these
-        # only; the CPU backend skips the others' physics (their state holds), the warp backend
-        # steps every world regardless.
-        self.active_worlds: torch.Tensor | None = None
-        self._fixed_starts: tuple[torch.Tensor, torch.Tensor] | None = None
         self._future = torch.tensor(cfg.future_frames, device=self.device)
-        self._reward_coefs = reward_coefficients(cfg.reward, self.device)
-        self._ref_contact = reference_foot_contact(self.ref.body_pos, self.ref.body_linvel, self._frame_scales(),
-                                                   tuple(cfg.reward.feet_contact_height_m),
-                                                   tuple(cfg.reward.feet_contact_speed_m_s))
-        # on the CPU reading a value back costs nothing: a step with no episode to restart skips the reset
-        self._host_reads_free = self.device.type == "cpu"
+        # (F, 4) how planted the reference's soles are in every frame (the feet-slip reward's gate)
+        self.ref_contact = reference_foot_contact(self.ref.body_pos, self.ref.body_linvel, self._frame_scales(),
+                                                  tuple(cfg.reward.feet_contact_height_m),
+                                                  tuple(cfg.reward.feet_contact_speed_m_s))
+        # reading the done mask back costs nothing in host memory: a step with no episode to restart skips the reset
+        self._host_reads_free = self.backend.host_memory and self.device.type == "cpu"
+
+    @property
+    def evaluation(self) -> EvalConfig | None:
+        """The evaluation rules the env runs under (None: training)."""
+        return self._evaluation
+
+    @property
+    def auto_reset(self) -> bool:
+        """Whether a step restarts the worlds whose episode ended (from the sampler)."""
+        return self._auto_reset
+
+    @property
+    def record_final_obs(self) -> bool:
+        """Whether the step info carries the last observation of finished episodes."""
+        return self._record_final_obs
+
+    @property
+    def reward_terms(self) -> tuple[str, ...]:
+        """Names of the reward terms, in the order of the step info's ``terms``."""
+        return self.reward.names
 
     def _frame_scales(self) -> torch.Tensor:
         """(F,) body scale (bone lengths against the mean body) of every reference frame."""
@@ -158,16 +188,14 @@ class TrackingEnv:
 
     def observe(self, rows: torch.Tensor | None = None, planes: torch.Tensor | None = None) -> torch.Tensor:
         """(N, num_obs). Only the rows where ``rows`` (N,) bool is set are computed (the rest are
-        0); ``rows`` defaults to ``active_worlds`` (None: all). ``planes``: :meth:`body_planes` when the
-        caller has them for the current state."""
+        0); None: all. ``planes``: :meth:`body_planes` when the caller has them for the current state."""
         s = self.body_planes() if planes is None else planes
         refs = self.ref_planes()
-        rows = self.active_worlds if rows is None else rows
         if rows is None:
-            return observation(s, refs)
+            return self.obs_layout(s, refs)
         ids = rows.to(self.device).nonzero().flatten()
         obs = torch.zeros(self.num_envs, self.num_obs, device=self.device)
-        obs[ids] = observation(s[:, ids], refs[:, ids])
+        obs[ids] = self.obs_layout(s[:, ids], refs[:, ids])
         return obs
 
     @property
@@ -177,8 +205,8 @@ class TrackingEnv:
         return self._lift
 
     def _fill_lift(self, frames: torch.Tensor) -> None:
-        """CPU backend: compute the lift of those of ``frames`` not computed yet."""
-        if self.backend.name != "cpu" or frames.numel() == 0:
+        """State in host memory: compute the lift of those of ``frames`` not computed yet."""
+        if not self.backend.host_memory or frames.numel() == 0:
             return
         frames = frames.cpu()
         todo = frames[torch.isnan(self._lift[frames])].unique()
@@ -187,40 +215,60 @@ class TrackingEnv:
                                                  todo, self._lift_datas)
 
     # ----------------------------------------------------------------- reset
-    def set_start(self, clips: torch.Tensor, frames: torch.Tensor) -> None:
-        """Evaluation: the next resets of envs 0..len-1 start at these (clip, frame)."""
-        self._fixed_starts = (clips.to(self.device), frames.to(self.device))
+    def seed(self, seed: int) -> None:
+        """Seed the random generator that the sampled starts draw from."""
+        self.gen.manual_seed(int(seed))
 
     def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Start new episodes in worlds ``env_ids`` (default: all) at starts drawn from the
+        failure-weighted sampler (reference frame 0 without ``cfg.rsi``); the observation (N, num_obs)."""
         if env_ids is None:
             env_ids = torch.arange(self.num_envs, device=self.device)
         if env_ids.numel():
-            self._reset_envs(env_ids)
+            mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+            mask[env_ids.to(self.device)] = True
+            self._reset_where(mask)
         return self.observe()
 
-    def _reset_envs(self, ids: torch.Tensor) -> None:
+    def restart(self, worlds: torch.Tensor, clips: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Start new episodes in ``worlds`` (k,) at reference frames ``frames`` (k,) of clips
+        ``clips`` (k,) (the reference state there, lifted clear of the floor); the other worlds
+        are left as they are. Returns the restarted worlds' observations (k, num_obs), in the
+        order of ``worlds``."""
+        ids = torch.as_tensor(worlds, device=self.device).long().flatten()
+        clips = torch.as_tensor(clips, device=self.device).long().flatten()
+        frames = torch.as_tensor(frames, device=self.device).long().flatten()
+        if not (ids.numel() == clips.numel() == frames.numel()):
+            raise ValueError(f"restart: {ids.numel()} worlds, {clips.numel()} clips, {frames.numel()} frames")
+        if ids.numel() == 0:
+            return torch.zeros(0, self.num_obs, device=self.device)
+        if ids.unique().numel() != ids.numel() or int(ids.min()) < 0 or int(ids.max()) >= self.num_envs:
+            raise ValueError(f"restart: worlds must be distinct, in 0..{self.num_envs - 1}")
+        if int(clips.min()) < 0 or int(clips.max()) >= self.ref.num_clips:
+            raise ValueError(f"restart: clips must be in 0..{self.ref.num_clips - 1}")
+        if int(frames.min()) < 0 or bool((frames >= self.ref.clip_len.index_select(0, clips)).any()):
+            raise ValueError("restart: a start frame lies outside its clip")
         mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        mask[ids.to(self.device)] = True
-        self._reset_where(mask)
+        mask[ids] = True
+        new_clip, new_frame = self.clip.clone(), self.frame.clone()
+        new_clip[ids], new_frame[ids] = clips, frames
+        self._reset_where(mask, (new_clip, new_frame))
+        rows = mask.nonzero().flatten()  # ascending
+        obs = self.obs_layout(self.body_planes()[:, rows], self.ref_planes()[:, rows])
+        return obs.index_select(0, torch.searchsorted(rows, ids))
 
-    def _reset_where(self, mask: torch.Tensor) -> bool:
-        """Start new episodes in the envs where ``mask`` (N,) is set (masked ops, no host sync).
-        Returns False when it knows that no env was reset (CPU only)."""
+    def _reset_where(self, mask: torch.Tensor, starts: tuple[torch.Tensor, torch.Tensor] | None = None) -> bool:
+        """Start new episodes in the worlds where ``mask`` (N,) is set (masked ops, no host sync),
+        at ``starts`` (clip, frame), each (N,), or at sampled ones (counted as attempts where they
+        are used). Returns False when it knows that no world was reset (state in host memory only)."""
         if self._host_reads_free and not bool(mask.any()):
             return False
-        n = self.num_envs
-        k = 0 if self._fixed_starts is None else min(n, self._fixed_starts[0].numel())
-        if k < n:  # sampled starts for every env, counted as attempts where they are used
-            sampled = mask.clone()
-            sampled[:k] = False
-            clips, frames, _ = self.sampler.sample(n, count=sampled)
+        if starts is None:
+            clips, frames, _ = self.sampler.sample(self.num_envs, count=mask.clone())
             if not self.cfg.rsi:
                 frames = torch.zeros_like(frames)
         else:
-            clips, frames = self.clip, self.frame
-        if k:  # evaluation: envs 0..k-1 restart at their fixed (clip, frame)
-            clips, frames = clips.clone(), frames.clone()
-            clips[:k], frames[:k] = self._fixed_starts[0][:k], self._fixed_starts[1][:k]
+            clips, frames = starts
         w = lambda new, old: torch.where(mask, new, old)  # noqa: E731
         self.clip = w(clips, self.clip)
         self.frame = w(frames, self.frame)
@@ -236,11 +284,15 @@ class TrackingEnv:
         return True
 
     # ------------------------------------------------------------------ step
-    def step(self, actions: torch.Tensor) -> StepResult:
-        with torch_single_thread(self.backend.name == "cpu"):  # the physics threads own the cores
-            return self._step(actions)
+    def step(self, actions: torch.Tensor, active: torch.Tensor | None = None) -> StepResult:
+        """One control step. ``active`` (N,) bool: the worlds in use (None: all); observations are
+        computed for these only (the others' rows are 0), and a backend that
+        ``skips_inactive_worlds`` holds the others' state at no cost (the warp backend steps
+        every world regardless)."""
+        with torch_single_thread(self.backend.wants_single_thread_torch):  # the physics threads own the cores
+            return self._step(actions, active)
 
-    def _step(self, actions: torch.Tensor) -> StepResult:
+    def _step(self, actions: torch.Tensor, active: torch.Tensor | None) -> StepResult:
         cfg = self.cfg
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
@@ -250,25 +302,20 @@ class TrackingEnv:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
             ff = self.kd_over_kp * self.ref.qvel.index_select(0, nxt)[:, 6:]
             target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
-        self.backend.step(target, cfg.substeps, active=self.active_worlds)
+        self.backend.step(target, cfg.substeps, active=active)
         self.frame += 1
         self.steps += 1
 
         planes = self.body_planes()
         err = tracking_errors(planes, self.ref.planes_at(nxt))  # the new frame is nxt
-        qpos = self.backend.qpos.to(self.device, torch.float32)
-        qvel = self.backend.qvel.to(self.device, torch.float32)
-        power = pd_power(self.kp, self.kd, self.force_limit, target, qpos[:, 7:], qvel[:, 6:])
-        rate = ((a - self.prev_action) ** 2).mean(-1)
-        slip = feet_slip(planes, self._ref_contact.index_select(0, nxt))
-        reward, terms = tracking_reward(err, power, rate, slip, self._reward_coefs, cfg.reward.clip_min)
+        reward, terms = self.reward(StepInputs(self, planes, err, nxt, a, self.prev_action, target))
         self.prev_action = a
 
         unstable = self.backend.unstable.to(self.device)
         max_dist = err["body_dist"].max(-1).values
         mean_dist = err["body_dist"].mean(-1)
-        if self.eval_mode:
-            fell = mean_dist > cfg.success_distance
+        if self._evaluation is not None:
+            fell = mean_dist > self._success_distance
         else:
             fell = (max_dist > cfg.termination_distance) if cfg.early_termination else torch.zeros_like(unstable)
         terminated = fell | unstable
@@ -279,7 +326,7 @@ class TrackingEnv:
         done = terminated | truncated
 
         info = {
-            "terms": dict(zip(REWARD_TERMS, terms.mean(0).unbind())),
+            "terms": dict(zip(self.reward.names, terms.mean(0).unbind())),
             "reward_mean": reward.mean(),
             "mean_body_dist": mean_dist,
             "max_body_dist": max_dist,
@@ -297,27 +344,36 @@ class TrackingEnv:
         self.total_blowups += info["blowups"]
         failed = terminated & ~unstable
         self.sampler.record_failures(self.clip, self.frame, weight=failed)
-        if self.record_final_obs:  # gymnasium: the finished episodes' last observations
+        if self._record_final_obs:  # gymnasium: the finished episodes' last observations
             done_ids = torch.nonzero(done).flatten()
             if done_ids.numel():
-                info["final_obs"] = self.observe(planes=planes)[done_ids]
+                info["final_obs"] = self.observe(active, planes=planes)[done_ids]
                 info["final_ids"] = done_ids
-        reset = not self.eval_mode and self._reset_where(done)
-        obs = self.observe(planes=None if reset else planes)  # the planes stand unless an env was reset
+        reset = self._auto_reset and self._reset_where(done)
+        obs = self.observe(active, planes=None if reset else planes)  # the planes stand unless a world was reset
         return StepResult(obs, reward, terminated, truncated, info)
 
     def close(self) -> None:
         self.backend.close()
 
 
-def make_backend(name: str, models: list[mujoco.MjModel], num_envs: int, backend_cfg, device: torch.device):
-    """The physics backend ``name`` ("cpu" or "warp") for ``num_envs`` worlds."""
+def backend_class(name: str) -> type:
+    """The physics backend class called ``name`` ("cpu" or "warp"); its class attributes say what
+    it can do (``host_memory``, ``skips_inactive_worlds``, ``parallel_worlds``,
+    ``wants_single_thread_torch``, ``parallel_lanes``: see CpuBackend)."""
     if name == "cpu":
-        return CpuBackend(models, np.zeros(num_envs, dtype=np.int64), backend_cfg or CpuBackendConfig())
+        return CpuBackend
     if name == "warp":
-        from .backend_warp import WarpBackend, WarpBackendConfig
+        from .backend_warp import WarpBackend
 
-        if backend_cfg is None or not isinstance(backend_cfg, WarpBackendConfig):
-            backend_cfg = WarpBackendConfig(device=str(device))
-        return WarpBackend(models, np.zeros(num_envs, dtype=np.int64), backend_cfg)
+        return WarpBackend
     raise ValueError(f"unknown backend {name!r} (available: cpu, warp)")
+
+
+def make_backend(name: str, models: list[mujoco.MjModel], num_envs: int, backend_cfg, device: torch.device):
+    """The physics backend ``name`` ("cpu" or "warp") for ``num_envs`` worlds; ``backend_cfg`` of
+    another backend's kind, or None, gives that backend's default configuration for ``device``."""
+    cls = backend_class(name)
+    if not isinstance(backend_cfg, cls.config_class):
+        backend_cfg = cls.default_config(str(device))
+    return cls(models, np.zeros(num_envs, dtype=np.int64), backend_cfg)

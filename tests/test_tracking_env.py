@@ -9,9 +9,16 @@ from motionlib.sim.tracking_config import TrackingConfig
 from motionlib.sim.tracking_env import TrackingEnv
 
 
-def _env(clips, n=4, **kw):
+def _env(clips, n=4, env_kw=None, **kw):
     cfg = TrackingConfig(num_envs=n, **kw)
-    return TrackingEnv(clips, cfg)
+    return TrackingEnv(clips, cfg, **(env_kw or {}))
+
+
+def _start(env, frames, clips=None):
+    """Restart every world at these frames (of clip 0 unless ``clips``); their observations."""
+    n = env.num_envs
+    clips = torch.zeros(n, dtype=torch.long) if clips is None else torch.as_tensor(clips)
+    return env.restart(torch.arange(n), clips, torch.as_tensor(frames))
 
 
 def _zero(env):
@@ -20,8 +27,7 @@ def _zero(env):
 
 def test_reference_state_init_matches_reference(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([0, 10, 50, 100]))
-    obs = env.reset()
+    obs = _start(env, [0, 10, 50, 100])
     assert obs.shape == (4, env.num_obs) and torch.isfinite(obs).all()
     s, r = env.body_state(), env.ref_state(0)
     assert (s.pos - r.pos).abs().max() < 1e-5
@@ -34,8 +40,7 @@ def test_body_state_after_a_step_is_the_new_state(standing_clip):
     import mujoco
 
     env = _env([standing_clip], n=2)
-    env.set_start(torch.zeros(2, dtype=torch.long), torch.tensor([0, 40]))
-    env.reset()
+    _start(env, torch.tensor([0, 40]))
     for _ in range(3):
         env.step(torch.rand(2, env.num_actions) * 2 - 1)  # moving: a stale state would differ by cm
     for i in range(2):
@@ -56,8 +61,7 @@ def test_rsi_samples_random_times(standing_clip):
 
 def test_zero_residual_tracks_a_standing_clip(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(4, dtype=torch.long))
     for k in range(20):
         res = env.step(_zero(env))
         assert not res.terminated.any() and not res.truncated.any()
@@ -67,8 +71,7 @@ def test_zero_residual_tracks_a_standing_clip(standing_clip):
 
 def test_far_from_reference_terminates_and_resets(standing_clip):
     env = _env([standing_clip])
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
-    env.reset()
+    _start(env, torch.full((4,), 30))
     idx = env.ref.index(env.clip, env.frame)
     qpos = env.ref.qpos[idx].clone()
     qpos[:2, 0] += torch.tensor([0.4, 0.1])  # env 0: 0.4 m off, env 1: 0.1 m off
@@ -76,16 +79,16 @@ def test_far_from_reference_terminates_and_resets(standing_clip):
     res = env.step(_zero(env))
     assert res.terminated.tolist() == [True, False, False, False]
     assert res.info["max_body_dist"][0] > 0.25 > res.info["max_body_dist"][1]
-    # terminated env was reset to its reference state at the (fixed) start frame
+    # the terminated env was restarted within the step, at its (sampled) new reference start
     assert env.steps[0] == 0 and env.steps[1] == 1
     assert (env.body_state().pos[0] - env.ref_state(0).pos[0]).abs().max() < 1e-5
 
 
 def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
-    env = _env([standing_clip])
-    env.eval_mode = True
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.full((4,), 30))
-    env.reset()
+    from motionlib.sim.tracking_config import EvalConfig
+
+    env = _env([standing_clip], env_kw={"evaluation": EvalConfig()})
+    _start(env, torch.full((4,), 30))
     idx = env.ref.index(env.clip, env.frame)
     qpos = env.ref.qpos[idx].clone()
     qpos[0, 0] += 0.4
@@ -93,12 +96,12 @@ def test_eval_mode_judges_success_at_half_a_metre(standing_clip):
     env.backend.set_state(torch.arange(4), qpos, env.ref.qvel[idx])
     res = env.step(_zero(env))
     assert res.terminated.tolist() == [False, True, False, False]
+    assert env.steps.tolist() == [1, 1, 1, 1] and int(env.frame[1]) == 31  # lost, and not restarted by the step
 
 
 def test_clip_end_and_timeout_truncate(standing_clip):
     env = _env([standing_clip], max_episode_steps=3)
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.tensor([118, 0, 0, 0]))
-    env.reset()
+    _start(env, torch.tensor([118, 0, 0, 0]))
     res = env.step(_zero(env))
     assert res.truncated.tolist() == [True, False, False, False]
     assert bool(res.info["done_clip_end"][0])
@@ -124,8 +127,7 @@ def test_blowup_is_reset_and_counted(standing_clip):
 
 def test_residual_action_moves_the_joint(standing_clip):
     env = _env([standing_clip], n=2)
-    env.set_start(torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(2, dtype=torch.long))
     a = _zero(env)
     a[1, 0] = 1.0  # hinge 0 = L_Hip_x
     env.step(a)
@@ -176,7 +178,9 @@ def test_clip_weight_samples_like_listing_the_clip_that_many_times():
 def test_gymnasium_vector_env(standing_clip):
     from motionlib.sim.gym_env import TrackingGymVecEnv
 
-    venv = TrackingGymVecEnv(_env([standing_clip], n=3, max_episode_steps=4))
+    with pytest.raises(ValueError, match="record_final_obs"):
+        TrackingGymVecEnv(_env([standing_clip], n=3))
+    venv = TrackingGymVecEnv.make([standing_clip], TrackingConfig(num_envs=3, max_episode_steps=4))
     obs, _ = venv.reset(seed=1)
     assert obs.shape == (3, venv.single_observation_space.shape[0]) and obs.dtype == np.float32
     for t in range(4):
@@ -202,7 +206,7 @@ def test_masked_reset_leaves_other_envs_alone(standing_clip):
         env.step(_zero(env))
     clip, frame, steps = env.clip.clone(), env.frame.clone(), env.steps.clone()
     qpos = env.backend.qpos.clone()
-    env._reset_where(torch.tensor([False, True, False, False]))
+    env.reset(torch.tensor([1]))
     keep = torch.tensor([0, 2, 3])
     assert torch.equal(env.clip[keep], clip[keep]) and torch.equal(env.frame[keep], frame[keep])
     assert torch.equal(env.steps[keep], steps[keep]) and int(env.steps[1]) == 0
@@ -239,8 +243,7 @@ def test_feet_slip_penalty_enters_the_reward(standing_clip):
     from motionlib.sim.tracking_config import RewardConfig
 
     env = _env([standing_clip], reward=RewardConfig(feet_slip_coef=10.0))
-    env.set_start(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
-    env.reset()
+    _start(env, torch.zeros(4, dtype=torch.long))
     a = _zero(env)
     a[1] = 1.0  # one env kicks its legs about
     slips = []
@@ -249,3 +252,51 @@ def test_feet_slip_penalty_enters_the_reward(standing_clip):
         slips.append(float(res.info["terms"]["p_feet_slip"]))
     assert all(s <= 0.0 for s in slips) and min(slips) < 0.0
     assert set(res.info["terms"]) >= {"r_pos", "p_power", "p_action_rate", "p_feet_slip"}
+
+
+def test_restart_puts_chosen_worlds_at_chosen_frames(standing_clip):
+    env = _env([standing_clip, standing_clip[:60]], n=4)
+    env.reset()
+    for _ in range(2):
+        env.step(_zero(env))
+    before = env.clip.clone(), env.frame.clone(), env.steps.clone()
+    obs = env.restart(torch.tensor([3, 1]), torch.tensor([1, 0]), torch.tensor([20, 50]))
+    assert [int(env.clip[3]), int(env.frame[3]), int(env.clip[1]), int(env.frame[1])] == [1, 20, 0, 50]
+    assert int(env.steps[1]) == int(env.steps[3]) == 0
+    for t, b in zip((env.clip, env.frame, env.steps), before):
+        assert torch.equal(t[[0, 2]], b[[0, 2]])
+    assert (env.body_state().pos[[1, 3]] - env.ref_state(0).pos[[1, 3]]).abs().max() < 2e-3
+    torch.testing.assert_close(obs, env.observe()[[3, 1]], rtol=0, atol=1e-6)  # in the order asked
+    with pytest.raises(ValueError, match="outside its clip"):
+        env.restart(torch.tensor([0]), torch.tensor([1]), torch.tensor([60]))
+    with pytest.raises(ValueError, match="distinct"):
+        env.restart(torch.tensor([0, 0]), torch.tensor([0, 0]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="clips must be"):
+        env.restart(torch.tensor([0]), torch.tensor([2]), torch.tensor([1]))
+
+
+def test_worlds_not_in_use_hold_their_state_and_observe_nothing(standing_clip):
+    from motionlib.sim.tracking_config import EvalConfig
+
+    env = _env([standing_clip], n=3, env_kw={"evaluation": EvalConfig()})
+    _start(env, [0, 10, 20])
+    q = env.backend.qpos.clone()
+    res = env.step(torch.rand(3, env.num_actions) * 2 - 1, active=torch.tensor([True, False, True]))
+    assert env.backend.skips_inactive_worlds
+    assert torch.equal(env.backend.qpos[1], q[1]) and not torch.equal(env.backend.qpos[0], q[0])
+    assert not res.obs[1].any() and res.obs[[0, 2]].abs().sum(-1).min() > 0
+    torch.testing.assert_close(res.obs[[0, 2]], env.observe()[[0, 2]], rtol=0, atol=1e-6)
+
+
+def test_backends_say_what_they_can_do():
+    from motionlib.sim.backend_cpu import CpuBackendConfig
+    from motionlib.sim.tracking_env import backend_class
+
+    cpu, warp = backend_class("cpu"), backend_class("warp")
+    assert cpu.host_memory and cpu.skips_inactive_worlds and cpu.wants_single_thread_torch and cpu.parallel_lanes
+    assert not cpu.parallel_worlds and warp.parallel_worlds
+    assert not (warp.skips_inactive_worlds or warp.wants_single_thread_torch or warp.parallel_lanes)
+    assert cpu.default_config("cpu", threads=3) == CpuBackendConfig(threads=3)
+    assert warp.default_config("cuda:1").device == "cuda:1"
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        backend_class("gpu")

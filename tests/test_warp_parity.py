@@ -54,9 +54,8 @@ def envs():
 
 
 def _start(envs, frames):
-    for e in envs:
-        e.set_start(torch.zeros(N, dtype=torch.long), torch.tensor(frames))
-    return [e.reset() for e in envs]
+    worlds, clips = torch.arange(N), torch.zeros(N, dtype=torch.long)
+    return [e.restart(worlds, clips, torch.tensor(frames)) for e in envs]
 
 
 def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -97,8 +96,11 @@ def test_hand_made_reset_lift_and_blowup_match_cpu(envs):
     a = torch.zeros(N, cpu.num_actions)
     rc, rw = cpu.step(a), warp.step(a)
     assert cpu.backend.unstable.tolist() == warp.backend.unstable.tolist() == [False, False, True, False]
-    assert int(rw.info["blowups"]) == int(rc.info["blowups"]) == 1
+    assert int(rw.info["blowups"]) == int(rc.info["blowups"]) == 1 and bool(rw.terminated[2])
     assert torch.isfinite(rw.obs).all() and torch.isfinite(warp.backend.qpos).all()
+    # the pair runs without automatic resets: the blown-up world restarts as an evaluation loop restarts it
+    restarted = warp.restart(torch.tensor([2]), torch.zeros(1, dtype=torch.long), torch.tensor([STARTS[1]]))
+    assert torch.isfinite(restarted).all()
     rw = warp.step(a)
     assert torch.isfinite(rw.obs).all() and not warp.backend.unstable.any()
 

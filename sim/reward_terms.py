@@ -1,0 +1,168 @@
+"""Reward terms by name, and the fused reward a table of them computes.
+
+A reward term is a named function of the step (:class:`StepInputs`) that returns
+one figure per env (N,), and a row of a table gives it its weight and, for a
+tracking term, the scale of its exp kernel:
+
+* a kernel term is ``weight * exp(-scale * fn(step))`` (``fn``: an error, >= 0);
+* any other term is ``weight * fn(step)``; a ``penalty`` enters with the weight
+  negated (its config field holds a positive coefficient).
+
+Weights and scales are numbers or names of :class:`~motionlib.sim.tracking_config.RewardConfig`
+fields (so the config's fields, and the command-line flags that set them, keep
+tuning the terms). The reward is the sum of the terms, clipped below at
+``RewardConfig.clip_min``; the step info reports each term's mean by name.
+
+The computation is fused: the kernel terms' errors are stacked and go through one
+``exp``, and one product with the weight vector (built once from the table) scales
+every term. Adding a term is a function and a row in the body's table
+(:mod:`term_sets`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable
+
+import torch
+
+from .tracking_terms import feet_slip, pd_power
+
+
+@dataclass
+class StepInputs:
+    """What a reward term reads after a control step (tensors on the env's device).
+
+    ``env``: the :class:`~motionlib.sim.tracking_env.TrackingEnv` (its actuator gains
+    ``kp``/``kd``/``force_limit``, reference library ``ref``, reference foot contacts
+    ``ref_contact``, backend); ``planes``: the simulated bodies (13, N, 24); ``err``:
+    :func:`~motionlib.sim.tracking_terms.tracking_errors` against the reference frame reached;
+    ``frame``: (N,) flat reference index of that frame; ``action``/``prev_action``: the clamped
+    actions (N, nu) of this step and the previous one; ``target``: the PD targets (N, nu)."""
+
+    env: Any
+    planes: torch.Tensor
+    err: dict[str, torch.Tensor]
+    frame: torch.Tensor
+    action: torch.Tensor
+    prev_action: torch.Tensor
+    target: torch.Tensor
+
+    @cached_property
+    def qpos(self) -> torch.Tensor:
+        return self.env.backend.qpos.to(self.env.device, torch.float32)
+
+    @cached_property
+    def qvel(self) -> torch.Tensor:
+        return self.env.backend.qvel.to(self.env.device, torch.float32)
+
+
+Coef = float | str  # a number, or the name of a RewardConfig field
+
+
+@dataclass(frozen=True)
+class RewardTerm:
+    """One named reward term (see the module text)."""
+
+    name: str
+    fn: Callable[[StepInputs], torch.Tensor]
+    weight: Coef
+    kernel: Coef | None = None  # scale of the exp kernel; None: the term is linear in fn
+    penalty: bool = False  # the weight enters negated
+
+
+def _coef(cfg, c: Coef, term: str) -> float:
+    if isinstance(c, str):
+        if not hasattr(cfg, c):
+            raise ValueError(f"reward term {term!r}: {type(cfg).__name__} has no field {c!r}")
+        return float(getattr(cfg, c))
+    return float(c)
+
+
+class FusedReward:
+    """The reward of a table of :class:`RewardTerm` rows with a RewardConfig's weights."""
+
+    def __init__(self, terms: tuple[RewardTerm, ...], cfg, device: torch.device | str = "cpu"):
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"reward terms named twice: {names}")
+        self.kernel_terms = tuple(t for t in terms if t.kernel is not None)
+        self.linear_terms = tuple(t for t in terms if t.kernel is None)
+        fused = self.kernel_terms + self.linear_terms  # the order the terms are computed in
+        self.names = tuple(names)
+        self.clip_min = float(cfg.clip_min)
+        self.scales = torch.tensor([_coef(cfg, t.kernel, t.name) for t in self.kernel_terms], device=device)
+        self.weights = torch.tensor([(-1.0 if t.penalty else 1.0) * _coef(cfg, t.weight, t.name) for t in fused],
+                                    device=device)
+        order = [fused.index(t) for t in terms]
+        # back to table order (the info's and the sum's order) unless the table lists kernels first already
+        self._order = None if order == list(range(len(terms))) else torch.tensor(order, device=device)
+        if self._order is not None:
+            self.weights = self.weights[self._order]
+
+    def __call__(self, step: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reward (N,), clipped below at ``clip_min``, and its terms (N, len(names)) in table order."""
+        parts = []
+        if self.kernel_terms:
+            parts.append(torch.exp(-self.scales * torch.stack([t.fn(step) for t in self.kernel_terms], -1)))
+        if self.linear_terms:
+            parts.append(torch.stack([t.fn(step) for t in self.linear_terms], -1))
+        terms = torch.cat(parts, -1)
+        if self._order is not None:
+            terms = terms.index_select(-1, self._order)
+        terms = terms * self.weights
+        return torch.clamp(terms.sum(-1), min=self.clip_min), terms
+
+
+# ------------------------------------------------------------------------------------------------
+# The SMPL humanoid's reward terms (RewardConfig documents the weights and where they come from).
+
+def body_pos_error(s: StepInputs) -> torch.Tensor:
+    """Mean over bodies of the squared position error (m^2)."""
+    return s.err["pos_sq"]
+
+
+def body_rot_error(s: StepInputs) -> torch.Tensor:
+    """Mean over bodies of the squared rotation angle of ref * conj(sim) (rad^2)."""
+    return s.err["rot_sq"]
+
+
+def body_lin_vel_error(s: StepInputs) -> torch.Tensor:
+    return s.err["vel_sq"]
+
+
+def body_ang_vel_error(s: StepInputs) -> torch.Tensor:
+    return s.err["angvel_sq"]
+
+
+def root_height_error(s: StepInputs) -> torch.Tensor:
+    return s.err["height_sq"]
+
+
+def joint_power(s: StepInputs) -> torch.Tensor:
+    """Mechanical power sum |tau * qdot| of the PD actuators (W)."""
+    e = s.env
+    return pd_power(e.kp, e.kd, e.force_limit, s.target, s.qpos[:, 7:], s.qvel[:, 6:])
+
+
+def action_rate(s: StepInputs) -> torch.Tensor:
+    """Mean squared change of the action since the previous step."""
+    return ((s.action - s.prev_action) ** 2).mean(-1)
+
+
+def reference_feet_slip(s: StepInputs) -> torch.Tensor:
+    """Horizontal speed squared of the sole bodies where the reference plants its feet (m^2/s^2)."""
+    return feet_slip(s.planes, s.env.ref_contact.index_select(0, s.frame))
+
+
+SMPL_REWARDS: tuple[RewardTerm, ...] = (
+    RewardTerm("r_pos", body_pos_error, weight="w_pos", kernel="k_pos"),
+    RewardTerm("r_rot", body_rot_error, weight="w_rot", kernel="k_rot"),
+    RewardTerm("r_vel", body_lin_vel_error, weight="w_vel", kernel="k_vel"),
+    RewardTerm("r_angvel", body_ang_vel_error, weight="w_angvel", kernel="k_angvel"),
+    RewardTerm("r_height", root_height_error, weight="w_height", kernel="k_height"),
+    RewardTerm("p_power", joint_power, weight="power_coef", penalty=True),
+    RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
+    RewardTerm("p_feet_slip", reference_feet_slip, weight="feet_slip_coef", penalty=True),
+)

@@ -1,0 +1,33 @@
+"""The reward and observation terms of each simulated body, chosen by ``TrackingConfig.terms``.
+
+A body (the SMPL humanoid; a robot later) has its own tables of named terms
+(:mod:`reward_terms`, :mod:`observation_terms`); the tracking configuration names
+the set it trains and runs with, and a saved policy records that name with the
+rest of its configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .observation_terms import SMPL_OBSERVATION, ObsTerm
+from .reward_terms import SMPL_REWARDS, RewardTerm
+
+
+@dataclass(frozen=True)
+class TermSet:
+    rewards: tuple[RewardTerm, ...]
+    observation: tuple[ObsTerm, ...]
+
+
+TERM_SETS: dict[str, TermSet] = {
+    "smpl_humanoid": TermSet(SMPL_REWARDS, SMPL_OBSERVATION),
+}
+
+
+def term_set(name: str) -> TermSet:
+    """The terms registered as ``name`` (a ValueError listing the known sets otherwise)."""
+    try:
+        return TERM_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown term set {name!r} (known: {', '.join(sorted(TERM_SETS))})") from None
