@@ -26,7 +26,7 @@ from .actor import TrackingPolicy
 from .rollout import RolloutResult, rollout
 
 # frames a restart goes back before the loss (``refine_clips``); chosen on other clips than the
-# WHAM-artifact benchmark's (README, "Rewind")
+# WHAM-artifact benchmark's (docs/tracking.md "Rewind")
 REWIND_FRAMES = 3
 
 
@@ -64,7 +64,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     ``retry_distance`` (m, with ``retry``): restart also when any body is this far from the
     reference. None: the policy's own training termination distance (0.25 m by default), so
     the policy never acts in states it was not trained on; on the WHAM-artifact benchmark
-    (README) this keeps the output closer to the clean clip than the input, at the cost of
+    (docs/tracking.md "Restart distance") this keeps the output closer to the clean clip than the input, at the cost of
     more restarts. 0: restart only at PHC's loss (mean body distance > 0.5 m). A clip's
     ``success`` is "tracked to the end without a restart", ``fail_frame`` the first restart.
 

@@ -12,7 +12,7 @@ Frames: MuJoCo bodies are expressed in the z-up, x-forward, y-left frame of
 the reference file. A clip's SMPL-frame rotations map to it by the constant
 change of basis ``C = SMPL_TO_ZUP`` (see :mod:`motionlib.sim.smpl_state`).
 
-Lessons carried over (issue B's throwaway experiment): the ``implicitfast``
+Stability choices (measured on early tracking experiments): the ``implicitfast``
 integrator, and lower gains plus armature on light links (toes, hands, head)
 keep 120 Hz physics stable.
 """
@@ -54,13 +54,13 @@ class HumanoidConfig:
     # least two timesteps (16.7 ms at 120 Hz): even the stiffest spring that form allows let the feet,
     # pressed by the leg actuators, sink 1-5 cm into the floor at push-offs of a refined walk.
     # 15000 / 300 (in the time-constant form: 6.7 ms, damping ratio 1.2) was chosen on the tracking and
-    # WHAM-artifact benchmarks (README "Contacts"); 30000 and stiffer blow up at 120 Hz.
+    # WHAM-artifact benchmarks (docs/tracking.md "Contacts and what plausibility measures"); 30000 and stiffer blow up at 120 Hz.
     contact_stiffness: float = 15000.0
     contact_damping: float = 300.0
     iterations: int = 10
     ls_iterations: int = 10
     torque_limit_scale: float = 1.0  # forcerange = scale * kp * 1 rad (0 disables the limit)
-    # Body-body contacts. Off by default: mocap retargeted onto the SMPL capsules
+    # Body-body contacts. Off by default: mocap fitted onto the SMPL capsules
     # interpenetrates often (measured on the 82 tracker clips, every 3rd frame:
     # thighs 7% of frames, toes 7% at 30 mm median depth, knees 6% at 16 mm,
     # hands in the pelvis up to 74 mm), and those contacts push the legs apart
