@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from motionlib.motion.config_fields import known_fields
 
 from .dataset import DataConfig
 from .vocab import VocabSpec
@@ -57,11 +59,7 @@ class LMTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LMTrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown language-model config field(s) {unknown}")
-        d = dict(d)
+        d = known_fields(cls, d, "language-model config")
         if isinstance(d.get("vocab"), dict):
             d["vocab"] = VocabSpec.from_dict(d["vocab"])
         if isinstance(d.get("data"), dict):

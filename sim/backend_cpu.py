@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from mujoco import rollout
 
+from .backend import PhysicsBackend
 from .floor_lift import state_floor_lift
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
@@ -74,22 +75,12 @@ class CpuBackendConfig:
     lift_clear_of_floor: bool = True
 
 
-class CpuBackend:
+class CpuBackend(PhysicsBackend):
     name = "cpu"
     config_class = CpuBackendConfig
-    # What the backend can do (the environment and the rollouts ask these, never the name):
-    # the state lives in host memory, so reading values back costs nothing (the environment
-    # computes floor lifts lazily and skips a reset with nothing to restart)
-    host_memory = True
-    # a step leaves the worlds not in use alone, at no cost
-    skips_inactive_worlds = True
-    # worlds are stepped by a few threads, not all at once: a world more costs its physics
-    parallel_worlds = False
-    # the physics threads own the cores: torch runs on one thread meanwhile (torch_single_thread)
-    wants_single_thread_torch = True
-    # the physics releases the GIL: environments side by side on Python threads overlap their
-    # physics with each other's torch work
-    parallel_lanes = True
+    # capabilities (sim.backend): host state, inactive worlds skipped, a few physics threads that
+    # own the cores and release the GIL (a world more costs its physics)
+    host_memory = skips_inactive_worlds = wants_single_thread_torch = parallel_lanes = True
 
     @staticmethod
     def default_config(device: str = "cpu", threads: int | None = None) -> CpuBackendConfig:

@@ -28,6 +28,7 @@ import mujoco
 import numpy as np
 import torch
 
+from .backend import PhysicsBackend
 from .floor_lift import CLEARANCE
 
 
@@ -59,17 +60,13 @@ def _configure_warp(cfg: WarpBackendConfig):
     return wp
 
 
-class WarpBackend:
+class WarpBackend(PhysicsBackend):
     name = "warp"
     config_class = WarpBackendConfig
-    # capabilities (see CpuBackend): every world steps at once in one captured graph, so the
-    # worlds not in use step too and a world more costs about nothing; torch keeps its threads;
-    # the state is in device memory (in host memory on warp's CPU device: set per instance)
-    host_memory = False
-    skips_inactive_worlds = False
+    # capabilities (sim.backend): every world steps at once in one captured graph, so the worlds not
+    # in use step too and a world more costs about nothing; torch keeps its threads; the state is in
+    # device memory (in host memory on warp's CPU device: ``host_memory`` is set per instance)
     parallel_worlds = True
-    wants_single_thread_torch = False
-    parallel_lanes = False
 
     @staticmethod
     def default_config(device: str = "cuda", threads: int | None = None) -> WarpBackendConfig:

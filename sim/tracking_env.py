@@ -359,8 +359,7 @@ class TrackingEnv:
 
 def backend_class(name: str) -> type:
     """The physics backend class called ``name`` ("cpu" or "warp"); its class attributes say what
-    it can do (``host_memory``, ``skips_inactive_worlds``, ``parallel_worlds``,
-    ``wants_single_thread_torch``, ``parallel_lanes``: see CpuBackend)."""
+    it can do (:class:`~motionlib.sim.backend.PhysicsBackend`)."""
     if name == "cpu":
         return CpuBackend
     if name == "warp":

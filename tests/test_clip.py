@@ -108,3 +108,17 @@ def test_derived_clips_drop_the_feature_origin_and_leave_the_source_meta(random_
         assert "d135_origin" not in derived.meta and derived.meta["labels"] == {"c": 1}
         derived.meta["labels"]["c"] = 2  # a deep copy: the source clip's meta stays as it was
         assert clip.meta["labels"] == {"c": 1} and "d135_origin" in clip.meta
+
+
+def test_a_saved_config_with_a_field_this_version_does_not_know_is_refused_by_name():
+    from dataclasses import dataclass
+
+    from motionlib.motion.config_fields import known_fields
+
+    @dataclass
+    class Cfg:
+        a: int = 1
+
+    assert known_fields(Cfg, {"a": 2}, "toy config") == {"a": 2}
+    with pytest.raises(ValueError, match=r"unknown toy config field\(s\) \['b'\]"):
+        known_fields(Cfg, {"a": 2, "b": 3}, "toy config")

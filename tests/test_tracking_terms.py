@@ -50,7 +50,7 @@ TERM_MEANS = [
 
 
 def test_rewards_match_the_values_recorded_before_the_table():
-    from motionlib.motion.ingest.bvh_retarget import bvh_to_motion
+    from motionlib.motion.ingest.bvh_fit import bvh_to_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
     from motionlib.sim.tracking_env import TrackingEnv

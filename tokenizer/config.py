@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from motionlib.motion.config_fields import known_fields
+
 KINDS = ("lfq2d", "lfq1d", "vq1d")
 Kind = Literal["lfq2d", "lfq1d", "vq1d"]
 
@@ -106,11 +108,7 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TokenizerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown tokenizer config fields {unknown}")
-        return cls(**d)
+        return cls(**known_fields(cls, d, "tokenizer config"))
 
     def diff(self, other: "TokenizerConfig") -> dict[str, tuple[Any, Any]]:
         """Fields whose values differ: ``{name: (self, other)}``."""

@@ -51,11 +51,8 @@
 #   WARP_CACHE_PATH    warp kernel cache (default /tmp/warp-cache; reused between the bench and training)
 set -uo pipefail
 
-: "${OUT:?set OUT to the folder that comes back}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-cd "$REPO"
-mkdir -p "$OUT"
+source "$HERE/preamble.sh"  # OUT must be set; cd to the checkout (REPO)
 DEVICE="${DEVICE:-cuda}"
 TRAIN_CLIPS="${TRAIN_CLIPS:-out/tracker_sets/train}"
 EVAL_CLIPS="${EVAL_CLIPS:-out/tracker_sets/eval}"

@@ -30,11 +30,8 @@
 # `python benchmarks/tokenizer_sweep.py report --runs-dir runs/tokenizer_gpu`.
 set -uo pipefail
 
-: "${OUT:?set OUT to the folder that comes back}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-cd "$REPO"
-mkdir -p "$OUT"
+source "$HERE/preamble.sh"  # OUT must be set; cd to the checkout (REPO)
 DATA="${DATA:-.devC}"; SPLIT="${SPLIT:-styles}"; WORKERS="${WORKERS:-9}"; SCALE="${SCALE:-1}"
 WALL_S="${WALL_S:-540}"; DEVICE="${DEVICE:-cuda}"; WORK="${WORK:-/tmp/tokenizer_gpu}"
 RUNS="$WORK/tokenizer_gpu"
