@@ -44,11 +44,11 @@ _UNITS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
 _ORDINAL = (rf"(?:(?:twenty|thirty|forty|fifty)[- ]?(?:{_UNITS})|{_UNITS}|tenth|eleventh|twelfth|"
             r"(?:thir|four|fif|six|seven|eigh|nine)teenth|twentieth|thirtieth|fortieth|fiftieth|"
             r"\d+(?:st|nd|rd|th))")
-_RELATIVE = r"(?:this|next|previous|last|earlier|later|same|that|prior|following|current|one|each)"
+_RELATIVE = r"(?:the|this|next|previous|last|earlier|later|same|that|prior|following|current|one|each)"
 
 PROCESS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ordinal session", re.compile(rf"\b{_ORDINAL}\s+sessions?\b", re.IGNORECASE)),
-    ("relative session", re.compile(rf"\b{_RELATIVE}\s+sessions?\b", re.IGNORECASE)),
+    ("relative session", re.compile(rf"\b{_RELATIVE}\s+sessions?\b(?!\.\w)", re.IGNORECASE)),
     ("machine session", re.compile(r"\b(?:GPU|CPU|device|lent|rented)\s+sessions?\b", re.IGNORECASE)),
     ("numbered session", re.compile(r"\bsessions?\s+(?:no\.\s*)?#?\d+\b", re.IGNORECASE)),
     # "issue B", "(issue D)", "issues B and C", "issue #31", "issue 31"; the letter is a capital
@@ -266,6 +266,7 @@ def test_process_words_flag_the_work_diary():
         "the 12th session of the day",
         "as this session re-measured",
         "the next session should train longer",
+        "an A/B of the session's start and end code",
         "the previous session, the last session, an earlier session",
         "One GPU session: a benchmark",
         "(session 12)",
