@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from motionlib.cli.common import (Failures, add_cleanup_flags, add_json_flag, add_physics_flags, cleanup_config,
@@ -17,7 +19,10 @@ def register(sub) -> None:
                                    "forces) and write the simulated motion as the refined clip, with OUT/report.json "
                                    "(per-clip success, tracking errors, plausibility before/after, real-time factor). "
                                    "Refined clips come at the policy's control rate (30 fps): an input at another "
-                                   "rate is resampled before tracking.")
+                                   "rate is resampled before tracking. Where the tracked body was lost and restarted "
+                                   "from the reference, the output is cut: each continuous segment of 1 s or more "
+                                   "is written as CLIP_seg<k>.npz (a clip without restarts as CLIP.npz) and the "
+                                   "report lists the cuts and the frames kept and dropped.")
     p.add_argument("inputs", nargs="+", type=Path, help="motionlib clips or folders")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--policy", default=None, help="tracking policy file (default: the shipped policy)")
@@ -28,10 +33,18 @@ def register(sub) -> None:
     p.add_argument("--rewind", type=int, default=None, metavar="N",
                    help="a restart goes back N frames before the loss and simulates them again (default: "
                         "motionlib.policies.refine.REWIND_FRAMES)")
+    p.add_argument("--keep-restarts", action="store_true",
+                   help="write each clip whole, with the jumps back to the reference at its restarts (default: cut "
+                        "it into physically continuous segments at the restarts and drop those under "
+                        "--min-segment)")
+    p.add_argument("--min-segment", type=float, default=None, metavar="S",
+                   help="the shortest segment between restarts that is written, seconds (default: "
+                        "motionlib.policies.refine.MIN_SEGMENT_S, 1 s)")
     add_cleanup_flags(p)
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
-    p.add_argument("--video", action="store_true", help="also render before/after videos")
+    p.add_argument("--video", action="store_true",
+                   help="also render a before/after video of each clip written (CLIP[_seg<k>]_before_after.mp4)")
     p.add_argument("--no-resume", action="store_true",
                    help="refine every clip again (default: a clip whose refined clip and report in OUT were made "
                         "from the same input with the same policy and options is kept, so an interrupted run "
@@ -49,19 +62,22 @@ def run(args) -> int:
     from motionlib.motion.io import find_clips, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
-    from motionlib.policies.refine import REWIND_FRAMES, refine_clips, summarize
+    from motionlib.policies.refine import MIN_SEGMENT_S, REWIND_FRAMES, refine_clips, summarize
 
     policy_path = args.policy or default_policy_path()
     policy = TrackingPolicy.load(policy_path)
     cleanup = cleanup_config(args)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
+    min_segment = MIN_SEGMENT_S if args.min_segment is None else args.min_segment
     files = find_clips(args.inputs, required=True)
     # what a refined clip depends on: a clip refined before from the same input with these is kept (resume);
     # taken through JSON as the stored records are (tuples become lists), so the two compare equal
     key = json.loads(json.dumps({"policy_sha256": _sha256(policy_path), "retry": not args.no_retry,
                                  "cleanup": None if cleanup is None else dataclasses.asdict(cleanup),
                                  "retry_distance": args.retry_distance,  # None: the policy's (hashed)
-                                 "rewind": REWIND_FRAMES if args.rewind is None else args.rewind}))
+                                 "rewind": REWIND_FRAMES if args.rewind is None else args.rewind,
+                                 "keep_restarts": args.keep_restarts,
+                                 "min_segment_s": None if args.keep_restarts else min_segment}))
     by_file: dict[Path, dict] = {}  # each input's report
     wall, motion_s, settings = 0.0, 0.0, {}
     for f in [] if args.no_resume else files:
@@ -80,18 +96,28 @@ def run(args) -> int:
         results, totals = refine_clips(clips, policy, retry=not args.no_retry, threads=args.threads,
                                         lanes=args.lanes, backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
-                                        retry_distance=args.retry_distance, **rewind)
-        settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames")}
+                                        retry_distance=args.retry_distance, keep_restarts=args.keep_restarts,
+                                        min_segment_s=min_segment, **rewind)
+        settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames", "keep_restarts",
+                                           "min_segment_s")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):
-            save_motion(r.clip, args.out / "clips" / f.name)
+            _remove_outputs(args.out, f)  # an earlier run's, which may have cut the clip elsewhere
+            whole = args.keep_restarts or not r.report["cuts"]  # one clip, under the input's name
+            names = [f.name] if whole else [f"{f.stem}_seg{k}.npz" for k in range(len(r.segments))]
+            for name, seg, rep in zip(names, r.segments, r.report["segments"]):
+                save_motion(seg.clip, args.out / "clips" / name)
+                rep["file"] = name
             r.report["id"] = f.stem
             by_file[f] = r.report
             if args.video:
                 from motionlib.motion.render import render_video
 
-                render_video([clip, r.clip], _video_path(args.out, f), titles=["input", "refined"])
+                src = clip if abs(clip.fps - r.clip.fps) < 1e-9 else clip.resample(r.clip.fps)
+                for name, seg in zip(names, r.segments):
+                    render_video([src[seg.start : seg.end], seg.clip], _video_path(args.out, Path(name)),
+                                 titles=["input", "refined"])
             # written last: its presence says the clip (and video) are complete
             write_text_atomic(_report_path(args.out, f), json.dumps({
                 "key": key, "input_sha256": _sha256(f), "settings": settings, "report": r.report}))
@@ -113,13 +139,20 @@ def run(args) -> int:
     else:
         # clean-up: the strength of the smoothing and unslide the clip got (motion.cleanup; "-": none)
         print(f"{'clip':40s} {'ok':>3s} {'restarts':>8s} {'clean-up':>8s} {'G-MPJPE':>8s} {'pen b/a':>13s} "
-              f"{'float b/a':>13s} {'skate b/a':>13s}")
+              f"{'float b/a':>13s} {'skate b/a':>13s} {'out':>4s}")
+        nan = {k: float("nan") for k in ("penetration_mm", "float_mm", "skate_mm")}
         for r in reports:
-            b, a = r["before"], r["after"]
+            b, a = r["before"], r["after"] or nan  # no "after": every segment was dropped
             how = "-" if r["cleanup"] is None else f"{r['cleanup']['strength']:.2f}"
             print(f"{r['id'][:40]:40s} {'yes' if r['success'] else 'NO':>3s} {r['retries']:8d} {how:>8s} "
                   f"{r['g_mpjpe_mm']:8.1f} {b['penetration_mm']:6.1f}/{a['penetration_mm']:<6.1f} "
-                  f"{b['float_mm']:6.1f}/{a['float_mm']:<6.1f} {b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f}")
+                  f"{b['float_mm']:6.1f}/{a['float_mm']:<6.1f} {b['skate_mm']:6.1f}/{a['skate_mm']:<6.1f} "
+                  f"{len(r['segments']):4d}")
+        if "frames" in totals:
+            fr = totals["frames"]
+            print(f"frames kept {fr['kept']:,} of {fr['input']:,} ({(fr['kept_share'] or 0) * 100:.1f}%) in "
+                  f"{totals['segments']} clip(s) written; {totals['cuts']} cut(s)"
+                  + ("" if args.keep_restarts else f", segments under {min_segment:g} s dropped"))
         print(f"success {totals['success_rate'] * 100:.1f}%  G-MPJPE {totals.get('g_mpjpe_mm', float('nan')):.1f} mm  "
               f"real-time factor {str(totals['realtime_factor']) + 'x' if totals['realtime_factor'] else '-'}  "
               f"report: {args.out / 'report.json'}"
@@ -141,14 +174,31 @@ def _video_path(out: Path, f: Path) -> Path:
     return out / f"{f.stem}_before_after.mp4"
 
 
+def _outputs(out: Path, f: Path) -> list[Path]:
+    """The clips and videos in ``out`` that refining ``f`` writes: ``f.name`` or its ``_seg<k>`` segments."""
+    pat = re.compile(re.escape(f.stem) + r"(_seg\d+)?(\.npz|_before_after\.mp4)")
+    found = [p for p in (out / "clips").glob(f"{glob.escape(f.stem)}*.npz") if pat.fullmatch(p.name)]
+    return found + [p for p in out.glob(f"{glob.escape(f.stem)}*_before_after.mp4") if pat.fullmatch(p.name)]
+
+
+def _remove_outputs(out: Path, f: Path) -> None:
+    """Remove what an earlier run wrote for ``f`` (its record first: without it nothing is resumed)."""
+    _report_path(out, f).unlink(missing_ok=True)
+    for p in _outputs(out, f):
+        p.unlink(missing_ok=True)
+
+
 def _refined_before(out: Path, f: Path, key: dict, video: bool) -> dict | None:
-    """The record of ``f`` refined earlier into ``out`` with the same ``key`` from the same input (and with
-    its video when ``video``), or None."""
+    """The record of ``f`` refined earlier into ``out`` with the same ``key`` from the same input (with
+    every clip it lists, and their videos when ``video``), or None."""
     rec_path = _report_path(out, f)
-    if not (rec_path.is_file() and (out / "clips" / f.name).is_file()) or (video and not _video_path(out, f).is_file()):
+    if not rec_path.is_file():
         return None
     try:
         rec = json.loads(rec_path.read_text())
-    except (OSError, ValueError):
+        names = [s["file"] for s in rec["report"]["segments"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all((out / "clips" / n).is_file() and (not video or _video_path(out, Path(n)).is_file()) for n in names):
         return None
     return rec if rec.get("key") == key and rec.get("input_sha256") == _sha256(f) else None

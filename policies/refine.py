@@ -7,12 +7,19 @@ success and errors plus plausibility before and after. Clips the policy loses
 are flagged (``success: false`` with the frame where it happened); with
 ``retry`` the simulation restarts from the reference at that frame and the
 clip is completed, never silently dropped.
+
+A restart puts the body back on the reference: the simulated trajectory jumps
+there. By default the output is therefore cut at every such jump into
+physically continuous segments (:func:`split_at_cuts`); segments under
+``MIN_SEGMENT_S`` are dropped, and each clip's report lists the cuts and
+accounts for every input frame as kept (in which segment) or dropped (why).
+``keep_restarts`` keeps the whole trajectory, jumps included, as one clip.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +35,24 @@ from .rollout import RolloutResult, rollout
 # frames a restart goes back before the loss (``refine_clips``); chosen on other clips than the
 # WHAM-artifact benchmark's (docs/tracking.md "Rewind")
 REWIND_FRAMES = 3
+# the shortest segment between cuts that refine keeps (seconds; ``refine_clips``)
+MIN_SEGMENT_S = 1.0
+
+
+@dataclass
+class Segment:
+    start: int  # first frame, in the input at the policy's control rate
+    end: int  # one past the last
+    clip: Motion  # the simulated frames start..end-1: physically continuous
 
 
 @dataclass
 class RefineResult:
-    clip: Motion  # the refined (simulated) clip
+    clip: Motion  # the whole simulated trajectory, jumps back to the reference at restarts included
     report: dict
     tracked: Motion  # the reference the policy tracked (the input after the clean-up)
+    # what refine writes: the continuous segments kept (by default), or ``clip`` whole with ``keep_restarts``
+    segments: list[Segment] = field(default_factory=list)
 
 
 def tracking_report(res: RolloutResult, fps: float) -> dict:
@@ -49,12 +67,43 @@ def tracking_report(res: RolloutResult, fps: float) -> dict:
     }
 
 
+def split_at_cuts(n_input: int, n_out: int, cuts: list[int], fps: float, min_seconds: float = MIN_SEGMENT_S,
+                  end_reason: str = "not simulated") -> tuple[list[tuple[int, int]], list[dict]]:
+    """Cut a simulated trajectory of ``n_out`` frames (of an input of ``n_input``) at the frames ``cuts``
+    (where it jumps back to the reference; increasing, each starting a new piece). Returns the pieces kept,
+    ``(start, end)`` in frames, and the frames dropped, ``{"frames": [start, end], "reason"}``, which together
+    cover the ``n_input`` frames once. Without cuts the one piece is kept whatever its length; with cuts a piece
+    under ``min_seconds`` is dropped. Frames from ``n_out`` on (a trajectory stopped at a loss) are dropped
+    with ``end_reason``."""
+    bounds = [0, *[c for c in cuts if 0 < c < n_out], n_out]
+    kept: list[tuple[int, int]] = []
+    dropped: list[dict] = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if len(bounds) == 2 or b - a >= min_seconds * fps - 1e-9:
+            kept.append((a, b))
+        else:
+            dropped.append({"frames": [a, b], "reason": f"a segment of {b - a} frames between cuts, under "
+                                                         f"{min_seconds:g} s"})
+    if n_out < n_input:
+        dropped.append({"frames": [n_out, n_input], "reason": end_reason})
+    return kept, dropped
+
+
+def _weighted_plausibility(parts: list[dict], frames: list[int]) -> dict | None:
+    """Frame-weighted mean of the segments' plausibility figures (None without segments)."""
+    if not parts:
+        return None
+    w = np.asarray(frames, dtype=np.float64) / sum(frames)
+    return {k: float(sum(wi * p[k] for wi, p in zip(w, parts))) for k in parts[0]}
+
+
 def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True, threads: int | None = None,
                  progress: bool = False, backend: str = "cpu", device: str = "cpu",
                  num_envs: int | None = None,
                  cleanup: CleanupConfig | None = CleanupConfig(),
                  retry_distance: float | None = None, rewind: int = REWIND_FRAMES,
-                 lanes: int | None = None) -> tuple[list[RefineResult], dict]:
+                 lanes: int | None = None, keep_restarts: bool = False,
+                 min_segment_s: float = MIN_SEGMENT_S) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
     estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
@@ -71,7 +120,16 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     ``rewind`` (frames, with ``retry``): a restart goes back this many frames before the loss
     (never to or before the previous restart) and simulates them again from the reference, so
     the frames in which the body was drifting off are not kept and the jump back to the
-    reference happens where the two were still close. ``threads``/``lanes``: :func:`rollout`'s."""
+    reference happens where the two were still close. ``threads``/``lanes``: :func:`rollout`'s.
+
+    Output (docs/tracking.md "Continuous output"): each result's ``segments`` are what refine writes. By
+    default the trajectory is cut at every jump to the reference (``cuts`` in the report: frame, the frame
+    the body was lost, reason) and the pieces under ``min_segment_s`` are dropped; the report's ``frames``
+    accounts for every input frame (``kept`` + the ``dropped`` ranges with their reasons = ``input``),
+    ``segments`` gives each kept piece's frames, G-MPJPE and plausibility, and ``after`` is the kept
+    segments' plausibility (frame-weighted; None when none is kept). A clip without cuts is one segment,
+    the whole clip, as before. ``keep_restarts``: one segment, the whole trajectory with its jumps, and
+    ``after`` of that (the behaviour before the cut)."""
     if retry_distance is None:
         retry_distance = policy.tracking.termination_distance
     retry_distance = (retry_distance or None) if retry else None
@@ -94,11 +152,32 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
         meta = clip.derived_meta(refined={"policy": policy.info.get("name", "tracker"), "success": bool(res.success),
                                           "fail_frame": res.fail_frame, "retries": res.resets})
         refined = qpos_to_motion(res.qpos, fps, like=clip, meta=meta)
-        # "after" of the simulated trajectory: the refined clip's joints and rotations are the
-        # simulated bodies' (FK of the same qpos), its shape the simulator's collision shapes
+        n_in, n_out = clip.num_frames, refined.num_frames
+        if keep_restarts:
+            pieces, dropped = [(0, n_out)], []
+            if n_out < n_in:
+                dropped = [{"frames": [n_out, n_in], "reason": f"not simulated: lost at frame {res.fail_frame}"}]
+        else:
+            pieces, dropped = split_at_cuts(n_in, n_out, [c["frame"] for c in res.cuts], fps, min_segment_s,
+                                            f"not simulated: lost at frame {res.fail_frame} (no retry)")
+        segments: list[Segment] = []
+        seg_reports: list[dict] = []
+        for k, (a, b) in enumerate(pieces):
+            seg = refined if (a, b) == (0, n_out) else qpos_to_motion(
+                res.qpos[a:b], fps, like=clip, meta={**meta, "refined": {**meta["refined"], "segment": k,
+                                                                          "frames": [a, b]}})
+            segments.append(Segment(a, b, seg))
+            # "after" of the simulated trajectory: the refined clip's joints and rotations are the
+            # simulated bodies' (FK of the same qpos), its shape the simulator's collision shapes
+            seg_reports.append({"segment": k, "frames": [a, b],
+                                "g_mpjpe_mm": M.tracking_errors(res.body_pos[a:b], res.ref_pos[a:b])["g_mpjpe_mm"],
+                                "after": M.plausibility(seg)})
+        after = _weighted_plausibility([r["after"] for r in seg_reports], [b - a for a, b in pieces])
         report = {"id": Path(str(clip.meta.get("source", "clip"))).stem, **tracking_report(res, fps),
-                  "before": M.plausibility(clip), "after": M.plausibility(refined), "cleanup": how}
-        out.append(RefineResult(refined, report, target))
+                  "before": M.plausibility(clip), "after": after, "cleanup": how,
+                  "cuts": res.cuts, "segments": seg_reports,
+                  "frames": {"input": n_in, "kept": sum(b - a for a, b in pieces), "dropped": dropped}}
+        out.append(RefineResult(refined, report, target, segments))
     wall = time.perf_counter() - t0  # clean-up, simulation, conversion back to clips and the reports
     seconds_of_motion = sum(c.duration for c in inputs)
     totals = summarize([r.report for r in out])
@@ -106,7 +185,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                    "realtime_factor": seconds_of_motion / wall if wall > 0 else None,
                    "simulation_s": t_sim,
                    "threads": threads, "lanes": lanes, "cleanup": None if cleanup is None else asdict(cleanup),
-                   "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0})
+                   "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0,
+                   "keep_restarts": keep_restarts, "min_segment_s": None if keep_restarts else min_segment_s})
     return out, totals
 
 
@@ -119,6 +199,14 @@ def summarize(reports: list[dict]) -> dict:
         vals = [r[k] for r in reports if k in r]
         if vals:
             tot[k] = float(np.mean(vals))
-    for side in ("before", "after"):
-        tot[side] = {k: float(np.mean([r[side][k] for r in reports])) for k in reports[0][side]}
+    for side in ("before", "after"):  # "after": the clips with output (a clip may have every segment dropped)
+        have = [r[side] for r in reports if r.get(side) is not None]
+        tot[side] = {k: float(np.mean([h[k] for h in have])) for k in have[0]} if have else None
+    if all("frames" in r for r in reports):
+        n_in = sum(r["frames"]["input"] for r in reports)
+        kept = sum(r["frames"]["kept"] for r in reports)
+        tot["frames"] = {"input": n_in, "kept": kept, "kept_share": kept / n_in if n_in else None}
+        tot["segments"] = sum(len(r["segments"]) for r in reports)
+        tot["cuts"] = sum(len(r["cuts"]) for r in reports)
+        tot["clips_without_output"] = sum(not r["segments"] for r in reports)
     return tot

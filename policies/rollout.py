@@ -43,6 +43,9 @@ class RolloutResult:
     fail_frame: int | None  # first frame where it was lost (None if never)
     resets: list[int] = field(default_factory=list)  # frames where a retry restarted from the reference
     blowups: int = 0
+    # every frame where the trajectory jumps to the reference state: {"frame", "lost_frame", "reason"}; the
+    # restarts (``frame`` in ``resets``) and, with retry, a last frame the reference fills in after a blow-up
+    cuts: list[dict] = field(default_factory=list)
 
 
 def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, starts: list[tuple[int, int]] | None = None,
@@ -161,6 +164,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
         body[job_of[w]].append(pos_now[w].copy())
     fail: list[int | None] = [None] * jobs
     resets: list[list[int]] = [[] for _ in range(jobs)]
+    cuts: list[list[dict]] = [[] for _ in range(jobs)]
     blowups = [0] * jobs
     finished = 0
     policy.actor.to(device)
@@ -175,7 +179,8 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
         with torch.no_grad():
             act[rows] = policy.act(obs[rows]).to(env.device)
         res = env.step(act, active)
-        lost_mask = res.terminated.cpu()
+        term = res.terminated.cpu()
+        lost_mask = term
         if retry and retry_distance:
             lost_mask = lost_mask | (res.info["max_body_dist"].cpu() > retry_distance)
         lost = (lost_mask & busy).nonzero().flatten().tolist()
@@ -187,6 +192,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
         bar.update(int(busy.sum()))
         blow = env.backend.unstable.cpu()
         frame, clip = env.frame.cpu(), env.clip.cpu()
+        mean_dist, max_dist = res.info["mean_body_dist"].cpu(), res.info["max_body_dist"].cpu()
         restarted: list[tuple[int, bool]] = []  # (world, same job retried) reset after this step
         for w in lost:
             j = job_of[w]
@@ -201,6 +207,9 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
                 del qpos[j][restart - starts[j][1] + 1 :], body[j][restart - starts[j][1] + 1 :]
                 bar.total += back  # frames simulated again
                 resets[j].append(restart)
+                cuts[j].append({"frame": restart, "lost_frame": f,
+                                "reason": _loss_reason(bool(blow[w]), bool(term[w]), float(mean_dist[w]),
+                                                       float(max_dist[w]), retry_distance)})
                 slot_clip[w], slot_frame[w] = clip[w], restart
                 restarted.append((w, True))
             else:
@@ -209,6 +218,9 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
                         idx = clip_start[int(clip[w])] + int(frame[w])
                         qpos[j][-1] = ref.qpos[idx].cpu().double().numpy()
                         body[j][-1] = ref.body_pos[idx].cpu().double().numpy()
+                        cuts[j].append({"frame": int(frame[w]), "lost_frame": int(frame[w]),
+                                        "reason": "unstable simulation at the clip's last frame: the reference "
+                                                  "frame stands in"})
                     elif len(qpos[j]) > 1:
                         qpos[j].pop()
                         body[j].pop()
@@ -242,5 +254,15 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
         out.append(RolloutResult(
             clip=c, start=f, qpos=np.stack(qpos[i]), body_pos=np.stack(body[i]),
             ref_pos=ref.body_pos[idx].cpu().numpy(), success=fail[i] is None, fail_frame=fail[i],
-            resets=resets[i], blowups=blowups[i]))
+            resets=resets[i], blowups=blowups[i], cuts=cuts[i]))
     return out
+
+
+def _loss_reason(blown: bool, terminated: bool, mean_dist: float, max_dist: float,
+                 retry_distance: float | None) -> str:
+    """Why a world was restarted: a blow-up, PHC's loss (mean body distance) or a body past ``retry_distance``."""
+    if blown:
+        return "unstable simulation"
+    if terminated:
+        return f"lost: mean body distance {mean_dist:.3f} m (PHC's success rule)"
+    return f"drift: a body {max_dist:.3f} m from the reference (restart distance {retry_distance:g} m)"

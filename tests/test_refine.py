@@ -54,12 +54,30 @@ def test_corrupt_is_seeded_and_adds_artifacts(walk):
     assert M.mpjpe(a.joints()[0], walk.joints()[0]) > 0.02  # metres
 
 
+def _partition(rep: dict) -> list[tuple[int, int, str]]:
+    """The report's kept segments and dropped ranges, sorted: (start, end, "kept" | reason)."""
+    parts = [(*s["frames"], "kept") for s in rep["segments"]] + [(*d["frames"], d["reason"])
+                                                                  for d in rep["frames"]["dropped"]]
+    return sorted(parts)
+
+
+def _check_accounting(rep: dict) -> None:
+    """Kept and dropped frames cover the input once: kept + dropped = input."""
+    parts = _partition(rep)
+    n = rep["frames"]["input"]
+    assert parts[0][0] == 0 and parts[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(parts[:-1], parts[1:]))  # contiguous, no overlap
+    assert rep["frames"]["kept"] == sum(b - a for a, b, why in parts if why == "kept")
+    assert rep["frames"]["kept"] + sum(b - a for a, b, why in parts if why != "kept") == n
+
+
 def test_refine_report_and_lost_clip_is_completed(walk, reference_policy):
+    from motionlib.motion import metrics as M
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.refine import refine_clips
 
     policy = TrackingPolicy.load(reference_policy)
-    results, totals = refine_clips([walk], policy, retry=True, threads=1)
+    results, totals = refine_clips([walk], policy, retry=True, threads=1, keep_restarts=True)
     (res,) = results
     rep = res.report
     for k in ("success", "g_mpjpe_mm", "l_mpjpe_mm", "accel_err", "fail_frame", "retries"):
@@ -70,15 +88,72 @@ def test_refine_report_and_lost_clip_is_completed(walk, reference_policy):
     assert rep["success"] is False and rep["fail_frame"] is not None and rep["retries"] >= 1
     assert res.clip.num_frames == walk.num_frames
     assert res.clip.meta["refined"]["success"] is False
+    # with keep_restarts the whole trajectory, jumps included, is the one clip written
+    assert len(res.segments) == 1 and res.segments[0].clip is res.clip
+    # every restart is listed as a cut (frame, frame lost, reason)
+    assert [c["frame"] for c in rep["cuts"]][: rep["retries"]] == res.clip.meta["refined"]["retries"]
+    _check_accounting(rep)
     # a simulated body does not sink into the floor
     assert rep["after"]["penetration_mm"] < 5.0
     # "after" is read off the simulated bodies: the same figures as the written clip's own
-    from motionlib.motion import metrics as M
-
     written = M.plausibility(res.clip)
     for k, v in rep["after"].items():
         assert abs(v - written[k]) < 1e-3 * max(1.0, abs(written[k])), (k, v, written[k])
     assert totals["realtime_factor"] > 0 and totals["clips"] == 1 and 0.0 <= totals["success_rate"] <= 1.0
+    assert totals["frames"] == {"input": walk.num_frames, "kept": walk.num_frames, "kept_share": 1.0}
+
+
+def test_refine_cuts_the_output_at_restarts(walk, reference_policy):
+    """By default the trajectory is cut where it jumps back to the reference: every kept segment is
+    continuous simulation, at least the minimum length, and every input frame is kept or dropped."""
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.refine import refine_clips
+
+    policy = TrackingPolicy.load(reference_policy)
+    (res,), totals = refine_clips([walk], policy, retry=True, threads=1, min_segment_s=0.25)
+    rep = res.report
+    cuts = [c["frame"] for c in rep["cuts"]]
+    assert cuts == sorted(set(cuts)) and len(cuts) >= rep["retries"] >= 2
+    assert all(c["lost_frame"] >= c["frame"] and c["reason"].startswith(("drift", "lost", "unstable"))
+               for c in rep["cuts"])
+    _check_accounting(rep)
+    assert res.segments and len(res.segments) == len(rep["segments"])
+    for seg, srep in zip(res.segments, rep["segments"]):
+        a, b = srep["frames"]
+        assert (seg.start, seg.end) == (a, b) and b - a >= 0.25 * walk.fps
+        # no cut inside a segment; one starts at the jump itself or at frame 0
+        assert not any(a < c < b for c in cuts) and (a == 0 or a in cuts)
+        # the segment is the simulated frames themselves
+        np.testing.assert_allclose(seg.clip.positions(), res.clip.positions()[a:b], atol=1e-9)
+        assert seg.clip.meta["refined"]["frames"] == [a, b]
+    short = [d for d in rep["frames"]["dropped"] if "under 0.25 s" in d["reason"]]
+    assert short and all(d["frames"][1] - d["frames"][0] < 0.25 * walk.fps for d in short)
+    # "after": the kept segments' plausibility, frame-weighted
+    w = np.array([s["frames"][1] - s["frames"][0] for s in rep["segments"]], float)
+    skate = np.array([s["after"]["skate_mm"] for s in rep["segments"]])
+    assert rep["after"]["skate_mm"] == pytest.approx(float((w * skate).sum() / w.sum()))
+    assert totals["frames"]["kept"] == rep["frames"]["kept"] < walk.num_frames
+    assert totals["segments"] == len(res.segments) and totals["cuts"] == len(cuts)
+    # at the default 1 s nothing of this walk, restarted every few frames, is continuous for long enough
+    (res1,), totals1 = refine_clips([walk], policy, retry=True, threads=1)
+    assert res1.segments == [] and res1.report["after"] is None and res1.report["frames"]["kept"] == 0
+    _check_accounting(res1.report)
+    assert totals1["after"] is None and totals1["clips_without_output"] == 1
+
+
+def test_split_at_cuts():
+    from motionlib.policies.refine import split_at_cuts
+
+    # no cut: the one piece is kept whatever its length
+    assert split_at_cuts(20, 20, [], 30.0) == ([(0, 20)], [])
+    kept, dropped = split_at_cuts(200, 200, [10, 80, 100], 30.0)
+    assert kept == [(10, 80), (100, 200)]
+    assert dropped == [{"frames": [0, 10], "reason": "a segment of 10 frames between cuts, under 1 s"},
+                       {"frames": [80, 100], "reason": "a segment of 20 frames between cuts, under 1 s"}]
+    assert split_at_cuts(60, 60, [30], 30.0)[0] == [(0, 30), (30, 60)]  # exactly 1 s is kept
+    # a trajectory stopped at a loss (no retry): the rest is dropped with the reason given
+    kept, dropped = split_at_cuts(100, 40, [], 30.0, end_reason="not simulated")
+    assert kept == [(0, 40)] and dropped == [{"frames": [40, 100], "reason": "not simulated"}]
 
 
 def test_refine_without_retry_stops_at_the_loss(walk, reference_policy):
@@ -110,7 +185,13 @@ def test_corrupt_and_refine_cli(walk, reference_policy, tmp_path, capsys):
     assert doc["totals"]["realtime_factor"] > 0
     assert doc["totals"]["cleanup"]["ground"] is True  # the input is cleaned up before tracking by default
     assert doc["totals"]["cleanup"]["unslide"] is True
-    refined = load_motion(tmp_path / "ref" / "clips" / "walk.npz")
+    # the clips written are the report's segments (plain PD keeps little of a corrupted walk continuous)
+    assert sorted(p.name for p in (tmp_path / "ref").glob("clips/*")) == sorted(s["file"] for s in clip["segments"])
+    assert clip["frames"]["input"] == walk.num_frames
+    assert main(["refine", str(tmp_path / "noisy"), "--out", str(tmp_path / "whole"), "--policy",
+                 str(reference_policy), "--threads", "1", "--keep-restarts", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["keep_restarts"] is True
+    refined = load_motion(tmp_path / "whole" / "clips" / "walk.npz")
     assert refined.num_frames == walk.num_frames
     assert not list(tmp_path.rglob("*.tmp"))
     capsys.readouterr()
@@ -177,7 +258,7 @@ def test_refine_rerun_keeps_the_clips_refined_before(walk, reference_policy, tmp
     save_motion(walk[:30], tmp_path / "in" / "a.npz")
     save_motion(walk[10:40], tmp_path / "in" / "b.npz")
     base = ["refine", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--policy", str(reference_policy),
-            "--threads", "1", "--json"]
+            "--threads", "1", "--json", "--keep-restarts"]
 
     def run(*extra) -> dict:
         capsys.readouterr()
@@ -196,6 +277,49 @@ def test_refine_rerun_keeps_the_clips_refined_before(walk, reference_policy, tmp
     assert run("--no-unslide")["totals"]["resumed"] == 0
     assert run("--no-unslide", "--no-resume")["totals"]["resumed"] == 0
     assert [c["id"] for c in run("--no-unslide")["clips"]] == ["a", "b"]
+    # the cut is an option too: without --keep-restarts nothing is kept from the earlier run
+    base.remove("--keep-restarts")
+    assert run("--no-unslide")["totals"]["resumed"] == 0
+    assert run("--no-unslide")["totals"]["resumed"] == 2
+
+
+def test_refine_cli_writes_each_segment_and_resumes_them(walk, reference_policy, tmp_path, capsys):
+    """Cut clips are written as CLIP_seg<k>.npz, one per kept segment, and the report
+    lists their files; a rerun keeps them, a missing segment refines the clip again, and a run with
+    other options replaces them (no stale segment of an earlier cut stays)."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import load_motion, save_motion
+
+    save_motion(walk, tmp_path / "in" / "w.npz")
+    out = tmp_path / "out"
+    base = ["refine", str(tmp_path / "in"), "--out", str(out), "--policy", str(reference_policy), "--threads", "1",
+            "--json", "--no-cleanup"]
+
+    def run(*extra) -> dict:
+        capsys.readouterr()
+        assert main(base + list(extra)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    doc = run("--min-segment", "0.25")
+    (rep,) = doc["clips"]
+    _check_accounting(rep)
+    files = [s["file"] for s in rep["segments"]]
+    assert len(files) >= 2 and files == [f"w_seg{k}.npz" for k in range(len(files))]
+    assert sorted(p.name for p in (out / "clips").iterdir()) == sorted(files)
+    for s in rep["segments"]:
+        clip = load_motion(out / "clips" / s["file"])
+        assert clip.num_frames == s["frames"][1] - s["frames"][0] >= 0.25 * 30
+        assert clip.meta["refined"]["frames"] == s["frames"]
+    t = doc["totals"]
+    assert t["segments"] == len(files) and t["cuts"] == len(rep["cuts"]) and t["min_segment_s"] == 0.25
+    assert t["frames"]["kept"] == rep["frames"]["kept"] and 0 < t["frames"]["kept_share"] < 1
+    assert run("--min-segment", "0.25")["totals"]["resumed"] == 1
+    (out / "clips" / files[-1]).unlink()  # a missing segment: the clip is refined again
+    assert run("--min-segment", "0.25")["totals"]["resumed"] == 0
+    assert (out / "clips" / files[-1]).is_file()
+    whole = run("--keep-restarts")  # another option: the earlier segments are replaced by the one clip
+    assert whole["totals"]["resumed"] == 0 and whole["clips"][0]["segments"][0]["file"] == "w.npz"
+    assert sorted(p.name for p in (out / "clips").iterdir()) == ["w.npz"]
 
 
 def test_eval_tracker_cli_from_several_start_frames(walk, reference_policy, tmp_path, capsys):
