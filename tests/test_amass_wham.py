@@ -5,14 +5,17 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import make_standing_clip
 from smpl_fixture import synthetic_smpl_arrays, write_chumpy_pkl
+from walk_fixture import make_walking_clip
 
 from motionlib.motion import Motion, Skeleton
+from motionlib.motion import metrics as M
 from motionlib.motion import rotations as R
 from motionlib.motion.clip import ESTIMATE_META
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.amass import load_amass, save_amass
-from motionlib.motion.ingest.wham import load_wham, read_wham
+from motionlib.motion.ingest.wham import FLOOR_META, load_wham, read_wham
 
 # z-up world -> y-up world (WHAM): y_new = z, z_new = -y. Written independently of the reader.
 ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -142,12 +145,80 @@ def test_wham_tracks_load_back(tmp_path, random_clip, standing_clip, compress):
     assert all(c.meta[ESTIMATE_META] == "wham" for c in clips)  # the clean-up treats them as estimates
     for src, got in zip((random_clip, standing_clip), clips):
         assert got.fps == 30.0 and got.meta["frame_ids"] == [10, 10 + src.num_frames - 1]
-        np.testing.assert_allclose(got.positions(), src.positions(), atol=1e-5)  # float32 poses
+        # put on the estimated floor: a vertical shift, recorded in meta
+        shift = got.meta[FLOOR_META]["shift_m"]
+        np.testing.assert_allclose(got.positions(), src.positions() + [0.0, 0.0, shift], atol=1e-5)  # float32 poses
+    assert abs(clips[1].meta[FLOOR_META]["shift_m"]) < 0.01  # the standing clip was on the floor already
+    raw = read_wham(path, fps=30.0, ground=False).clips  # WHAM's own world height
+    np.testing.assert_allclose(raw[0].positions(), random_clip.positions(), atol=1e-5)
+    assert FLOOR_META not in raw[0].meta
     # the standing clip is upright in our z-up world after the conversion
     pos = clips[1].positions()
     assert np.all(pos[:, 15, 2] > pos[:, 0, 2] + 0.3)
     res = read_wham(path, fps=30.0)
     assert res.skipped == [{"track_id": 9, "reason": "only 1 frame(s)"}]
+
+
+def _wham_file(tmp_path, clip: Motion, name: str = "wham_output.pkl"):
+    path = tmp_path / name
+    joblib.dump({0: _to_wham(clip, Skeleton.default().pelvis_rest, np.zeros(10))}, path)
+    return path
+
+
+def _lowest(clip: Motion) -> np.ndarray:
+    """(T,) the body's lowest point per frame (the posed collision shapes)."""
+    return M.ground_heights(*clip.joints()).min(axis=1)
+
+
+@pytest.mark.parametrize("offset,glitch", [(-1.14, False), (0.5, False), (-1.14, True)])
+def test_wham_clip_is_put_on_the_floor(tmp_path, offset, glitch):
+    """WHAM's world origin is the first frame's pelvis: a walk on the floor comes out 1.14 m below it
+    (real WHAM output) or above it. At ingest it lands on the floor; a few frames of an estimate far
+    below (``glitch``) do not move the floor."""
+    walk = make_walking_clip(seconds=3.0)  # its lowest point touches z = 0 in every frame
+    trans = walk.trans + [0.0, 0.0, offset]
+    if glitch:
+        trans[40:43, 2] -= 0.6
+    (clip,) = load_wham(_wham_file(tmp_path, walk.copy(trans=trans)), fps=30.0)
+    floor = clip.meta[FLOOR_META]
+    assert floor["from"] == "planted feet" and floor["frames"] >= 10
+    assert abs(floor["shift_m"] + offset) < 0.005
+    low = np.delete(_lowest(clip), range(40, 43) if glitch else [])
+    assert np.abs(low).max() < 0.01  # on the floor in every frame
+    assert M.plausibility(clip)["penetration_mm"] < (60.0 if glitch else 1.0)  # 3 glitch frames of 90: ~0.6 m
+
+
+def _jump(frames_before: int = 30, flight_s: float = 0.5, frames_after: int = 30) -> tuple[Motion, slice]:
+    """A standing body that jumps straight up (a ballistic flight of ``flight_s``) and lands."""
+    fps = 30.0
+    stand = make_standing_clip(frames_before + int(flight_s * fps) + frames_after, fps)
+    t = (np.arange(stand.num_frames) - frames_before) / fps
+    rise = np.where((t > 0) & (t < flight_s), 0.5 * 9.81 * t * (flight_s - t), 0.0)  # apex 0.31 m
+    flight = slice(frames_before + 1, frames_before + int(flight_s * fps))
+    return stand.copy(trans=stand.trans + np.c_[0 * rise, 0 * rise, rise]), flight
+
+
+def test_wham_jump_keeps_its_flight(tmp_path):
+    """A jump is put on the floor by its standing frames: the flight stays in the air."""
+    jump, flight = _jump()
+    floor0 = float(np.median(_lowest(jump)[: flight.start - 1]))  # where the source's feet stand
+    (clip,) = load_wham(_wham_file(tmp_path, jump.copy(trans=jump.trans - [0.0, 0.0, 1.14])), fps=30.0)
+    assert clip.meta[FLOOR_META]["from"] == "planted feet"
+    assert abs(clip.meta[FLOOR_META]["shift_m"] - (1.14 - floor0)) < 0.005
+    low = _lowest(clip)
+    assert np.abs(np.r_[low[: flight.start - 1], low[flight.stop + 1 :]]).max() < 0.005
+    assert low[flight].max() > 0.28  # the apex, 0.31 m up, is not pulled down to the floor
+
+
+def test_wham_clip_all_in_the_air(tmp_path):
+    """A track that is all flight (its feet are never planted) puts its lowest points on the floor."""
+    jump, flight = _jump()
+    air = jump[flight.start + 2 : flight.stop - 2].copy(trans=jump.trans[flight.start + 2 : flight.stop - 2] + [0, 0, 0.5])
+    (clip,) = load_wham(_wham_file(tmp_path, air), fps=30.0)
+    assert clip.meta[FLOOR_META]["from"] == "lowest points"
+    low = _lowest(clip)
+    assert -0.01 < low.min() and np.percentile(low, 5) == pytest.approx(0.0, abs=1e-6)
+    assert M.plausibility(clip)["penetration_mm"] < 1.0
 
 
 def test_wham_with_model_matches_smplx_in_y_up(tmp_path, rng):
@@ -161,7 +232,7 @@ def test_wham_with_model_matches_smplx_in_y_up(tmp_path, rng):
     trans = rng.normal(size=(t, 3))
     path = tmp_path / "w.pkl"
     joblib.dump({0: {"pose_world": pose, "trans_world": trans, "betas": betas, "frame_ids": np.arange(t)}}, path)
-    (clip,) = load_wham(path, fps=25.0, smpl_model=model)
+    (clip,) = load_wham(path, fps=25.0, smpl_model=model, ground=False)  # WHAM's world, as smplx poses it
     expected_yup = _smplx_joints(arrays, betas.mean(0), pose, trans)
     np.testing.assert_allclose(clip.positions(), expected_yup @ ZUP_TO_YUP, atol=1e-9)  # inverse rotation
     np.testing.assert_allclose(clip.betas, betas.mean(0))

@@ -10,6 +10,14 @@ rest pelvis J0). Betas are averaged over the track's frames; J0 is the
 default body's rest pelvis, or the SMPL model's for those betas when a model
 file is given. WHAM does not store its frame rate, so ``fps`` is required.
 
+WHAM's world origin is the first frame's pelvis, not the ground: real outputs
+come out with the body about a metre below the floor. Each track is therefore
+put on an estimated floor (:func:`floor_height`, ``ground=True``): the median
+height of the feet's lowest points over the frames where a foot is planted
+(low and slow), or, for a clip whose feet are never planted (a track that is
+all flight), the low end of its lowest points. The vertical shift is recorded
+in meta (``FLOOR_META``).
+
 The file is read only through :func:`motionlib.motion.safe_pickle.safe_load`;
 anything but arrays, plain containers and scalars is refused.
 """
@@ -28,11 +36,21 @@ from .. import rotations as R
 from ..clip import ESTIMATE_META, Motion
 from ..errors import MotionError
 from ..safe_pickle import safe_load
-from ..skeleton import Skeleton
+from ..skeleton import FOOT_JOINTS, Skeleton
 from .amass import PELVIS_REST_META
 
 # World change WHAM (y-up) -> motionlib (z-up): rotation about x by +90 degrees.
 YUP_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+FLOOR_META = "floor"  # meta key: {"shift_m", "from", "frames"}: how the clip was put on the estimated floor
+
+# a foot is planted (a floor contact) when it is slow and low: its speed (the slower of its ankle and toe
+# joints, positions low-passed over sigma 1 frame against the estimate's jitter) under this, m/s ...
+PLANTED_SPEED_M_S = 0.5
+# ... and its lowest point within this of the clip's low feet (``LOW_PERCENTILE`` of the lower foot's
+# lowest point over the frames: a clip may spend most of its frames in the air, a few frames far below)
+PLANTED_BAND_M = 0.05
+LOW_PERCENTILE = 10.0
+MIN_PLANTED = 3  # fewer planted foot-frames than this: the clip never touches the ground
 
 
 @dataclass
@@ -52,7 +70,7 @@ def _track_array(track: dict, keys: tuple[str, ...], src: str, tid: Any) -> np.n
     return arr
 
 
-def _convert_track(track: Any, tid: Any, fps: float, src: str, model: Any) -> Motion | str:
+def _convert_track(track: Any, tid: Any, fps: float, src: str, model: Any, ground: bool = True) -> Motion | str:
     """A Motion, or the reason the track is skipped."""
     if not isinstance(track, dict):
         raise MotionError(f"track {tid} is a {type(track).__name__}, expected a dict", src)
@@ -97,8 +115,47 @@ def _convert_track(track: Any, tid: Any, fps: float, src: str, model: Any) -> Mo
         meta["frame_ids"] = [int(frame_ids.min()), int(frame_ids.max())]
         if np.any(np.diff(frame_ids) != 1):
             meta["frame_ids_contiguous"] = False
-    return Motion(fps=fps, trans=pelvis, rotations=R.quat_fix_continuity(q), betas=betas, offsets=offsets,
+    clip = Motion(fps=fps, trans=pelvis, rotations=R.quat_fix_continuity(q), betas=betas, offsets=offsets,
                   meta=meta)
+    return put_on_floor(clip) if ground else clip
+
+
+def floor_height(motion: Motion) -> dict[str, Any]:
+    """Where the floor is under ``motion`` (z-up): ``{"height_m", "from", "frames"}``.
+
+    Per frame and foot: the lowest point of the foot's collision shapes (ankle and toe boxes,
+    ``metrics.ground_heights``) and the foot's speed. The floor is the median lowest point over the
+    planted foot-frames (``PLANTED_SPEED_M_S``, ``PLANTED_BAND_M``): robust to a few frames far off, and
+    to flight, whose slow apex frames are not low. A clip whose feet are never planted (fewer than
+    ``MIN_PLANTED`` foot-frames) puts the 5th percentile of its body's lowest point on the floor:
+    ``from`` says which (``"planted feet"`` or ``"lowest points"``), ``frames`` how many frames it used."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from ..metrics import body_scale_of, ground_heights
+
+    pos, glob = motion.joints()
+    low = ground_heights(pos, glob, body_scale_of(motion))  # (T, 24)
+    lf, rf, lt, rt = FOOT_JOINTS  # left/right ankle, left/right toe
+    feet = np.stack([np.minimum(low[:, lf], low[:, lt]), np.minimum(low[:, rf], low[:, rt])], 1)  # (T, 2)
+    smooth = gaussian_filter1d(pos[:, list(FOOT_JOINTS)], 1.0, axis=0, mode="nearest")
+    speed = np.linalg.norm(np.gradient(smooth, axis=0), axis=-1) * motion.fps  # (T, 4) m/s
+    foot_speed = np.stack([np.minimum(speed[:, 0], speed[:, 2]), np.minimum(speed[:, 1], speed[:, 3])], 1)
+    ref = np.percentile(feet.min(1), LOW_PERCENTILE)
+    planted = (foot_speed < PLANTED_SPEED_M_S) & (feet < ref + PLANTED_BAND_M)
+    if int(planted.sum()) >= MIN_PLANTED:
+        return {"height_m": float(np.median(feet[planted])), "from": "planted feet",
+                "frames": int(planted.any(1).sum())}
+    return {"height_m": float(np.percentile(low.min(1), 5)), "from": "lowest points", "frames": len(low)}
+
+
+def put_on_floor(motion: Motion) -> Motion:
+    """``motion`` moved vertically onto its :func:`floor_height`, the shift in ``meta[FLOOR_META]``."""
+    floor = floor_height(motion)
+    trans = motion.trans.copy()
+    trans[:, 2] -= floor["height_m"]
+    meta = {**motion.meta, FLOOR_META: {"shift_m": -floor["height_m"], "from": floor["from"],
+                                        "frames": floor["frames"]}}
+    return motion.copy(trans=trans, meta=meta)
 
 
 def _plain(tid: Any) -> Any:
@@ -107,9 +164,12 @@ def _plain(tid: Any) -> Any:
     return tid if isinstance(tid, (int, str, float)) else str(tid)
 
 
-def read_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike | None = None) -> WhamRead:
+def read_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike | None = None,
+              ground: bool = True) -> WhamRead:
     """All tracks of a WHAM output file; tracks under 2 frames are listed in
-    ``skipped``. Raises when the file is bad or no track is usable."""
+    ``skipped``. Raises when the file is bad or no track is usable. ``ground``: put
+    each track on its estimated floor (:func:`put_on_floor`); False keeps WHAM's world
+    height."""
     path = Path(path)
     src = str(path)
     try:
@@ -128,7 +188,7 @@ def read_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike
         model = load_smpl_model(smpl_model)
     out = WhamRead()
     for tid in sorted(data, key=lambda k: (str(type(k)), k)):
-        res = _convert_track(data[tid], tid, fps, src, model)
+        res = _convert_track(data[tid], tid, fps, src, model, ground)
         if isinstance(res, str):
             out.skipped.append({"track_id": _plain(tid), "reason": res})
         else:
@@ -141,10 +201,12 @@ def read_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike
     return out
 
 
-def load_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike | None = None) -> list[Motion]:
-    """One clip per usable track (sorted by track id); skipped tracks raise a
-    ``UserWarning`` (use :func:`read_wham` to get them as data)."""
-    res = read_wham(path, fps, smpl_model)
+def load_wham(path: str | os.PathLike, fps: float, smpl_model: str | os.PathLike | None = None,
+              ground: bool = True) -> list[Motion]:
+    """One clip per usable track (sorted by track id), each on its estimated floor unless
+    ``ground`` is False; skipped tracks raise a ``UserWarning`` (use :func:`read_wham` to get
+    them as data)."""
+    res = read_wham(path, fps, smpl_model, ground)
     for s in res.skipped:
         warnings.warn(f"{path}: skipped WHAM track {s['track_id']}: {s['reason']}", stacklevel=2)
     return res.clips
