@@ -9,6 +9,15 @@ means over clips, the distance to the clean clip (G-MPJPE, mm) of the
 corrupted input and of the refined output, and penetration / float / skate of
 input and output with their relative drop (target: output closer to the clean
 clip; each artifact down by >= 80%).
+
+What "refined" is follows refine's output: by default the continuous segments
+refine writes (cut at restarts, those under 1 s dropped), and every figure of a
+clip, the clean clip's, the input's and the tracked reference's included, is
+taken over the frames kept (frame-weighted over its segments), so input and
+output are compared on the same frames; a clip with nothing kept is left out
+of the means (their number is printed). ``--keep-restarts``: the whole
+trajectory of every clip, jumps back to the reference included, over all
+frames (the figures before the cut).
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the per-clip figures here")
+    ap.add_argument("--keep-restarts", action="store_true",
+                    help="score the whole refined trajectory, jumps at restarts included (refine --keep-restarts)")
     add_cleanup_flags(ap)
     ap.add_argument("--rewind", type=int, default=None, help="frames a restart goes back (default: refine's)")
     ap.add_argument("--retry-distance", type=float, default=None,
@@ -59,19 +70,31 @@ def main() -> None:
     results, totals = refine_clips(noisy, policy, retry=True, threads=args.threads, progress=True,
                                    retry_distance=args.retry_distance,
                                    **({} if args.rewind is None else {"rewind": args.rewind}),
-                                   cleanup=cleanup_config(args))
+                                   cleanup=cleanup_config(args), keep_restarts=args.keep_restarts)
+
+    def over(segs, fn) -> float | dict:
+        """``fn(start, end, segment)`` frame-weighted over the segments (a dict: per key)."""
+        w = np.array([s.end - s.start for s in segs], dtype=np.float64) / sum(s.end - s.start for s in segs)
+        vals = [fn(s.start, s.end, s) for s in segs]
+        if isinstance(vals[0], dict):
+            return {k: float(sum(wi * v[k] for wi, v in zip(w, vals))) for k in vals[0]}
+        return float(sum(wi * v for wi, v in zip(w, vals)))
 
     rows = []
     for c, n, r in zip(clean, noisy, results):
-        gt = c.joints()[0]
+        if not r.segments:
+            continue  # nothing kept: counted below
+        gt, inp, trk = c.joints()[0], n.joints()[0], r.tracked.joints()[0]
+        plaus = lambda m: {k: float(v) for k, v in M.plausibility(m).items()}  # noqa: E731
         rows.append({
             "id": Path(str(c.meta.get("source", "clip"))).stem,
-            "success": r.report["success"],
-            "input_to_clean_mm": M.mpjpe(n.joints()[0], gt),  # mm
-            "tracked_to_clean_mm": M.mpjpe(r.tracked.joints()[0], gt),
-            "refined_to_clean_mm": M.mpjpe(r.clip.joints()[0][: len(gt)], gt[: r.clip.num_frames]),
-            "clean": {k: float(v) for k, v in M.plausibility(c).items()},
-            "input": r.report["before"], "tracked": {k: float(v) for k, v in M.plausibility(r.tracked).items()},
+            "success": r.report["success"], "frames": r.report["frames"]["kept"],
+            "input_to_clean_mm": over(r.segments, lambda a, b, s: M.mpjpe(inp[a:b], gt[a:b])),  # mm
+            "tracked_to_clean_mm": over(r.segments, lambda a, b, s: M.mpjpe(trk[a:b], gt[a:b])),
+            "refined_to_clean_mm": over(r.segments, lambda a, b, s: M.mpjpe(s.clip.joints()[0], gt[a:b])),
+            "clean": over(r.segments, lambda a, b, s: plaus(c[a:b])),
+            "input": over(r.segments, lambda a, b, s: plaus(n[a:b])),
+            "tracked": over(r.segments, lambda a, b, s: plaus(r.tracked[a:b])),
             "refined": r.report["after"],
         })
     mean = lambda key, sub=None: float(np.mean([x[key] if sub is None else x[key][sub] for x in rows]))  # noqa: E731
@@ -82,6 +105,11 @@ def main() -> None:
           f"{' with foot locking' if args.footlock and not args.no_cleanup else ''}"
           f"{f', smoothing sigma {args.smooth:g}' if args.smooth is not None and not args.no_cleanup else ''}, restart distance "
           f"{totals['retry_distance_m'] or 'PHC loss (0.5 m mean)'}, rewind {totals['rewind_frames']} frames")
+    fr = totals["frames"]
+    what = "whole trajectories, jumps at restarts included" if args.keep_restarts else "the segments refine writes"
+    print(f"  output: {what}; frames kept {fr['kept']:,} of {fr['input']:,} ({fr['kept_share'] * 100:.1f}%) "
+          f"in {totals['segments']} clip(s); {totals['cuts']} cut(s); {totals['clips_without_output']} clip(s) with nothing kept, left out; "
+          f"every figure below is over the frames kept")
     if not args.no_cleanup:
         print(f"  distance to the clean clip of the cleaned-up reference the policy tracks: "
               f"{mean('tracked_to_clean_mm'):.1f} mm")

@@ -82,7 +82,7 @@ def split_at_cuts(n_input: int, n_out: int, cuts: list[int], fps: float, min_sec
         if len(bounds) == 2 or b - a >= min_seconds * fps - 1e-9:
             kept.append((a, b))
         else:
-            dropped.append({"frames": [a, b], "reason": f"a segment of {b - a} frames between cuts, under "
+            dropped.append({"frames": [a, b], "reason": f"a segment of {b - a} frame(s) between cuts, under "
                                                          f"{min_seconds:g} s"})
     if n_out < n_input:
         dropped.append({"frames": [n_out, n_input], "reason": end_reason})

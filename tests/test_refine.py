@@ -148,8 +148,8 @@ def test_split_at_cuts():
     assert split_at_cuts(20, 20, [], 30.0) == ([(0, 20)], [])
     kept, dropped = split_at_cuts(200, 200, [10, 80, 100], 30.0)
     assert kept == [(10, 80), (100, 200)]
-    assert dropped == [{"frames": [0, 10], "reason": "a segment of 10 frames between cuts, under 1 s"},
-                       {"frames": [80, 100], "reason": "a segment of 20 frames between cuts, under 1 s"}]
+    assert dropped == [{"frames": [0, 10], "reason": "a segment of 10 frame(s) between cuts, under 1 s"},
+                       {"frames": [80, 100], "reason": "a segment of 20 frame(s) between cuts, under 1 s"}]
     assert split_at_cuts(60, 60, [30], 30.0)[0] == [(0, 30), (30, 60)]  # exactly 1 s is kept
     # a trajectory stopped at a loss (no retry): the rest is dropped with the reason given
     kept, dropped = split_at_cuts(100, 40, [], 30.0, end_reason="not simulated")
