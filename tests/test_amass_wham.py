@@ -213,7 +213,8 @@ def test_wham_jump_keeps_its_flight(tmp_path):
 def test_wham_clip_all_in_the_air(tmp_path):
     """A track that is all flight (its feet are never planted) puts its lowest points on the floor."""
     jump, flight = _jump()
-    air = jump[flight.start + 2 : flight.stop - 2].copy(trans=jump.trans[flight.start + 2 : flight.stop - 2] + [0, 0, 0.5])
+    part = slice(flight.start + 2, flight.stop - 2)
+    air = jump[part].copy(trans=jump.trans[part] + [0.0, 0.0, 0.5])
     (clip,) = load_wham(_wham_file(tmp_path, air), fps=30.0)
     assert clip.meta[FLOOR_META]["from"] == "lowest points"
     low = _lowest(clip)
