@@ -14,6 +14,9 @@ robot is its MJCF plus one such file, no code. Keys:
   (the first that matches wins),
 * ``collision_pairs``: ``[[bodies...], [bodies...]]`` pairs of body groups whose collision geoms must not
   touch (arms against torso and legs),
+* ``contact_exclusions`` (optional): ``[[body, body]]`` pairs whose contacts the model ignores, as MuJoCo
+  ignores parent and child: neighbouring links whose convex hulls overlap within the joints' normal range
+  (an artifact of the hulls, not a collision of the robot),
 * ``sources``: where the gains and limits come from (free text).
 
 :func:`load_description` validates it against the MJCF: a body or joint the MJCF lacks is an error naming
@@ -69,13 +72,17 @@ class RobotDescription:
     velocity_limit: np.ndarray  # rad/s
     effort_limit: np.ndarray  # N m
     collision_pairs: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    contact_exclusions: list[tuple[str, str]] = field(default_factory=list)
     sources: str = ""
 
     def model(self):
-        """The robot's ``mujoco.MjModel`` with one site per target (at its offset)."""
+        """The robot's ``mujoco.MjModel`` with one site per target (at its offset) and the contact
+        exclusions."""
         import mujoco
 
         spec = mujoco.MjSpec.from_file(str(self.mjcf))
+        for a, b in self.contact_exclusions:
+            spec.add_exclude(bodyname1=a, bodyname2=b)
         for t in self.targets:
             spec.body(t.body).add_site(name=t.site, pos=list(t.offset), size=[0.01, 0.01, 0.01], group=5)
         return spec.compile()
@@ -146,6 +153,8 @@ def load_description(robot: str | Path) -> RobotDescription:
     for a, b in raw.get("collision_pairs", []):
         pairs.append(([body(n, "collision_pairs") for n in a], [body(n, "collision_pairs") for n in b]))
 
+    exclusions = [(body(a, "contact_exclusions"), body(b, "contact_exclusions"))
+                  for a, b in raw.get("contact_exclusions", [])]
     joint_names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
                    for a in range(model.nu)]
     for name in raw.get("default_pose", {}):
@@ -163,7 +172,7 @@ def load_description(robot: str | Path) -> RobotDescription:
             raise MotionError(f"joint {name!r} has no force range in {mjcf}: give its group an effort_limit", src)
     return RobotDescription(name=str(raw["name"]), path=path, mjcf=mjcf, root_body=raw["root_body"], feet=feet,
                             targets=targets, joint_names=joint_names, default_pose=default, kp=kp, kd=kd,
-                            velocity_limit=vel, effort_limit=eff, collision_pairs=pairs,
+                            velocity_limit=vel, effort_limit=eff, collision_pairs=pairs, contact_exclusions=exclusions,
                             sources=str(raw.get("sources", "")))
 
 
