@@ -27,6 +27,10 @@ def register(sub) -> None:
                         "(GMR / BeyondMimic)")
     p.add_argument("--force", action="store_true", help="retarget clips that are already done")
     p.add_argument("--no-collision", action="store_true", help="IK without the self-collision limit (faster)")
+    p.add_argument("--video", nargs="?", const="robot", default=None, choices=("robot", "side-by-side"),
+                   help="also write DIR/<clip>_robot.mp4, the robot drawn by MuJoCo with its meshes; "
+                        "side-by-side: the source human clip's skeleton beside it (kept on a rerun when it "
+                        "exists; see motionlib render-robot)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -44,23 +48,35 @@ def run(args) -> int:
     import json
 
     desc = load_description(args.robot)
+    if args.video:  # before any clip: a missing offscreen GL would fail every video
+        from motionlib.retarget.render import open_gl_context
+
+        ctx, _ = open_gl_context(64, 64)
+        ctx.free()
     retargeter = Retargeter(desc, RetargetConfig(avoid_collisions=not args.no_collision))
     files = find_clips(args.clips, required=True)
     failures = Failures()
-    reports, done, kept = [], 0, 0
+    reports, done, kept, videos = [], 0, 0, 0
     for f in tqdm(files, desc=f"retarget {desc.name}", unit="clip", disable=args.json or len(files) < 2):
         rep = None if args.force else finished_report(f, args.out, args.format, desc.name)
-        if rep is not None:
+        was_kept = rep is not None
+        if was_kept:
             kept += 1
             reports.append(rep)
-            continue
-        with failures.one_input():
-            reports.append(retarget_file(retargeter, f, args.out, args.format))
-            done += 1
+        else:
+            with failures.one_input():
+                reports.append(retarget_file(retargeter, f, args.out, args.format))
+                done += 1
+                rep = reports[-1]
+        if args.video and rep is not None:
+            with failures.one_input():
+                videos += write_video(f, args, desc, keep=was_kept, progress=not args.json and len(files) < 2)
     figures = {k: v for k, v in totals([{k: v for k, v in r.items() if k not in ("clip", "robot")}
                                         for r in reports]).items()}
     result = {"robot": desc.name, "clips": len(files), "retargeted": done, "kept": kept, "out": str(args.out),
               "format": args.format, "totals": figures}
+    if args.video:
+        result["videos"] = videos
     rc = failures.finish(result)
     if reports:
         write_text_atomic(args.out / "report.json", json.dumps(
@@ -69,7 +85,7 @@ def run(args) -> int:
         print_json(result)
     else:
         print(f"retarget {desc.name}: {len(files)} clip(s): {done} retargeted, {kept} kept, {result['failed']} "
-              f"failed -> {args.out}")
+              f"failed -> {args.out}" + (f" ({videos} video(s) written)" if args.video else ""))
         if figures:
             print(f"  keypoint error {figures['keypoint_error_mm']:.1f} mm, joint-limit violations "
                   f"{figures['joint_limit_violations']}, velocity-limit violations "
@@ -81,3 +97,30 @@ def run(args) -> int:
             print(f"  {figures['frames_per_s']:.0f} frames/s")
         failures.print()
     return rc
+
+
+def video_path(src: Path, out_dir: Path) -> Path:
+    from motionlib.retarget.batch import output_paths
+
+    clip_path, _ = output_paths(src, out_dir, "npz")
+    return clip_path.with_name(clip_path.name[:-len(".npz")] + "_robot.mp4")
+
+
+def write_video(src: Path, args, desc, keep: bool, progress: bool) -> int:
+    """Render the retargeted clip of ``src`` to ``DIR/<clip>_robot.mp4`` (1), or, with ``keep`` (the clip was
+    kept), keep the video there (0)."""
+    from motionlib.motion.io import load_motion
+    from motionlib.retarget.batch import output_paths
+    from motionlib.retarget.render import RobotRenderConfig, load_clip_for_render, render_robot_video
+
+    path = video_path(src, args.out)
+    if keep and path.is_file():
+        return 0
+    human = load_motion(src)
+    clip_path, _ = output_paths(src, args.out, args.format)
+    clip = load_clip_for_render(clip_path, desc.path, human.fps)
+    side = args.video == "side-by-side"
+    cfg = RobotRenderConfig(size=(960, 480) if side else (640, 480))
+    render_robot_video(clip, path, cfg, human if side else None, desc, progress=progress, source=str(clip_path),
+                       human_source=str(src))
+    return 1
