@@ -13,7 +13,28 @@ from motionlib.motion.errors import MotionError
 from motionlib.retarget.render import offscreen_gl_available
 
 iio = pytest.importorskip("imageio.v3")
-pytestmark = pytest.mark.skipif(not offscreen_gl_available(), reason="no offscreen OpenGL (EGL/OSMesa) here")
+needs_gl = pytest.mark.skipif(not offscreen_gl_available(), reason="no offscreen OpenGL (EGL/OSMesa) here")
+
+
+def test_no_offscreen_gl_is_a_clear_error(monkeypatch, tmp_path, capsys):
+    """Every backend failing gives one error naming each attempt, and the CLI reports it without a trace."""
+    from motionlib.cli.main import main
+    from motionlib.retarget import render
+
+    def fail(backend, width, height):
+        raise ImportError(f"lib{backend} not found")
+
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    monkeypatch.setattr(render, "_make_context", fail)
+    with pytest.raises(render.OffscreenGLError, match="egl: ImportError: libegl not found; osmesa"):
+        render.open_gl_context(64, 64)
+    assert not render.offscreen_gl_available()
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    with pytest.raises(render.OffscreenGLError, match="osmesa: ImportError") as e:
+        render.open_gl_context(64, 64)
+    assert "egl:" not in str(e.value)
+    assert main(["retarget", str(tmp_path / "none.npz"), "--out", str(tmp_path), "--video"]) == 2
+    assert "no offscreen OpenGL for MuJoCo" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +54,7 @@ def _read_video(path):
     return [np.asarray(f) for f in iio.imiter(path, extension=".mp4")]
 
 
+@needs_gl
 def test_video_frame_count_and_size(walk, tmp_path):
     from motionlib.retarget.render import RobotRenderConfig, render_robot_video
 
@@ -59,6 +81,7 @@ def _robot_mask(renderer, f):
     return np.abs(with_robot - without).sum(axis=2) > 24
 
 
+@needs_gl
 @pytest.mark.parametrize("robot", ["g1", "h1"])
 def test_still_shows_the_robot_on_the_floor_in_frame(robot, tmp_path):
     """A standing robot fills a good part of the frame, whole (not cut by an edge), horizontally centred,
@@ -93,6 +116,7 @@ def test_still_shows_the_robot_on_the_floor_in_frame(robot, tmp_path):
         render_robot_png(clip, 3, tmp_path / "bad.png", cfg)
 
 
+@needs_gl
 def test_beside_the_human_skeleton(walk, tmp_path):
     from motionlib.motion.render import RenderConfig, SkeletonRenderer
     from motionlib.retarget.render import RobotRenderConfig, RobotVideoRenderer, render_robot_png
@@ -115,6 +139,7 @@ def test_beside_the_human_skeleton(walk, tmp_path):
         render_robot_png(clip, 0, tmp_path / "x.png", RobotRenderConfig(size=(320, 120)), make_walking_clip(1.0))
 
 
+@needs_gl
 def test_cli_render_robot(walk, tmp_path, capsys):
     from dataclasses import replace
 
@@ -139,6 +164,7 @@ def test_cli_render_robot(walk, tmp_path, capsys):
     assert "--robot" in capsys.readouterr().err
 
 
+@needs_gl
 def test_cli_retarget_video(walk, tmp_path, capsys):
     from motionlib.cli.main import main
     from motionlib.motion.io import save_motion
