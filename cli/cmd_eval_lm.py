@@ -16,7 +16,8 @@ def register(sub) -> None:
                                    "figures for the real test clips (the ceiling) and the FID between halves of "
                                    "them (the noise floor). Candidates: a trained model generating for every test "
                                    "prompt (--model), a folder of clips with their prompts in meta (--clips), or "
-                                   "the real test clips themselves (--real). Also refines candidates and real clips "
+                                   "the real test clips themselves (--real); clips whose prompts are the test "
+                                   "clips' captions, one per test clip, are paired with them. Also refines candidates and real clips "
                                    "with the shipped tracker (tracked-to-the-end rate, plausibility before/after) "
                                    "and reports caption accuracy (content and style named) of the reference "
                                    "captions and, with --model, of the model's captions.")
@@ -60,7 +61,8 @@ def _test_entries(args, meta: dict):
 
 def run(args) -> int:
     from motionlib.llm.eval_lm import (EvalLMConfig, caption_report, evaluate, generate_candidates,
-                                       load_candidates, model_captions, physics, real_motions)
+                                       load_candidates, model_captions, pair_with_test, physics,
+                                       real_motions)
     from motionlib.llm.evaluator import load_evaluator
     from motionlib.motion.errors import MotionError
     from motionlib.motion.io import find_clips, save_motion
@@ -88,7 +90,12 @@ def run(args) -> int:
         captions = model_captions(lm, tmodel, ck, test, cfg)
     elif args.clips:
         cands, errors = load_candidates(find_clips(args.clips, required=True))
+        pairs = pair_with_test(cands, test)
+        if pairs is not None:  # a clip for every test prompt: FID halves compare prompt for prompt
+            cands, extra = pairs
+            paired = True
     result: dict = {"evaluator": meta["path"], "source": "model" if args.model else "clips" if args.clips else "real",
+                    "paired": paired,
                     **evaluate(ev, test, cands, paired, cfg, extra)}
     result["caption_accuracy"] = caption_report(test, captions)
     if not args.no_physics:

@@ -83,6 +83,21 @@ def load_candidates(files) -> tuple[list[Candidate], list[str]]:
     return out, errors
 
 
+def pair_with_test(cands: list[Candidate], test: list[ClipEntry]) -> tuple[list[Candidate], list[Candidate]] | None:
+    """(one candidate per test clip in test order, the other candidates) when every test clip has a candidate
+    whose prompt is one of its captions (the first such, in file order); None otherwise."""
+    free = list(range(len(cands)))
+    main = []
+    for e in test:
+        caps = {" ".join(c.split()) for c in e.captions}
+        k = next((i for i in free if " ".join(cands[i].prompt.split()) in caps), None)
+        if k is None:
+            return None
+        free.remove(k)
+        main.append(cands[k])
+    return main, [cands[i] for i in free]
+
+
 def generate_candidates(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig,
                         progress: bool = False) -> tuple[list[Candidate | None], list[Candidate], list[str]]:
     """(one candidate per test clip, None where generation failed; the extra MultiModality samples; errors)."""

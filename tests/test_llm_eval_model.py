@@ -149,7 +149,17 @@ def test_eval_lm_clips_scores_prompted_clips(setup, evaluator, capsys, tmp_path)
     c = r["candidates"]
     assert c["clips"] == 8 and c["multimodality_prompts"] == 4 and c["multimodality"]["mean"] == pytest.approx(0.0,
                                                                                                              abs=1e-5)
-    assert c["fid"]["mean"] >= 0 and "r3_gap_to_real" in r
+    assert c["fid"]["mean"] >= 0 and "r3_gap_to_real" in r and r["paired"] is False
+
+    for i, (ds, c, s) in enumerate(TEST):  # the real clips again, prompted with one of their captions: paired
+        m = load_motion(root / "clips" / f"{ds}_{c}_{s}_001.npz")
+        m.meta = {"prompt": m.meta["texts"]["captions"][-1]}
+        save_motion(m, tmp_path / "same" / f"z{3 - i}.npz")
+    rc = main(["eval-lm", "--evaluator", str(evaluator), "--clips", str(tmp_path / "same"), "--no-physics",
+               "--batch", "4", "--repeats", "3", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["paired"] is True
+    assert r["candidates"]["fid"]["mean"] == pytest.approx(r["real"]["fid_noise_floor"]["mean"])
     rc = main(["eval-lm", "--evaluator", str(tmp_path / "nowhere"), "--real"])
     assert rc == 2 and "not a motionlib evaluator checkpoint" in capsys.readouterr().err
 
