@@ -95,7 +95,7 @@ def run(args) -> int:
             cands, extra = pairs
             paired = True
     result: dict = {"evaluator": meta["path"], "source": "model" if args.model else "clips" if args.clips else "real",
-                    "paired": paired,
+                    "paired": paired if cands is not None else None,
                     **evaluate(ev, test, cands, paired, cfg, extra)}
     result["caption_accuracy"] = caption_report(test, captions)
     if not args.no_physics:
