@@ -24,7 +24,10 @@ from motionlib import __version__
 # Order here is the order in `motionlib --help`.
 COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "tracker-sets", "wham-like", "train-tracker",
             "eval-tracker", "plot-curve", "refine", "train-tokenizer", "export-tokenizer", "tokenize", "detokenize",
-            "eval-tokenizer", "tokenizer-profile", "train-lm", "generate", "caption", "retarget", "render-robot")
+COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "tracker-sets", "wham-like", "train-tracker",
+            "eval-tracker", "plot-curve", "refine", "train-tokenizer", "export-tokenizer", "tokenize", "detokenize",
+            "eval-tokenizer", "tokenizer-profile", "train-lm", "generate", "caption", "train-evaluator", "eval-lm",
+            "retarget", "render-robot")
 
 
 def build_parser() -> argparse.ArgumentParser:
