@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from motionlib.motion.atomic import atomic_dir
 from motionlib.motion.errors import MotionError
 from motionlib.motion.weights import load_weights
 
+from .checkpoint_meta import read_checkpoint_meta
 from .config import LMTrainConfig
 from .model import MotionLM, build_lm
 
@@ -35,24 +35,11 @@ VERSION = 1
 META = "lm.json"
 
 
-def _swap_in(tmp: Path, path: Path) -> None:
-    old = path.with_name(f".{path.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int, tokenizer_id: str,
             optimizer: torch.optim.Optimizer | None = None, trainer_state: dict | None = None,
             extra: dict[str, Any] | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         kind = "lora" if cfg.lora else "full"
         if cfg.lora:  # the adapters and the new tokens' rows only, not the resized embedding matrices
             lm.model.save_pretrained(tmp / "adapter", save_embedding_layers=False)
@@ -64,29 +51,12 @@ def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int
         if optimizer is not None:
             torch.save({"optimizer": optimizer.state_dict(), "step": int(step)}, tmp / "trainer.pt")
             (tmp / "trainer.json").write_text(json.dumps(trainer_state or {}) + "\n")
-        _swap_in(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
 def read_meta(path: str | os.PathLike) -> dict:
     """``lm.json`` of a checkpoint folder (a run folder means its ``last``)."""
-    p = Path(path)
-    if (p / "last" / META).is_file():
-        p = p / "last"
-    f = p / META
-    if not f.is_file():
-        raise MotionError("not a motionlib language-model checkpoint (no lm.json)", str(p))
-    try:
-        meta = json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MotionError(f"checkpoint metadata is not valid JSON ({e})", str(f)) from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise MotionError(f"not a motionlib language-model checkpoint of version {VERSION}", str(f))
-    meta["path"] = str(p)
-    return meta
+    return read_checkpoint_meta(path, META, FORMAT, VERSION, "language-model checkpoint")
 
 
 def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = False,

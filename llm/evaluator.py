@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -28,10 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from motionlib.motion.atomic import atomic_dir
 from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats
 from motionlib.motion.features import DIM
 from motionlib.motion.weights import load_weights
+
+from .checkpoint_meta import read_checkpoint_meta
 
 FORMAT = "motionlib.lm_evaluator"
 VERSION = 1
@@ -182,24 +183,11 @@ def init_token_table(ev: Evaluator, embeddings: torch.Tensor) -> None:
     ev.text.embed.weight[:n] = z / z.std(0).clamp_min(1e-6)
 
 
-def _swap_in(tmp: Path, path: Path) -> None:
-    old = path.with_name(f".{path.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def save_evaluator(path: str | os.PathLike, ev: Evaluator, extra: dict | None = None,
                    optimizer: torch.optim.Optimizer | None = None) -> Path:
     """Write the checkpoint folder ``path`` atomically (``optimizer``: its state too, for resuming)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in ev.state_dict().items()}, tmp / "weights.pt")
         ev.stats.save(tmp / "stats.npz")
         ev.tokenizer.save_pretrained(str(tmp / "tokenizer"))
@@ -207,31 +195,12 @@ def save_evaluator(path: str | os.PathLike, ev: Evaluator, extra: dict | None = 
         (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
         if optimizer is not None:
             torch.save({"optimizer": optimizer.state_dict()}, tmp / "trainer.pt")
-        _swap_in(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
 def read_evaluator_meta(path: str | os.PathLike) -> dict:
     """``evaluator.json`` of a checkpoint (a run folder means its ``best``, else its ``last``)."""
-    p = Path(path)
-    for sub in ("best", "last"):
-        if (p / sub / META).is_file():
-            p = p / sub
-            break
-    f = p / META
-    if not f.is_file():
-        raise MotionError("not a motionlib evaluator checkpoint (no evaluator.json)", str(p))
-    try:
-        meta = json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MotionError(f"evaluator metadata is not valid JSON ({e})", str(f)) from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise MotionError(f"not a motionlib evaluator checkpoint of version {VERSION}", str(f))
-    meta["path"] = str(p)
-    return meta
+    return read_checkpoint_meta(path, META, FORMAT, VERSION, "evaluator checkpoint", ("best", "last"))
 
 
 def load_evaluator(path: str | os.PathLike, device: str = "cpu") -> tuple[Evaluator, dict]:
