@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, print_render_result, video_result
 
 
 def register(sub) -> None:
@@ -62,14 +62,5 @@ def run(args) -> int:
     if args.output is not None:
         info = render_video(clips, args.output, cfg, titles=args.titles, caption=caption,
                             progress=not (args.no_progress or args.json))
-        result.update(video=info["path"], frames=info["frames"], fps=info["fps"], size=info["size"],
-                      render_fps=round(info["render_fps"], 1))
-    if args.json:
-        print_json(result)
-    else:
-        if "png" in result:
-            print(f"wrote {result['png']}")
-        if "video" in result:
-            print(f"wrote {result['video']} ({result['frames']} frames at {result['fps']:g} fps, "
-                  f"{result['size'][0]}x{result['size'][1]}, rendered at {result['render_fps']} frames/s)")
-    return 0
+        result.update(video_result(info))
+    return print_render_result(result, args.json)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, print_render_result, video_result
 
 
 def register(sub) -> None:
@@ -83,14 +83,5 @@ def run(args) -> int:
         result["png"] = str(args.png)
     if args.output is not None:
         info = render_robot_video(clip, args.output, cfg, human, desc, not (args.no_progress or args.json), src, hsrc)
-        result.update(video=info["path"], frames=info["frames"], fps=info["fps"], size=info["size"],
-                      render_fps=round(info["render_fps"], 1), gl=info["backend"])
-    if args.json:
-        print_json(result)
-    else:
-        if "png" in result:
-            print(f"wrote {result['png']}")
-        if "video" in result:
-            print(f"wrote {result['video']} ({result['frames']} frames at {result['fps']:g} fps, "
-                  f"{result['size'][0]}x{result['size'][1]}, rendered at {result['render_fps']} frames/s)")
-    return 0
+        result.update(video_result(info), gl=info["backend"])
+    return print_render_result(result, args.json)

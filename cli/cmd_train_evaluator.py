@@ -51,21 +51,14 @@ def run(args) -> int:
 
     from motionlib.llm.evaluator import EvaluatorConfig
     from motionlib.llm.evaluator_train import EvaluatorTrainConfig, train_evaluator
-    from motionlib.llm.splits import build_manifest, load_manifest, save_manifest
+    from motionlib.llm.splits import manifest_for_run
     from motionlib.motion.errors import MotionError
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise MotionError(f"--device {args.device}: no CUDA device is available")
-    mpath = args.manifest or args.out / "manifest.json"
-    if mpath.is_file():
-        manifest = load_manifest(mpath)
-    else:
-        if not args.clips:
-            raise MotionError("give the clips (folders or files), or --manifest", str(mpath))
-        manifest = build_manifest(args.clips, args.val_fraction)
-        save_manifest(manifest, mpath)
+    manifest, mpath = manifest_for_run(args.manifest, args.out, args.clips, args.val_fraction)
     model = EvaluatorConfig(fps=args.fps, max_seconds=args.max_seconds, dim=args.dim, width=args.width,
                             layers=args.layers, token_dim=args.token_dim)
     cfg = EvaluatorTrainConfig(model=model, steps=args.steps, batch_size=args.batch_size, lr=args.lr,

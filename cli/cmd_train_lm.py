@@ -51,21 +51,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from motionlib.llm.config import LMTrainConfig
     from motionlib.llm.dataset import DataConfig, InstructionData
-    from motionlib.llm.splits import build_manifest, load_manifest, save_manifest
+    from motionlib.llm.splits import manifest_for_run
     from motionlib.llm.train import train_lm
     from motionlib.llm.vocab import VocabSpec
-    from motionlib.motion.errors import MotionError
     from motionlib.tokenizer.checkpoint import load_checkpoint, resolve_tokenizer
 
     ck = load_checkpoint(resolve_tokenizer(args.tokenizer))
-    mpath = args.manifest or args.out / "manifest.json"
-    if mpath.is_file():
-        manifest = load_manifest(mpath)
-    else:
-        if not args.clips:
-            raise MotionError("give the clips (folders or files), or --manifest", str(mpath))
-        manifest = build_manifest(args.clips, args.val_fraction)
-        save_manifest(manifest, mpath)
+    manifest, mpath = manifest_for_run(args.manifest, args.out, args.clips, args.val_fraction)
     sps = ck.config.fps / ck.config.alpha
     data_cfg = DataConfig(stage=args.stage, max_steps=max(1, int(round(args.max_seconds * sps))), steps_per_second=sps)
     cfg = LMTrainConfig(backbone=args.backbone, stage=args.stage, init=args.init, steps=args.steps,

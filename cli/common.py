@@ -84,6 +84,25 @@ class Failures:
             print(f"  ... and {len(self.errors) - 20} more")
 
 
+def video_result(info: dict) -> dict:
+    """The figures of a written video (a renderer's ``info``) for a command's result."""
+    return {"video": info["path"], "frames": info["frames"], "fps": info["fps"], "size": info["size"],
+            "render_fps": round(info["render_fps"], 1)}
+
+
+def print_render_result(result: dict, as_json: bool) -> int:
+    """Print what a render command wrote (its ``png`` and/or ``video``), as JSON or as lines; 0."""
+    if as_json:
+        print_json(result)
+        return 0
+    if "png" in result:
+        print(f"wrote {result['png']}")
+    if "video" in result:
+        print(f"wrote {result['video']} ({result['frames']} frames at {result['fps']:g} fps, "
+              f"{result['size'][0]}x{result['size'][1]}, rendered at {result['render_fps']} frames/s)")
+    return 0
+
+
 def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 

@@ -140,3 +140,17 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
     except (KeyError, TypeError) as e:
         raise MotionError(f"manifest has an invalid clip entry ({e})", src) from None
     return Manifest(clips, float(d.get("val_fraction", 0.05)), dict(d.get("skipped") or {}), Path(path))
+
+
+def manifest_for_run(manifest: str | os.PathLike | None, run: str | os.PathLike, clips,
+                     val_fraction: float = 0.05) -> tuple[Manifest, Path]:
+    """The split a training run uses, and where it is: ``manifest`` when given, else ``RUN/manifest.json``;
+    a missing file is made from ``clips`` (:func:`build_manifest`) and saved there."""
+    path = Path(manifest) if manifest else Path(run) / "manifest.json"
+    if path.is_file():
+        return load_manifest(path), path
+    if not clips:
+        raise MotionError("give the clips (folders or files), or --manifest", str(path))
+    made = build_manifest(clips, val_fraction)
+    save_manifest(made, path)
+    return made, path

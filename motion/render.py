@@ -51,15 +51,20 @@ class RenderConfig:
     trajectory: bool = True
 
     def __post_init__(self) -> None:
-        w, h = (int(v) for v in self.size)
-        if w < 64 or h < 64:
-            raise ValueError(f"render size must be at least 64x64 pixels, got {w}x{h}")
-        self.size = (w - w % 2, h - h % 2)
-        if int(self.stride) < 1:
-            raise ValueError(f"stride must be >= 1, got {self.stride}")
-        self.stride = int(self.stride)
-        if self.fps is not None and not (np.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"fps must be > 0, got {self.fps}")
+        self.size, self.stride = checked_video_options(self.size, self.stride, self.fps)
+
+
+def checked_video_options(size, stride, fps) -> tuple[tuple[int, int], int]:
+    """(size rounded down to even pixels, stride as int) of a video's options; ValueError for a size under
+    64x64 pixels, a stride under 1 or an fps (None: the clip's) that is not > 0."""
+    w, h = (int(v) for v in size)
+    if w < 64 or h < 64:
+        raise ValueError(f"render size must be at least 64x64 pixels, got {w}x{h}")
+    if int(stride) < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be > 0, got {fps}")
+    return (w - w % 2, h - h % 2), int(stride)
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
+from motionlib.motion.render import checked_video_options
 
 from .description import RobotDescription, load_description
 from .robot_clip import RobotClip
@@ -65,15 +66,7 @@ class RobotRenderConfig:
     label: bool = True
 
     def __post_init__(self) -> None:
-        w, h = (int(v) for v in self.size)
-        if w < 64 or h < 64:
-            raise ValueError(f"render size must be at least 64x64 pixels, got {w}x{h}")
-        self.size = (w - w % 2, h - h % 2)
-        if int(self.stride) < 1:
-            raise ValueError(f"stride must be >= 1, got {self.stride}")
-        self.stride = int(self.stride)
-        if self.fps is not None and not (np.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"fps must be > 0, got {self.fps}")
+        self.size, self.stride = checked_video_options(self.size, self.stride, self.fps)
         if self.distance is not None and not self.distance > 0:
             raise ValueError(f"camera distance must be > 0, got {self.distance}")
 
