@@ -245,31 +245,40 @@ def render_video(clips: Motion | Sequence[Motion], path: str | Path, cfg: Render
                  progress: bool = True) -> dict:
     """Render ``clips`` (one, or several side by side) to an .mp4 at ``path``
     (written atomically). Returns ``{"path", "frames", "fps", "size", "seconds"}``."""
+    clips = [clips] if isinstance(clips, Motion) else list(clips)
+    cfg = cfg or RenderConfig()
+    r = SkeletonRenderer(clips, cfg, titles, caption)
+    times = r.frame_times()
+    fps = cfg.fps or r.base_fps / cfg.stride
+    try:
+        return write_mp4(path, cfg.size, fps, (r.draw(float(t)) for t in times), len(times), progress)
+    finally:
+        r.close()
+
+
+def write_mp4(path: str | Path, size: Sequence[int], fps: float, images, count: int, progress: bool = True) -> dict:
+    """Encode ``count`` RGB images (H, W, 3 uint8, ``size`` = (W, H)) from the iterable ``images`` into the
+    H.264 .mp4 ``path``, atomically, with a progress bar. Returns ``{"path", "frames", "fps", "size",
+    "seconds", "render_fps"}`` (the rate counts the drawing the iterable does)."""
     import time
 
     import imageio_ffmpeg
     from tqdm import tqdm
 
-    clips = [clips] if isinstance(clips, Motion) else list(clips)
-    cfg = cfg or RenderConfig()
     path = Path(path)
-    r = SkeletonRenderer(clips, cfg, titles, caption)
-    times = r.frame_times()
-    fps = cfg.fps or r.base_fps / cfg.stride
     t0 = time.perf_counter()
     with atomic_path(path) as tmp:
-        writer = imageio_ffmpeg.write_frames(str(tmp), cfg.size, fps=fps, codec="libx264", macro_block_size=2,
+        writer = imageio_ffmpeg.write_frames(str(tmp), tuple(size), fps=fps, codec="libx264", macro_block_size=2,
                                              quality=7, ffmpeg_log_level="error", output_params=["-f", "mp4"])
         writer.send(None)
         try:
-            for t in tqdm(times, desc=f"render {path.name}", unit="frame", disable=not progress):
-                writer.send(r.draw(float(t)))
+            for img in tqdm(images, total=count, desc=f"render {path.name}", unit="frame", disable=not progress):
+                writer.send(img)
         finally:
             writer.close()
-            r.close()
     secs = time.perf_counter() - t0
-    return {"path": str(path), "frames": int(len(times)), "fps": float(fps), "size": list(cfg.size),
-            "seconds": secs, "render_fps": len(times) / max(secs, 1e-9)}
+    return {"path": str(path), "frames": int(count), "fps": float(fps), "size": list(size),
+            "seconds": secs, "render_fps": count / max(secs, 1e-9)}
 
 
 def render_frame_png(clip: Motion | Sequence[Motion], frame: int, path: str | Path,

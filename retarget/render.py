@@ -22,7 +22,6 @@ Frame ``k`` of a video is robot frame ``k * stride``; writing is atomic (``motio
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import numpy as np
 
 from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
-from motionlib.motion.render import checked_video_options
+from motionlib.motion.render import checked_video_options, write_mp4
 
 from .description import RobotDescription, load_description
 from .robot_clip import RobotClip
@@ -360,30 +359,15 @@ def render_robot_video(clip: RobotClip, path: str | Path, cfg: RobotRenderConfig
                        human_source: str = "") -> dict:
     """Render ``clip`` (beside ``human``, a ``Motion``, when given) to an .mp4 at ``path``, atomically.
     Returns ``{"path", "frames", "fps", "size", "seconds", "render_fps", "backend"}``."""
-    import imageio_ffmpeg
-    from tqdm import tqdm
-
     cfg = cfg or RobotRenderConfig()
-    path = Path(path)
     r = RobotVideoRenderer(clip, cfg, human, desc, source, human_source)
     frames = r.frames()
     fps = cfg.fps or clip.fps / cfg.stride
-    t0 = time.perf_counter()
     try:
-        with atomic_path(path) as tmp:
-            writer = imageio_ffmpeg.write_frames(str(tmp), cfg.size, fps=fps, codec="libx264", macro_block_size=2,
-                                                 quality=7, ffmpeg_log_level="error", output_params=["-f", "mp4"])
-            writer.send(None)
-            try:
-                for f in tqdm(frames, desc=f"render {path.name}", unit="frame", disable=not progress):
-                    writer.send(r.draw(int(f)))
-            finally:
-                writer.close()
+        info = write_mp4(path, cfg.size, fps, (r.draw(int(f)) for f in frames), len(frames), progress)
     finally:
         r.close()
-    secs = time.perf_counter() - t0
-    return {"path": str(path), "frames": int(len(frames)), "fps": float(fps), "size": list(cfg.size),
-            "seconds": secs, "render_fps": len(frames) / max(secs, 1e-9), "backend": r.robot.backend}
+    return {**info, "backend": r.robot.backend}
 
 
 def render_robot_png(clip: RobotClip, frame: int, path: str | Path, cfg: RobotRenderConfig | None = None,
