@@ -39,6 +39,7 @@ class GenConfig:
     tries: int = 3
     restrict: bool = True  # output layer restricted to the motion codes inside <mot>...</mot>
     steps_per_second: float = 7.5
+    static_cache: bool = False  # transformers' StaticCache (preallocated) instead of the growing DynamicCache
 
     def steps(self) -> tuple[int, int]:
         """(fewest, most) steps of the motion."""
@@ -69,9 +70,19 @@ def _check_context(lm: MotionLM, n_prompt: int, n_new: int, prompt: str) -> None
                           f"model's context of {lm.context} tokens: shorten it (or ask for fewer seconds)")
 
 
-@torch.no_grad()
+def _new_cache(model, length: int, static: bool):
+    """None (the model makes a DynamicCache) or a StaticCache of ``length`` positions."""
+    if not static:
+        return None
+    from transformers import StaticCache
+
+    return StaticCache(config=model.config, max_cache_len=length)
+
+
+@torch.inference_mode()
 def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed: int) -> list[int]:
-    """Code ids after ``prompt_ids + [<mot>]``, from the restricted output layer, with a KV cache."""
+    """Code ids after ``prompt_ids + [<mot>]``, from the restricted output layer, with a KV cache: the prompt
+    runs once, then each step feeds only the token just drawn."""
     model = lm.base_model
     v, p = lm.vocab, lm.vocab.num_parts
     lo_steps, hi_steps = cfg.steps()
@@ -80,14 +91,14 @@ def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed:
     end_row = w[v.end_id]
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     body = _body(model)
-    x = torch.tensor([prompt_ids + [v.start_id]], device=lm.device)
-    out = body(input_ids=x, use_cache=True)
+    device = lm.device
+    x = torch.tensor([prompt_ids + [v.start_id]], device=device)
+    cache = _new_cache(model, x.shape[1] + hi_steps * p, cfg.static_cache)
+    out = body(input_ids=x, cache=cache, use_cache=True)
     cache, h = out.cache, out.last_hidden_state[0, -1]
     codes: list[int] = []
     while True:
         n = len(codes)
-        if n % p == 0 and n // p >= hi_steps:
-            break
         lo, hi = v.part_range(n % p)
         logits = h @ w[lo:hi].T
         if bias is not None:
@@ -99,7 +110,9 @@ def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed:
         if k == hi - lo:
             break
         codes.append(lo + k)
-        out = body(input_ids=torch.tensor([[lo + k]], device=lm.device), cache=cache, use_cache=True)
+        if len(codes) % p == 0 and len(codes) // p >= hi_steps:  # complete: the last code needs no forward pass
+            break
+        out = body(input_ids=torch.tensor([[lo + k]], device=device), cache=cache, use_cache=True)
         cache, h = out.cache, out.last_hidden_state[0, -1]
     return codes
 
