@@ -7,6 +7,12 @@ vocabulary): the first speed lever, and a guarantee that what comes out decodes.
 its answer freely through transformers' ``generate`` (the whole output layer; it must open ``<mot>``
 itself), which is the baseline the lever is measured against.
 
+Speed (measured lever by lever by ``benchmarks/bench_generate.py``; figures in the speed section of
+``llm/README.md``): the loop runs the prompt once and then one token per step through a preallocated
+``StaticCache`` under ``torch.inference_mode``, on one CPU thread by default (``GenConfig.threads``: on a
+machine whose cores other jobs share, a second thread waits for a busy core and decodes about 2.5x slower);
+the model comes merged and in float32 from :func:`~.model.prepare_for_inference`.
+
 Sampling is seeded (``torch.Generator``): the same prompt, seed and model give the same motion. A
 sequence that does not decode (no motion, a stray token) is drawn again with the next seed, ``tries`` times
 in all, then reported as a :class:`MotionError` that names the prompt. A prompt that with its answer does not
@@ -15,6 +21,7 @@ fit the model's context is refused before anything runs.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +46,8 @@ class GenConfig:
     tries: int = 3
     restrict: bool = True  # output layer restricted to the motion codes inside <mot>...</mot>
     steps_per_second: float = 7.5
-    static_cache: bool = False  # transformers' StaticCache (preallocated) instead of the growing DynamicCache
+    static_cache: bool = True  # a preallocated StaticCache where the model can use one (else DynamicCache)
+    threads: int | None = 1  # torch CPU threads while decoding (restored after); None: leave torch's setting
 
     def steps(self) -> tuple[int, int]:
         """(fewest, most) steps of the motion."""
@@ -70,9 +78,22 @@ def _check_context(lm: MotionLM, n_prompt: int, n_new: int, prompt: str) -> None
                           f"model's context of {lm.context} tokens: shorten it (or ask for fewer seconds)")
 
 
+@contextmanager
+def cpu_threads(n: int | None):
+    """torch's intra-op CPU threads set to ``n`` inside the block (None: unchanged)."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        if n:
+            torch.set_num_threads(old)
+
+
 def _new_cache(model, length: int, static: bool):
     """None (the model makes a DynamicCache) or a StaticCache of ``length`` positions."""
-    if not static:
+    if not static or not getattr(model, "_can_compile_fullgraph", False):
         return None
     from transformers import StaticCache
 
@@ -148,11 +169,12 @@ def generate_grid(lm: MotionLM, prompt: list[Segment], cfg: GenConfig) -> tuple[
     last = ""
     for t in range(max(1, cfg.tries)):
         seed = cfg.seed + t
-        if cfg.restrict:
-            codes = sample_motion_ids(lm, ids, cfg, seed)
-            answer = [lm.vocab.start_id] + codes
-        else:
-            answer = sample_free_ids(lm, ids, n_new, cfg, seed)
+        with cpu_threads(cfg.threads):
+            if cfg.restrict:
+                codes = sample_motion_ids(lm, ids, cfg, seed)
+                answer = [lm.vocab.start_id] + codes
+            else:
+                answer = sample_free_ids(lm, ids, n_new, cfg, seed)
         try:
             grid = lm.vocab.decode(answer) if not cfg.restrict else lm.vocab.ids_to_codes(codes)
         except MotionDecodeError as e:
@@ -178,5 +200,6 @@ def caption_grid(lm: MotionLM, grid: np.ndarray, cfg: GenConfig, max_words: int 
     prompt = fill(M2T_PLAIN.prompt, {"motion": np.asarray(grid)})
     ids = lm.formatter.prompt_ids(prompt)
     _check_context(lm, len(ids), max_words, prompt_text(prompt))
-    out = sample_free_ids(lm, ids, max_words, cfg, cfg.seed, suppress_motion=True)
+    with cpu_threads(cfg.threads):
+        out = sample_free_ids(lm, ids, max_words, cfg, cfg.seed, suppress_motion=True)
     return lm.formatter.text_of(out)

@@ -78,7 +78,7 @@ def trainable_parameters(model: torch.nn.Module) -> int:
 @dataclass(frozen=True)
 class InferenceConfig:
     """How a model is set up for decoding (:func:`prepare_for_inference`); ``benchmarks/bench_generate.py``
-    measures each choice (figures in ``llm/README.md``, "Generation speed")."""
+    measures each choice (figures in the speed section of ``llm/README.md``)."""
 
     attention: str = "sdpa"  # "sdpa" or "eager" (transformers' attention implementations)
     dtype: str = "float32"  # "float32" or "bfloat16"

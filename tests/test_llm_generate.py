@@ -127,3 +127,12 @@ def test_same_seed_same_motion_on_the_default_path(backbone):
     assert a.shape == (15, 6) and ia == ib
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_decoding_threads_are_restored_and_do_not_change_the_motion(backbone):
+    lm = prepare_for_inference(wrapped_lm(backbone))
+    before = torch.get_num_threads()
+    a, _ = generate_motion(lm, PROMPT, GenConfig(seconds=1.0, seed=3, threads=1))
+    assert torch.get_num_threads() == before
+    b, _ = generate_motion(lm, PROMPT, GenConfig(seconds=1.0, seed=3, threads=None, static_cache=False))
+    np.testing.assert_array_equal(a, b)
