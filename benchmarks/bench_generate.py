@@ -9,12 +9,12 @@ wheel, the motion vocabulary (65,538 rows), LoRA r=16 on every projection plus t
 adapter is untrained; its B matrices (zero when untrained) get small seeded values so that merging it
 changes the weights as a trained one would. Speed does not depend on what the adapter learned.
 
-Each lever is a way to decode (``--levers``, cumulative from ``restrict`` on unless said):
+Each lever is a way to decode (``--levers``); from ``eager`` on, one change to ``restrict`` at a time:
 
 * ``generate``: transformers' ``generate`` over the whole output layer (65,538 rows), merged weights;
 * ``peft``: the restricted loop on the LoRA-wrapped model (adapters computed beside every projection);
 * ``nograd``: the restricted loop (``generate.sample_motion_ids``) under ``torch.no_grad``, merged weights;
-* ``restrict``: the same under ``torch.inference_mode`` (what ``sample_motion_ids`` uses);
+* ``restrict``: the same under ``torch.inference_mode`` (as ``sample_motion_ids`` runs), DynamicCache;
 * ``eager``: transformers' eager attention instead of SDPA;
 * ``static``: a preallocated ``StaticCache`` instead of the growing ``DynamicCache``;
 * ``bf16``: weights and activations in bfloat16;
@@ -84,26 +84,27 @@ def variants(lm, levers):
         return out[0, x.shape[1]:].tolist()
 
     base = prepare_for_inference(clone(copy.deepcopy(lm.model)))
+    dyn = {"static_cache": False}  # every lever but ``static`` on the growing cache
     out = {}
     for lever in levers:
         if lever == "peft":
-            out[lever] = (lm, sample_motion_ids, {})
+            out[lever] = (lm, sample_motion_ids, dyn)
         elif lever == "generate":
             out[lever] = (base, free, {})
         elif lever == "nograd":
-            out[lever] = (base, nograd, {})
+            out[lever] = (base, nograd, dyn)
         elif lever == "restrict":
-            out[lever] = (base, sample_motion_ids, {})
+            out[lever] = (base, sample_motion_ids, dyn)
         elif lever == "static":
             out[lever] = (base, sample_motion_ids, {"static_cache": True})
         elif lever in ("eager", "bf16", "int8"):
             inf = {"eager": InferenceConfig(attention="eager"), "bf16": InferenceConfig(dtype="bfloat16"),
                    "int8": InferenceConfig(int8=True)}[lever]
-            out[lever] = (prepare_for_inference(clone(copy.deepcopy(lm.model)), inf), sample_motion_ids, {})
+            out[lever] = (prepare_for_inference(clone(copy.deepcopy(lm.model)), inf), sample_motion_ids, dyn)
         elif lever == "compile":
             m = prepare_for_inference(clone(copy.deepcopy(lm.model)))
             m.model.model = torch.compile(m.model.model, dynamic=True)
-            out[lever] = (m, sample_motion_ids, {})
+            out[lever] = (m, sample_motion_ids, dyn)
         else:
             raise SystemExit(f"unknown lever {lever!r} (choose from {', '.join(LEVERS)})")
     return out
