@@ -14,7 +14,7 @@ Each lever is a way to decode (``--levers``); from ``eager`` on, one change to `
 * ``generate``: transformers' ``generate`` over the whole output layer (65,538 rows), merged weights;
 * ``peft``: the restricted loop on the LoRA-wrapped model (adapters computed beside every projection);
 * ``nograd``: the restricted loop (``generate.sample_motion_ids``) under ``torch.no_grad``, merged weights;
-* ``restrict``: the same under ``torch.inference_mode`` (as ``sample_motion_ids`` runs), DynamicCache;
+* ``restrict``: the same under ``torch.inference_mode`` (the default decoding);
 * ``eager``: transformers' eager attention instead of SDPA;
 * ``static``: a preallocated ``StaticCache`` instead of the growing ``DynamicCache``;
 * ``bf16``: weights and activations in bfloat16;
@@ -84,7 +84,7 @@ def variants(lm, levers):
         return out[0, x.shape[1]:].tolist()
 
     base = prepare_for_inference(clone(copy.deepcopy(lm.model)))
-    dyn = {"static_cache": False}  # every lever but ``static`` on the growing cache
+    dyn = {"static_cache": False}  # every lever but ``static`` on the growing cache (the default)
     out = {}
     for lever in levers:
         if lever == "peft":

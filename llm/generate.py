@@ -8,8 +8,8 @@ its answer freely through transformers' ``generate`` (the whole output layer; it
 itself), which is the baseline the lever is measured against.
 
 Speed (measured lever by lever by ``benchmarks/bench_generate.py``; figures in the speed section of
-``llm/README.md``): the loop runs the prompt once and then one token per step through a preallocated
-``StaticCache`` under ``torch.inference_mode``, on one CPU thread by default (``GenConfig.threads``: on a
+``llm/README.md``): the loop runs the prompt once and then one token per step through the KV cache under
+``torch.inference_mode``, on one CPU thread by default (``GenConfig.threads``: on a
 machine whose cores other jobs share, a second thread waits for a busy core and decodes about 2.5x slower);
 the model comes merged and in float32 from :func:`~.model.prepare_for_inference`.
 
@@ -46,7 +46,7 @@ class GenConfig:
     tries: int = 3
     restrict: bool = True  # output layer restricted to the motion codes inside <mot>...</mot>
     steps_per_second: float = 7.5
-    static_cache: bool = True  # a preallocated StaticCache where the model can use one (else DynamicCache)
+    static_cache: bool = False  # a preallocated StaticCache (where the model can use one) for the DynamicCache
     threads: int | None = 1  # torch CPU threads while decoding (restored after); None: leave torch's setting
 
     def steps(self) -> tuple[int, int]:
