@@ -28,7 +28,7 @@ from motionlib.motion.weights import load_weights
 
 from .checkpoint_meta import read_checkpoint_meta
 from .config import LMTrainConfig
-from .model import MotionLM, build_lm
+from .model import InferenceConfig, MotionLM, build_lm, prepare_for_inference
 
 FORMAT = "motionlib.lm"
 VERSION = 1
@@ -60,10 +60,11 @@ def read_meta(path: str | os.PathLike) -> dict:
 
 
 def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = False,
-            backbone: str | None = None) -> tuple[MotionLM, dict]:
+            backbone: str | None = None, inference: InferenceConfig | None = None) -> tuple[MotionLM, dict]:
     """(model, metadata) of a checkpoint. ``trainable``: keep the LoRA wrapper (to train on); otherwise the
-    adapters are merged into the weights and the model is in eval mode. ``backbone`` overrides the stored
-    backbone path (the same model in another place)."""
+    model is made ready to decode by :func:`~.model.prepare_for_inference` (adapters merged into the weights,
+    eval mode, ``inference``'s choices, float32 by default). ``backbone`` overrides the stored backbone path
+    (the same model in another place)."""
     meta = read_meta(path)
     p = Path(meta["path"])
     cfg = LMTrainConfig.from_dict(meta["config"])
@@ -82,8 +83,6 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
                       if not k.endswith("lm_head.token_adapter.trainable_tokens_delta")]
         if unexpected:
             raise MotionError(f"adapter weights do not fit the backbone ({unexpected[:3]})", str(f))
-        if not trainable:
-            lm.model = lm.model.merge_and_unload()
     else:
         from transformers import AutoModelForCausalLM
 
@@ -98,7 +97,7 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
                 q.requires_grad_(True)
     lm.model.to(device)
     if not trainable:
-        lm.model.eval()
+        prepare_for_inference(lm, inference)
     return lm, meta
 
 

@@ -7,6 +7,12 @@ vocabulary): the first speed lever, and a guarantee that what comes out decodes.
 its answer freely through transformers' ``generate`` (the whole output layer; it must open ``<mot>``
 itself), which is the baseline the lever is measured against.
 
+Speed (measured lever by lever by ``benchmarks/bench_generate.py``; figures in the speed section of
+``llm/README.md``): the loop runs the prompt once and then one token per step through the KV cache under
+``torch.inference_mode``, on one CPU thread by default (``GenConfig.threads``: on a
+machine whose cores other jobs share, a second thread waits for a busy core and decodes about 2.5x slower);
+the model comes merged and in float32 from :func:`~.model.prepare_for_inference`.
+
 Sampling is seeded (``torch.Generator``): the same prompt, seed and model give the same motion. A
 sequence that does not decode (no motion, a stray token) is drawn again with the next seed, ``tries`` times
 in all, then reported as a :class:`MotionError` that names the prompt. A prompt that with its answer does not
@@ -15,6 +21,7 @@ fit the model's context is refused before anything runs.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +46,8 @@ class GenConfig:
     tries: int = 3
     restrict: bool = True  # output layer restricted to the motion codes inside <mot>...</mot>
     steps_per_second: float = 7.5
+    static_cache: bool = False  # a preallocated StaticCache (where the model can use one) for the DynamicCache
+    threads: int | None = 1  # torch CPU threads while decoding (restored after); None: leave torch's setting
 
     def steps(self) -> tuple[int, int]:
         """(fewest, most) steps of the motion."""
@@ -69,9 +78,32 @@ def _check_context(lm: MotionLM, n_prompt: int, n_new: int, prompt: str) -> None
                           f"model's context of {lm.context} tokens: shorten it (or ask for fewer seconds)")
 
 
-@torch.no_grad()
+@contextmanager
+def cpu_threads(n: int | None):
+    """torch's intra-op CPU threads set to ``n`` inside the block (None: unchanged)."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        if n:
+            torch.set_num_threads(old)
+
+
+def _new_cache(model, length: int, static: bool):
+    """None (the model makes a DynamicCache) or a StaticCache of ``length`` positions."""
+    if not static or not getattr(model, "_can_compile_fullgraph", False):
+        return None
+    from transformers import StaticCache
+
+    return StaticCache(config=model.config, max_cache_len=length)
+
+
+@torch.inference_mode()
 def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed: int) -> list[int]:
-    """Code ids after ``prompt_ids + [<mot>]``, from the restricted output layer, with a KV cache."""
+    """Code ids after ``prompt_ids + [<mot>]``, from the restricted output layer, with a KV cache: the prompt
+    runs once, then each step feeds only the token just drawn."""
     model = lm.base_model
     v, p = lm.vocab, lm.vocab.num_parts
     lo_steps, hi_steps = cfg.steps()
@@ -80,14 +112,14 @@ def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed:
     end_row = w[v.end_id]
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     body = _body(model)
-    x = torch.tensor([prompt_ids + [v.start_id]], device=lm.device)
-    out = body(input_ids=x, use_cache=True)
+    device = lm.device
+    x = torch.tensor([prompt_ids + [v.start_id]], device=device)
+    cache = _new_cache(model, x.shape[1] + hi_steps * p, cfg.static_cache)
+    out = body(input_ids=x, cache=cache, use_cache=True)
     cache, h = out.cache, out.last_hidden_state[0, -1]
     codes: list[int] = []
     while True:
         n = len(codes)
-        if n % p == 0 and n // p >= hi_steps:
-            break
         lo, hi = v.part_range(n % p)
         logits = h @ w[lo:hi].T
         if bias is not None:
@@ -99,7 +131,9 @@ def sample_motion_ids(lm: MotionLM, prompt_ids: list[int], cfg: GenConfig, seed:
         if k == hi - lo:
             break
         codes.append(lo + k)
-        out = body(input_ids=torch.tensor([[lo + k]], device=lm.device), cache=cache, use_cache=True)
+        if len(codes) % p == 0 and len(codes) // p >= hi_steps:  # complete: the last code needs no forward pass
+            break
+        out = body(input_ids=torch.tensor([[lo + k]], device=device), cache=cache, use_cache=True)
         cache, h = out.cache, out.last_hidden_state[0, -1]
     return codes
 
@@ -135,11 +169,12 @@ def generate_grid(lm: MotionLM, prompt: list[Segment], cfg: GenConfig) -> tuple[
     last = ""
     for t in range(max(1, cfg.tries)):
         seed = cfg.seed + t
-        if cfg.restrict:
-            codes = sample_motion_ids(lm, ids, cfg, seed)
-            answer = [lm.vocab.start_id] + codes
-        else:
-            answer = sample_free_ids(lm, ids, n_new, cfg, seed)
+        with cpu_threads(cfg.threads):
+            if cfg.restrict:
+                codes = sample_motion_ids(lm, ids, cfg, seed)
+                answer = [lm.vocab.start_id] + codes
+            else:
+                answer = sample_free_ids(lm, ids, n_new, cfg, seed)
         try:
             grid = lm.vocab.decode(answer) if not cfg.restrict else lm.vocab.ids_to_codes(codes)
         except MotionDecodeError as e:
@@ -165,5 +200,6 @@ def caption_grid(lm: MotionLM, grid: np.ndarray, cfg: GenConfig, max_words: int 
     prompt = fill(M2T_PLAIN.prompt, {"motion": np.asarray(grid)})
     ids = lm.formatter.prompt_ids(prompt)
     _check_context(lm, len(ids), max_words, prompt_text(prompt))
-    out = sample_free_ids(lm, ids, max_words, cfg, cfg.seed, suppress_motion=True)
+    with cpu_threads(cfg.threads):
+        out = sample_free_ids(lm, ids, max_words, cfg, cfg.seed, suppress_motion=True)
     return lm.formatter.text_of(out)

@@ -73,3 +73,56 @@ def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 
 
 def trainable_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How a model is set up for decoding (:func:`prepare_for_inference`); ``benchmarks/bench_generate.py``
+    measures each choice (figures in the speed section of ``llm/README.md``)."""
+
+    attention: str = "sdpa"  # "sdpa" or "eager" (transformers' attention implementations)
+    dtype: str = "float32"  # "float32" or "bfloat16"
+    int8: bool = False  # the transformer's linear layers as dynamically quantized int8 (fbgemm)
+
+    def __post_init__(self):
+        if self.attention not in ("sdpa", "eager"):
+            raise ValueError(f"attention must be 'sdpa' or 'eager', got {self.attention!r}")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+
+
+def merged(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain model with any LoRA adapters folded into its weights (peft ``merge_and_unload``)."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def quantize_int8(model: torch.nn.Module) -> None:
+    """The linear layers of the transformer body (not the output layer, which the restricted decoding reads
+    row by row) replaced in place by int8 dynamically quantized ones: weights per output channel, the
+    activations quantized per call."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    body = getattr(model, model.base_model_prefix)
+    qconfig = per_channel_dynamic_qconfig
+    with warnings.catch_warnings():  # torch announces the move of this API to torchao; it still works here
+        warnings.simplefilter("ignore")
+        quantize_dynamic(body, {torch.nn.Linear: qconfig}, inplace=True)
+
+
+def prepare_for_inference(lm: MotionLM, cfg: InferenceConfig | None = None) -> MotionLM:
+    """``lm`` made ready to decode, in place: LoRA merged, eval mode, no gradients, then ``cfg``'s choices."""
+    cfg = cfg or InferenceConfig()
+    model = merged(lm.model)
+    model.eval()
+    for q in model.parameters():
+        q.requires_grad_(False)
+    if cfg.dtype == "bfloat16":
+        model.to(torch.bfloat16)
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(cfg.attention)
+    if cfg.int8:
+        quantize_int8(model)
+    lm.model = model
+    return lm
