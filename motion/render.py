@@ -285,8 +285,6 @@ def render_frame_png(clip: Motion | Sequence[Motion], frame: int, path: str | Pa
                      cfg: RenderConfig | None = None, titles: Sequence[str] | None = None,
                      caption: str | None = None) -> Path:
     """Save one still of ``frame`` (of the first clip; others at the same time) as PNG."""
-    import imageio.v3 as iio
-
     clips = [clip] if isinstance(clip, Motion) else list(clip)
     n = clips[0].num_frames
     if not -n <= frame < n:
@@ -297,6 +295,13 @@ def render_frame_png(clip: Motion | Sequence[Motion], frame: int, path: str | Pa
         img = r.draw(frame / r.base_fps)
     finally:
         r.close()
+    return write_png(path, img)
+
+
+def write_png(path: str | Path, img) -> Path:
+    """Save the RGB image ``img`` as the PNG ``path``, atomically."""
+    import imageio.v3 as iio
+
     path = Path(path)
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, img, extension=".png")

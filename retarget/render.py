@@ -27,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from motionlib.motion.atomic import atomic_path
 from motionlib.motion.errors import MotionError
-from motionlib.motion.render import checked_video_options, write_mp4
+from motionlib.motion.render import checked_video_options, write_mp4, write_png
 
 from .description import RobotDescription, load_description
 from .robot_clip import RobotClip
@@ -374,8 +373,6 @@ def render_robot_png(clip: RobotClip, frame: int, path: str | Path, cfg: RobotRe
                      human=None, desc: RobotDescription | None = None, source: str = "",
                      human_source: str = "") -> Path:
     """Save frame ``frame`` of ``clip`` (beside the same frame of ``human`` when given) as a PNG, atomically."""
-    import imageio.v3 as iio
-
     n = clip.num_frames
     if not -n <= frame < n:
         raise MotionError(f"frame {frame} is out of range (clip has {n} frames)", source)
@@ -384,7 +381,4 @@ def render_robot_png(clip: RobotClip, frame: int, path: str | Path, cfg: RobotRe
         img = r.draw(frame % n)
     finally:
         r.close()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, img, extension=".png")
-    return path
+    return write_png(path, img)
