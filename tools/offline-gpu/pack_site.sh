@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pack the Python packages that a CUDA host without package access lacks (MuJoCo, MuJoCo Warp, warp,
-# rl-games, gymnasium and their small needs) and the clip sets for tools/offline-gpu/session.sh, in parts
+# rl-games, gymnasium and their small needs) and the clip sets for tools/offline-gpu/train_gpu.sh, in parts
 # of at most PART_MB (for hosts that limit the size of one upload), and print the commands to run there.
 #
 #   bash tools/offline-gpu/pack_site.sh                           # writes .w1/, .w2/, out/gpu_clips/ (git-ignored)
@@ -74,7 +74,7 @@ with="out/gpu_clips/"
 echo "  upload $((park + 1)): the working tree with $with; run:"
 echo "    mkdir -p /tmp/parts /tmp/site && { cp .w[0-9]*/* /tmp/parts/ 2>/dev/null; true; } && cat /tmp/parts/* | xz -d -T4 | tar -x -C /tmp/site || exit 3;"
 echo "    export PYTHONPATH=/tmp/site; OUT=/tmp/out TRAIN_MIN=9 TRAIN_CLIPS=out/gpu_clips/train EVAL_CLIPS=out/gpu_clips/eval"
-echo "    CLIP_WEIGHT='_(walk|walk-[a-z-]+|run|dash)_=3' bash tools/offline-gpu/session.sh"
+echo "    CLIP_WEIGHT='_(walk|walk-[a-z-]+|run|dash)_=3' bash tools/offline-gpu/train_gpu.sh"
 echo "A further run on the same host can resume (packages and kernel cache are still there): copy the"
 echo "newest /tmp/motionlib_gpu_run/rl/nn/*.pth with curve.csv and policy_best.pt into one folder, then"
-echo "RESUME=<that .pth> RUN=/tmp/run2 ... bash tools/offline-gpu/session.sh (tools/offline-gpu/README.md)."
+echo "RESUME=<that .pth> RUN=/tmp/run2 ... bash tools/offline-gpu/train_gpu.sh (tools/offline-gpu/README.md)."

@@ -1,4 +1,4 @@
-# Sourced by session.sh and tokenizer.sh (with REPO set to the checkout): make motionlib importable from
+# Sourced by train_gpu.sh and tokenizer.sh (with REPO set to the checkout): make motionlib importable from
 # this checkout without pip or a build.
 # motionlib's import namespace maps top-level folders (sim/, policies/, ...) into one package (see
 # pyproject's package-dir); this rebuilds that tree with symlinks in $PKG and puts it on PYTHONPATH.

@@ -24,7 +24,7 @@
 #                      command may run), and whatever finished comes back
 #   DEVICE=cuda        cpu with a tiny SCALE is a dry run
 #   WORK=/tmp/tokenizer_gpu  the working folder on the host
-# Comes back in $OUT: session.log, runs.tgz (every run's result.json, train.log and TensorBoard events,
+# Comes back in $OUT: run.log, runs.tgz (every run's result.json, train.log and TensorBoard events,
 # and the best.pt of the main runs; the sweep's VQ-2^16 checkpoints are left out for their size).
 # Unpack with `tar xzf OUT/runs.tgz -C runs/` (gives runs/tokenizer_gpu/NAME/...), then
 # `python benchmarks/tokenizer_sweep.py report --runs-dir runs/tokenizer_gpu`.
@@ -36,7 +36,7 @@ DATA="${DATA:-.devC}"; SPLIT="${SPLIT:-styles}"; WORKERS="${WORKERS:-9}"; SCALE=
 WALL_S="${WALL_S:-540}"; DEVICE="${DEVICE:-cuda}"; WORK="${WORK:-/tmp/tokenizer_gpu}"
 RUNS="$WORK/tokenizer_gpu"
 export PYTHONUNBUFFERED=1
-LOG="$OUT/session.log"
+LOG="$OUT/run.log"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 T0=$(date +%s)
 

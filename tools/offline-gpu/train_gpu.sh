@@ -2,13 +2,13 @@
 # Tracker work on a CUDA host: MuJoCo Warp throughput benchmark and/or tracker training, with what is
 # worth keeping copied into one folder ($OUT) that the caller takes back.
 #
-#   OUT=/tmp/out BENCH=1 TRAIN_MIN=8 bash tools/offline-gpu/session.sh
+#   OUT=/tmp/out BENCH=1 TRAIN_MIN=8 bash tools/offline-gpu/train_gpu.sh
 #
 # Assumes python3 can import torch (CUDA), mujoco, mujoco_warp, warp, rl_games, gymnasium, tensorboard
 # (e.g. the packages that tools/offline-gpu/pack_site.sh carries, unpacked into a folder on PYTHONPATH);
 # installs nothing. motionlib itself is made importable from this checkout through a symlinked package
 # tree (package_tree.sh: no pip, no build). What comes back in $OUT (at most MAX_FILES files):
-#   session.log        versions, device, what ran and how long
+#   run.log        versions, device, what ran and how long
 #   bench.txt          bench_warp table (BENCH=1)
 #   train.log          train-tracker output (TRAIN_MIN)
 #   policy_best.pt     exported policy with the best deterministic evaluation
@@ -27,7 +27,7 @@
 #                      killed after BENCH_TIMEOUT=300 s, training still follows)
 #   TRAIN_MIN=N        train `train-tracker --preset gpu` for ~N minutes of wall clock (then it stops
 #                      itself: checkpoint, evaluation, exported policy; the final evaluation adds ~1 min)
-#   SESSION_S=570      wall-clock budget of the whole script, for hosts that limit how long one command may
+#   RUN_S=570      wall-clock budget of the whole script, for hosts that limit how long one command may
 #                      run: training minutes are cut so that training, its final evaluation and the copies
 #                      end within it (90 s are kept for those)
 #   MAX_FILES=8        files that may come back in $OUT, for hosts that limit the files of one download
@@ -60,7 +60,7 @@ RUN="${RUN:-/tmp/motionlib_gpu_run}"
 MAX_FILES="${MAX_FILES:-8}"; MAX_FILE_MB="${MAX_FILE_MB:-16}"; PART_MB="${PART_MB:-15}"
 export PYTHONUNBUFFERED=1
 export WARP_CACHE_PATH="${WARP_CACHE_PATH:-/tmp/warp-cache}"
-LOG="$OUT/session.log"
+LOG="$OUT/run.log"
 NOGRAPH=""; [ "${GRAPH:-1}" = "0" ] && NOGRAPH="--no-graph"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
@@ -89,7 +89,7 @@ pack_policies() {
 
 source "$HERE/package_tree.sh"  # motionlib importable from this checkout
 
-log "session start: DEVICE=$DEVICE BENCH=${BENCH:-0} TRAIN_MIN=${TRAIN_MIN:-0} RESUME=${RESUME:-none}"
+log "run start: DEVICE=$DEVICE BENCH=${BENCH:-0} TRAIN_MIN=${TRAIN_MIN:-0} RESUME=${RESUME:-none}"
 # -P: the checkout's own motionlib/ folder must not shadow the package tree above
 python3 -P - 2>&1 <<'EOF' | tee -a "$LOG"
 import importlib, platform, torch
@@ -119,7 +119,7 @@ if [ "${BENCH:-0}" = "1" ]; then
 fi
 
 if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
-  left_min=$(awk -v b="${SESSION_S:-570}" -v e="$SECONDS" 'BEGIN { printf "%.2f", (b - e - 90) / 60 }')
+  left_min=$(awk -v b="${RUN_S:-570}" -v e="$SECONDS" 'BEGIN { printf "%.2f", (b - e - 90) / 60 }')
   TRAIN_MIN=$(awk -v a="$TRAIN_MIN" -v b="$left_min" 'BEGIN { m = (a < b) ? a : b; if (m < 0.5) m = 0.5; printf "%.2f", m }')
   log "train-tracker: preset gpu, device $DEVICE, ${TRAIN_MIN} min (budget left ${left_min} min), run dir $RUN"
   t0=$SECONDS
@@ -140,7 +140,7 @@ if [ -n "${TRAIN_MIN:-}" ] && [ "${TRAIN_MIN}" != "0" ]; then
   [ -n "${EVAL_EVERY:-}" ] && args+=(--eval-every "$EVAL_EVERY")
   [ -n "${CLIP_WEIGHT:-}" ] && args+=(--clip-weight "$CLIP_WEIGHT")
   [ -n "$NOGRAPH" ] && args+=("$NOGRAPH")
-  hard=$(( ${SESSION_S:-570} - SECONDS - 20 ))  # backstop only: the run stops itself at --minutes
+  hard=$(( ${RUN_S:-570} - SECONDS - 20 ))  # backstop only: the run stops itself at --minutes
   [ "$hard" -lt 60 ] && hard=60
   timeout -k 10 "$hard" python3 -P -m motionlib.cli.main "${args[@]}" 2>&1 | tee "$OUT/train.log"
   rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && status=$rc
@@ -161,5 +161,5 @@ for f in "$OUT"/*; do  # what comes back: at most MAX_FILE_MB a file
     log "dropping $(basename "$f"): $size bytes > $MAX_FILE_MB MB"; rm -f "$f"
   fi
 done
-log "session end: status $status; files: $(ls "$OUT" | tr '\n' ' ')"
+log "run end: status $status; files: $(ls "$OUT" | tr '\n' ' ')"
 exit $status
