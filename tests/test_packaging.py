@@ -1,4 +1,5 @@
-"""A wheel built with `pip wheel .` installs and imports outside the source tree."""
+"""A wheel built with `pip wheel .` installs and imports outside the source tree, with its package data (the
+shipped robots, their license and descriptions)."""
 
 import os
 import subprocess
@@ -13,6 +14,7 @@ def test_wheel_installs_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(wheels), str(REPO)], check=True, cwd=tmp_path)
     (whl,) = wheels.glob("motionlib-*.whl")
+    assert whl.stat().st_size < 12e6
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(whl)],
                    check=True, cwd=tmp_path)
@@ -23,6 +25,11 @@ def test_wheel_installs_and_imports(tmp_path):
         f"assert motionlib.__file__.startswith({str(target)!r}), motionlib.__file__\n"
         "assert abs(m.Skeleton.default().height() - 1.4964) < 1e-3\n"
         "cli.build_parser()\n"
+        "from motionlib.retarget.description import load_description, ROBOTS_DIR\n"
+        f"assert str(ROBOTS_DIR).startswith({str(target)!r}), ROBOTS_DIR\n"
+        "assert (ROBOTS_DIR / 'LICENSE-unitree_mujoco').is_file()\n"
+        "for r in ('g1', 'h1'):\n"
+        "    d = load_description(r); mj = d.model(); assert mj.nu == len(d.joint_names)\n"
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
