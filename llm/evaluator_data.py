@@ -21,7 +21,6 @@ import numpy as np
 
 from motionlib.motion.clip import Motion
 from motionlib.motion.errors import MotionError
-from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import encode
 from motionlib.motion.io import load_motion
 
@@ -101,14 +100,6 @@ def load_items(entries: list[ClipEntry], fps: float, progress: bool = False) -> 
         except MotionError as err:
             errors.append(str(err))
     return items, errors
-
-
-def feature_stats(items: list[EvalItem]) -> FeatureStats:
-    """Normalisation statistics over every frame of ``items`` (the training split only)."""
-    acc = StatsAccumulator()
-    for it in items:
-        acc.add(it.feats)
-    return acc.result()
 
 
 def centre_window(feats: np.ndarray, max_frames: int) -> np.ndarray:

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from motionlib.motion.errors import MotionError
+from motionlib.tokenizer.data import compute_train_stats
 
 from .evaluator import Evaluator, EvaluatorConfig, init_token_table, load_evaluator, save_evaluator
-from .evaluator_data import feature_stats, load_items, same_key_mask, train_windows
+from .evaluator_data import load_items, same_key_mask, train_windows
 from .eval_scores import embed_set, retrieval
 from .splits import Manifest
 
@@ -125,7 +126,7 @@ def train_evaluator(manifest: Manifest, out: str | Path, cfg: EvaluatorTrainConf
 
             opt_state = load_weights(last / "trainer.pt", "evaluator trainer state")["optimizer"]
     else:
-        ev = _new_evaluator(cfg, feature_stats(train)).to(device)
+        ev = _new_evaluator(cfg, compute_train_stats(train)).to(device)
     ev.train()
     opt = torch.optim.AdamW(ev.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if opt_state is not None:

@@ -122,6 +122,8 @@ def split_clips(paths: list[Path], val_fraction: float) -> tuple[list[Path], lis
 
 
 def compute_train_stats(clips: list[ClipFeatures]) -> FeatureStats:
+    """Normalisation statistics over every frame of ``clips`` (anything with a ``feats`` (T, D) array: the
+    tokenizer's training clips, the text-motion evaluator's training items)."""
     acc = StatsAccumulator()
     for c in clips:
         acc.add(c.feats)
