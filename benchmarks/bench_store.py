@@ -1,6 +1,9 @@
 """Clip store formats compared: per-clip ``.npz`` folder, tar shards (the package's store), Parquet, zarr.
 
-    python benchmarks/bench_store.py CLIP_DIR --work /work/data/store/bench [--json out.json] [--limit N]
+    python benchmarks/bench_store.py [CLIP_DIR] [--work DIR] [--json out.json] [--limit N]
+
+(default: the ingested dataset-1 clips ``out/d1_v2/clips``, scratch under ``out/bench_store``; without
+those clips it says so and does nothing, so ``make bench`` passes on a fresh checkout).
 
 Each format gets the same records (the clips' lossless records, :func:`motion_to_record`, loaded into
 memory first) and is timed on: writing every clip (clips/s, MB/s of array payload), reading every clip in
@@ -283,8 +286,8 @@ def measure(cand, records, frames, payload_mb: float, n_random: int, seed: int) 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("clips", type=Path, help="folder of motionlib clips")
-    ap.add_argument("--work", type=Path, required=True, help="scratch folder (emptied first)")
+    ap.add_argument("clips", type=Path, nargs="?", default=Path("out/d1_v2/clips"), help="folder of motionlib clips")
+    ap.add_argument("--work", type=Path, default=Path("out/bench_store"), help="scratch folder (made; emptied when this benchmark made it)")
     ap.add_argument("--formats", default=",".join(CANDIDATES))
     ap.add_argument("--limit", type=int, default=0, help="use the first N clips only")
     ap.add_argument("--random", type=int, default=200, help="random reads")
@@ -292,6 +295,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args(argv)
 
+    if not args.clips.is_dir():
+        print(f"bench_store: no clip folder {args.clips} (give one: python benchmarks/bench_store.py CLIP_DIR)")
+        return 0
     files = find_clips(args.clips, required=True)
     if args.limit:
         files = files[:args.limit]
@@ -300,9 +306,13 @@ def main(argv=None) -> int:
     payload = sum(v.nbytes for _, a, _ in records for v in a.values()) / 1e6
     src_mb = sum(f.stat().st_size for f in files) / 1e6
     print(f"{len(records)} clips, {payload:.1f} MB of arrays, {src_mb:.1f} MB as .npz files", file=sys.stderr)
-    if args.work.exists():
-        shutil.rmtree(args.work)
+    marker = args.work / ".bench_store"
+    if args.work.exists() and any(args.work.iterdir()) and not marker.exists():
+        print(f"bench_store: {args.work} is not empty and not a scratch folder of this benchmark", file=sys.stderr)
+        return 2
+    shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
+    marker.touch()
     rows = []
     for name in args.formats.split(","):
         cand = CANDIDATES[name](args.work / name)
