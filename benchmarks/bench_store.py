@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -237,6 +238,13 @@ class Zarr:
 
 
 CANDIDATES = {c.name: c for c in (NpzFolder, TarShards, Parquet, Zarr)}
+NEEDS = {"parquet": "pyarrow", "zarr": "zarr"}
+
+
+def available() -> list[str]:
+    import importlib.util
+
+    return [n for n in CANDIDATES if n not in NEEDS or importlib.util.find_spec(NEEDS[n]) is not None]
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -280,7 +288,7 @@ def measure(cand, records, frames, payload_mb: float, n_random: int, seed: int) 
     assert k == n
     return {"format": cand.name, "clips": n, "write_clips_s": n / t_write, "write_mb_s": payload_mb / t_write,
             "open_s": t_open, "seq_read_clips_s": n / t_seq, "seq_read_mb_s": payload_mb / t_seq,
-            "random_median_ms": 1e3 * statistics.median(lat), "random_p95_ms": 1e3 * lat[int(0.95 * (len(lat) - 1))],
+            "random_median_ms": 1e3 * statistics.median(lat), "random_p95_ms": 1e3 * lat[math.ceil(0.95 * len(lat)) - 1],
             "stream_clips_s": n / t_stream, "disk_mb": size / 1e6, "files": files}
 
 
@@ -288,7 +296,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("clips", type=Path, nargs="?", default=Path("out/d1_v2/clips"), help="folder of motionlib clips")
     ap.add_argument("--work", type=Path, default=Path("out/bench_store"), help="scratch folder (made; emptied when this benchmark made it)")
-    ap.add_argument("--formats", default=",".join(CANDIDATES))
+    ap.add_argument("--formats", default=",".join(available()),
+                    help="comma-separated (default: every format whose package is installed; parquet needs pyarrow, "
+                         "zarr needs zarr: pip install motionlib[bench])")
     ap.add_argument("--limit", type=int, default=0, help="use the first N clips only")
     ap.add_argument("--random", type=int, default=200, help="random reads")
     ap.add_argument("--seed", type=int, default=0)
