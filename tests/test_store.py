@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +132,7 @@ def _write_part(path: str, worker: int, n: int) -> None:
 
 
 def test_two_writer_processes_at_once(tmp_path):
-    ClipStore.create(tmp_path / "s")
+    parent = ClipStore.create(tmp_path / "s")
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     procs = [ctx.Process(target=_write_part, args=(str(tmp_path / "s"), k, 20)) for k in (1, 2)]
     for p in procs:
@@ -141,8 +140,10 @@ def test_two_writer_processes_at_once(tmp_path):
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
+    assert len(parent) == 0 and len(parent.refresh()) == 40  # shards of other processes appear on refresh
     store = ClipStore.open(tmp_path / "s")
     assert len(store) == 40 and store.duplicates() == {} and len(store.shards()) == 14
+    assert not [p for p in (tmp_path / "s" / "shards").iterdir() if p.name.startswith(".")]  # no temporary left
     assert sum(len(store.shard_ids(s)) for s in store.shards()) == 40
     for k in (1, 2):
         for i in range(20):
@@ -156,6 +157,8 @@ def test_duplicate_id_newest_shard_wins(tmp_path):
         w.add("b", *rec(2))
     with store.writer(shard_name="new") as w:
         w.add("a", *rec(3))
+    assert store.duplicates() == {"a": ["old-00000", "new-00000"]}  # the writing process's view
+    assert_rec(store.read("a"), 3)
     store = ClipStore.open(tmp_path / "s")
     assert store.ids() == ["a", "b"] and len(store) == 2
     assert_rec(store.read("a"), 3)

@@ -33,7 +33,7 @@ from ..atomic import write_text_atomic
 from ..clip import Motion
 from ..errors import MotionError
 from .records import check_clip_id, motion_from_record, motion_to_record
-from .shard import ShardIndex, ShardWriter, iter_index_files, read_clip, read_index, tar_of, ClipEntry
+from .shard import ClipEntry, ShardIndex, ShardWriter, iter_index_files, read_clip, read_index
 
 STORE_FORMAT = "motionlib.clip_store"
 STORE_VERSION = 1
@@ -98,15 +98,15 @@ class StoreWriter:
     def _commit(self) -> None:
         cur, self._cur = self._cur, None
         if cur is not None:
-            cur.commit()
+            self.store._adopt(cur.commit())
             self.shards.append(cur.name)
 
     def close(self) -> list[str]:
-        """Commit the shard in progress; the names of the shards this writer committed."""
+        """Commit the shard in progress; the names of the shards this writer committed (the store it came
+        from sees them at once; shards of other writers appear with :meth:`ClipStore.refresh`)."""
         if not self._closed:
             self._closed = True
             self._commit()
-            self.store.refresh()
         return self.shards
 
     def abort(self) -> None:
@@ -184,6 +184,21 @@ class ClipStore:
         if new:
             self._rebuild()
         return self
+
+    def _adopt(self, index: ShardIndex) -> None:
+        """Add a shard this process just committed (without reading the folder again)."""
+        self._shards[index.name] = index
+        key = (index.created_ns, index.name)
+        for e in index.clips:
+            held = self._where.get(e.id)
+            if held is None:
+                self._where[e.id] = (index.name, e)
+                continue
+            copies = self._copies.setdefault(e.id, [held[0]])
+            copies.append(index.name)
+            copies.sort(key=lambda n: (self._shards[n].created_ns, n))
+            if copies[-1] == index.name:
+                self._where[e.id] = (index.name, e)
 
     def _order(self) -> list[str]:
         """Shard names oldest first (commit time, then name)."""
