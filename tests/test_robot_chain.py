@@ -137,3 +137,25 @@ def test_text_without_a_model_and_bad_flags(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["robot", str(WALK), "--out", str(tmp_path), "--frames", "9:3"])
     assert main(["robot", "--out", str(tmp_path / "none")]) == 2  # nothing to do
+
+
+def test_human_skate_by_the_robots_contact_rule():
+    """A standing body slid along x: every sole point of both feet is in contact and moves the slide's step,
+    by either rule; still, nothing slides."""
+    from conftest import make_standing_clip
+
+    from motionlib.motion.metrics import skate_mm
+    from motionlib.retarget.report import human_contacts, human_sole_skate_mm
+
+    still = make_standing_clip(30, wave=0.0)
+    assert human_sole_skate_mm(still) == pytest.approx(0.0, abs=1e-6)
+    slid = still.copy()
+    slid.trans[:, 0] += 0.01 * np.arange(30)  # 10 mm a frame
+    assert human_sole_skate_mm(slid) == pytest.approx(20.0, rel=1e-4)  # two feet
+    pos, _ = slid.joints()
+    assert skate_mm(pos, slid.body_scale) == pytest.approx(20.0, rel=1e-4)
+    assert all(c.all() for c in human_contacts(pos, slid.body_scale).values())
+    lifted = slid.copy()
+    lifted.trans[:, 2] += 0.2  # both rules: no foot in contact
+    assert human_sole_skate_mm(lifted) == 0.0
+    assert not any(c.any() for c in human_contacts(lifted.joints()[0], lifted.body_scale).values())
