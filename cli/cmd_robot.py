@@ -78,10 +78,11 @@ def _crop(text: str) -> tuple[int, int | None]:
 
 
 def collect_inputs(paths: list[Path], failures: Failures) -> list[Path]:
-    """The input files of ``paths`` (folders searched as ``motionlib ingest`` does); a missing path or an
-    archive is recorded as a failure."""
+    """The input files of ``paths`` (folders searched as ``motionlib ingest`` does, token files left out); a
+    missing path or an archive is recorded as a failure."""
     from motionlib.motion.errors import MotionError
     from motionlib.motion.ingest.dataset import collect_sources
+    from motionlib.motion.io import TOKEN_SUFFIX
 
     found, problems = collect_sources(paths)
     for problem in problems:
@@ -89,6 +90,8 @@ def collect_inputs(paths: list[Path], failures: Failures) -> list[Path]:
             raise MotionError(problem)
     files = []
     for kind, path in found:
+        if path.endswith(TOKEN_SUFFIX):
+            continue
         with failures.one_input():
             if kind == "archive":
                 raise MotionError("archives go through `motionlib ingest ARCHIVE --out DIR` first; give the "

@@ -159,3 +159,37 @@ def test_human_skate_by_the_robots_contact_rule():
     lifted.trans[:, 2] += 0.2  # both rules: no foot in contact
     assert human_sole_skate_mm(lifted) == 0.0
     assert not any(c.any() for c in human_contacts(lifted.joints()[0], lifted.body_scale).values())
+
+
+def test_text_through_the_chain_with_a_trained_model(tmp_path, capsys):
+    """--text with --lm-model: the CLI generates the clip (a tiny backbone trained one step) and the chain
+    retargets it; a rerun keeps the generated clip and the finished input."""
+    from walk_fixture import make_walking_clip
+
+    from motionlib.llm.tiny import save_tiny
+    from motionlib.motion.ingest.captions import bandai_texts
+    from motionlib.motion.io import save_motion
+    from motionlib.tokenizer.checkpoint import default_tokenizer_path, load_tokenizer
+    from motionlib.tokenizer.codec import tokenize_clip
+    from motionlib.tokenizer.tokens import save_tokens, token_path
+
+    tmodel, ckpt = load_tokenizer(default_tokenizer_path())
+    for style, speed in (("normal", 1.1), ("tired", 0.8), ("sad", 1.0)):
+        clip = make_walking_clip(seconds=2.0, speed=speed)
+        labels = {"dataset": "dataset-1", "content": "walk", "style": style, "take": 1}
+        clip.meta.update(labels=labels, texts=bandai_texts(labels))
+        path = save_motion(clip, tmp_path / "clips" / f"dataset-1_walk_{style}_001.npz")
+        save_tokens(token_path(path), tokenize_clip(tmodel, ckpt, path))
+    run = tmp_path / "run"
+    assert main(["train-lm", str(tmp_path / "clips"), "--out", str(run), "--backbone",
+                 str(save_tiny(tmp_path / "tiny")), "--steps", "1", "--batch-size", "2", "--max-len", "256",
+                 "--val-fraction", "0", "--json"]) == 0
+    capsys.readouterr()
+    argv = ["--text", "a person walks", "--lm-model", run, "--seconds", "1", "--no-refine", "--robot", "h1",
+            "--out", tmp_path / "out"]
+    rc, res = _run(capsys, *argv)
+    (rep,) = res["per_input"]
+    assert rc == 0 and rep["status"] == "ok" and rep["input"].startswith(str(tmp_path / "out" / "text"))
+    assert rep["clips"][0]["ingest"]["frames"] == 32 and rep["clips"][0]["export"]["npz"]
+    rc, res = _run(capsys, *argv)
+    assert rc == 0 and res["kept"] == 1 and res["done"] == 0
