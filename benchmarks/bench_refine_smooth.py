@@ -40,6 +40,8 @@ def parse_setting(text: str):
     kind, alpha, substeps, gain = "none", 1.0, None, None
     for part in text.split("+"):
         name, _, value = part.partition(":")
+        if name == "zero":
+            continue  # diagnose: zero residual actions
         if name == "substeps":
             substeps = int(value)
         elif name == "gain":
@@ -131,6 +133,8 @@ def diagnose(clips, policy, settings) -> None:
                 active = torch.from_numpy(alive)
                 with torch.no_grad():
                     act = torch.clamp(pol.act(obs), -1, 1)
+                if "zero" in text.split("+"):
+                    act = torch.zeros_like(act)
                 res = env.step(act, active)
                 applied = env.action_filter.state[-1] if env.action_filter.enabled else act
                 nxt = env.ref.index(env.clip, env.frame)
@@ -149,7 +153,12 @@ def diagnose(clips, policy, settings) -> None:
                 if not alive.any():
                     break
         env.close()
-        keep = [w for w in range(n) if not lost[w]]
+        # a lost clip counts up to half a second before the loss (the drifting off is not the steady state)
+        cut = {w: len(rec["q"][w]) - (15 if lost[w] else 0) for w in range(n)}
+        for w in range(n):
+            for k in rec:
+                rec[k][w] = rec[k][w][: cut[w]]
+        keep = [w for w in range(n) if cut[w] >= 30]
         fig = {k: [] for k in ("act", "res", "target", "q", "ref_q", "root", "limbs", "ref_root", "ref_limbs")}
         for w in keep:
             s, e = int(ref.clip_start[w]) + 1, int(ref.clip_start[w]) + 1 + len(rec["q"][w])
@@ -163,6 +172,8 @@ def diagnose(clips, policy, settings) -> None:
             ref_joint = np.linalg.norm(np.diff(rpos, 3, axis=0), axis=-1).mean(0) * fps**3
             fig["root"].append(per_joint[0])
             fig["limbs"].append(per_joint[1:].mean())
+            fig.setdefault("feet", []).append(per_joint[[7, 8, 10, 11]].mean())
+            fig.setdefault("ref_feet", []).append(ref_joint[[7, 8, 10, 11]].mean())
             fig["ref_root"].append(ref_joint[0])
             fig["ref_limbs"].append(ref_joint[1:].mean())
             if w == keep[0]:
@@ -170,10 +181,10 @@ def diagnose(clips, policy, settings) -> None:
                 print(f"  {text}: clip {w} joints with most jerk (m/s^3, sim/ref): "
                       + ", ".join(f"{j}:{per_joint[j]:.0f}/{ref_joint[j]:.0f}" for j in order))
         m = {k: float(np.mean(v)) for k, v in fig.items()}
-        print(f"{text:28s} {len(keep)}/{n} clips tracked: jerk rad/s^3: policy action {m['act']:.0f}, residual "
+        print(f"{text:28s} {len(keep)}/{n} clips ({int(lost.sum())} lost, counted up to 0.5 s before): jerk rad/s^3: policy action {m['act']:.0f}, residual "
               f"{m['res']:.0f}, PD target {m['target']:.0f}, simulated joints {m['q']:.0f}, reference joints "
               f"{m['ref_q']:.0f}; position jerk m/s^3: root {m['root']:.0f} (ref {m['ref_root']:.0f}), other "
-              f"joints {m['limbs']:.0f} (ref {m['ref_limbs']:.0f})", flush=True)
+              f"joints {m['limbs']:.0f} (ref {m['ref_limbs']:.0f}), feet {m['feet']:.0f} (ref {m['ref_feet']:.0f})", flush=True)
 
 
 def main() -> None:

@@ -139,6 +139,9 @@ class TrackingEnv:
         z = lambda dtype=torch.long: torch.zeros(n, dtype=dtype, device=self.device)  # noqa: E731
         self.clip, self.frame, self.start_frame, self.steps = z(), z(), z(), z()
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
+        # the simulated bodies' linear velocities (planes) after the two previous steps, latest first (the
+        # body-jerk reward term; valid from an episode's third step, which that term checks with ``steps``)
+        self.linvel_hist = torch.zeros(2, 3, n, 24, device=self.device)
         self.action_filter = ActionFilter(action_filter or ActionFilterConfig(), n, self.num_actions, self.device)
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
@@ -317,6 +320,7 @@ class TrackingEnv:
         err = tracking_errors(planes, self.ref.planes_at(nxt))  # the new frame is nxt
         reward, terms = self.reward(StepInputs(self, planes, err, nxt, a, self.prev_action, target))
         self.prev_action = a
+        self.linvel_hist = torch.stack((planes[7:10], self.linvel_hist[0]))
 
         unstable = self.backend.unstable.to(self.device)
         max_dist = err["body_dist"].max(-1).values
