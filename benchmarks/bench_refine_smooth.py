@@ -12,7 +12,8 @@ refine writes, over that of the input clip), the share of clips with a ratio <= 
 
 A setting is ``KIND[:ALPHA]`` of the action filter (:mod:`motionlib.sim.action_filter`: ``none``,
 ``lowpass``, ``critical``), optionally ``+substeps:N`` (physics substeps per control step; the
-policy was trained with 4) and ``+gain:S`` (the humanoid's PD gains times S).
+policy was trained with 4), ``+gain:S`` (the humanoid's PD gains times S) and ``+damping:D`` (passive
+joint damping, N m s/rad; the humanoid's is 2).
 
 ``--diagnose``: where the jitter comes from, per setting, on the clips tracked from frame 0 without
 restarts: the jerk (third difference x fps^3, rad/s^3, mean over joints and frames) of the policy's
@@ -37,25 +38,27 @@ REPO = Path(__file__).resolve().parents[1]
 def parse_setting(text: str):
     from motionlib.sim.action_filter import ActionFilterConfig
 
-    kind, alpha, substeps, gain = "none", 1.0, None, None
+    kind, alpha, physics = "none", 1.0, {}
     for part in text.split("+"):
         name, _, value = part.partition(":")
         if name == "zero":
             continue  # diagnose: zero residual actions
-        if name == "substeps":
-            substeps = int(value)
-        elif name == "gain":
-            gain = float(value)
+        if name in ("substeps", "gain", "damping"):
+            physics[name] = float(value)
         else:
             kind, alpha = name, float(value) if value else 1.0
-    return ActionFilterConfig(kind, alpha), substeps, gain
+    return ActionFilterConfig(kind, alpha), physics
 
 
-def policy_for(policy, substeps: int | None, gain: float | None):
-    """``policy`` with its tracking substeps / humanoid gains replaced (None: kept)."""
-    tracking = policy.tracking if substeps is None else dataclasses.replace(policy.tracking, substeps=substeps)
-    humanoid = policy.humanoid if gain is None else dataclasses.replace(
-        policy.humanoid, gain_scale=policy.humanoid.gain_scale * gain)
+def policy_for(policy, physics: dict):
+    """``policy`` with its tracking substeps, humanoid PD gains (times ``gain``) or joint damping replaced."""
+    tracking, humanoid = policy.tracking, policy.humanoid
+    if "substeps" in physics:
+        tracking = dataclasses.replace(tracking, substeps=int(physics["substeps"]))
+    if "gain" in physics:
+        humanoid = dataclasses.replace(humanoid, gain_scale=humanoid.gain_scale * physics["gain"])
+    if "damping" in physics:
+        humanoid = dataclasses.replace(humanoid, damping=physics["damping"])
     return dataclasses.replace(policy, tracking=tracking, humanoid=humanoid)
 
 
@@ -69,10 +72,11 @@ def sweep(clips, names, policy, settings, threads: int, out: Path | None) -> lis
 
     rows = []
     for text in settings:
-        filt, substeps, gain = parse_setting(text)
+        filt, physics = parse_setting(text)
         t0 = time.perf_counter()
-        results, totals = refine_clips(clips, policy_for(policy, substeps, gain), threads=threads, lanes=1,
-                                       action_filter=filt)
+        substeps = physics.pop("substeps", None)
+        results, totals = refine_clips(clips, policy_for(policy, physics), threads=threads, lanes=1,
+                                       action_filter=filt, substeps=None if substeps is None else int(substeps))
         per = []
         for name, r in zip(names, results):
             rep = r.report
@@ -116,8 +120,8 @@ def diagnose(clips, policy, settings) -> None:
     from motionlib.sim.tracking_env import TrackingEnv
 
     for text in settings:
-        filt, substeps, gain = parse_setting(text)
-        pol = policy_for(policy, substeps, gain)
+        filt, physics = parse_setting(text)
+        pol = policy_for(policy, physics)
         fps = pol.tracking.control_fps
         ref = ReferenceLibrary.from_clips(clips, fps)
         lengths = ref.clip_len.tolist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from motionlib.cli.common import (Failures, action_filter_config, add_action_filter_flags, add_json_flag,
+from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_json_flag,
                                   add_physics_flags, print_json)
 
 
@@ -29,7 +29,7 @@ def register(sub) -> None:
                         "meta['labels'], e.g. content or style for ingested Bandai clips; clips without it "
                         "are grouped under '(none)')")
     add_physics_flags(p)
-    add_action_filter_flags(p, "none, as the policies were trained")
+    add_control_flags(p, "none, as the policies were trained")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -54,6 +54,8 @@ def run(args) -> int:
         tot["clips"] = len(reports)
         if action_filter.enabled:  # unfiltered (the default): the totals as before
             tot["action_filter"] = dataclasses.asdict(action_filter)
+        if args.substeps:
+            tot["substeps"] = args.substeps
         return tot
 
     failures = Failures()  # unreadable clips are reported and left out; the others are evaluated
@@ -67,7 +69,7 @@ def run(args) -> int:
                 continue
             for res in rollout(policy, clips, threads=args.threads, lanes=args.lanes, backend=args.backend, device=args.device,
                                start_every=args.start_every, num_envs=args.worlds, progress=progress,
-                               action_filter=action_filter):
+                               action_filter=action_filter, substeps=args.substeps):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
                 labels.append(clip_label(clips[res.clip], args.group_by) if args.group_by else None)

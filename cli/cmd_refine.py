@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from motionlib.cli.common import (Failures, action_filter_config, add_action_filter_flags, add_cleanup_flags,
+from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_cleanup_flags,
                                   add_json_flag, add_physics_flags, cleanup_config, print_json)
 
 
@@ -41,7 +41,7 @@ def register(sub) -> None:
                    help="the shortest segment between restarts that is written, seconds (default: "
                         "motionlib.policies.refine.MIN_SEGMENT_S, 1 s)")
     add_cleanup_flags(p)
-    add_action_filter_flags(p, "motionlib.policies.refine.ACTION_FILTER")
+    add_control_flags(p, "motionlib.policies.refine.ACTION_FILTER")
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
     p.add_argument("--video", action="store_true",
@@ -82,7 +82,8 @@ def run(args) -> int:
                                  "min_segment_s": None if args.keep_restarts else min_segment,
                                  # only a filter that acts: the clips refined unfiltered before still resume
                                  **({"action_filter": dataclasses.asdict(action_filter)}
-                                    if action_filter.enabled else {})}))
+                                    if action_filter.enabled else {}),
+                                 **({"substeps": args.substeps} if args.substeps else {})}))
     by_file: dict[Path, dict] = {}  # each input's report
     wall, motion_s, settings = 0.0, 0.0, {}
     for f in [] if args.no_resume else files:
@@ -102,9 +103,10 @@ def run(args) -> int:
                                         lanes=args.lanes, backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
                                         retry_distance=args.retry_distance, keep_restarts=args.keep_restarts,
-                                        min_segment_s=min_segment, action_filter=action_filter, **rewind)
+                                        min_segment_s=min_segment, action_filter=action_filter,
+                                        substeps=args.substeps, **rewind)
         settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames", "keep_restarts",
-                                           "min_segment_s", "action_filter")}
+                                           "min_segment_s", "action_filter", "substeps")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

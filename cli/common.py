@@ -139,10 +139,10 @@ def cleanup_config(args):
     return cfg
 
 
-def add_action_filter_flags(parser, default: str) -> None:
-    """The low-pass filter on the policy's actions in the control loop (``motionlib.sim.action_filter``);
-    ``default`` says in the help what the command does without the flags. :func:`action_filter_config`
-    turns the parsed flags into the config."""
+def add_control_flags(parser, default: str) -> None:
+    """The control loop around the policy: the low-pass filter on its actions (``motionlib.sim.action_filter``;
+    ``default`` says in the help what the command does without the flags; :func:`action_filter_config` turns
+    the parsed flags into the config) and the physics substeps per control step (``--substeps``)."""
     from motionlib.sim.action_filter import KINDS
 
     parser.add_argument("--action-filter", choices=KINDS, default=None,
@@ -151,6 +151,9 @@ def add_action_filter_flags(parser, default: str) -> None:
                              f"unfiltered (default: {default})")
     parser.add_argument("--action-alpha", type=float, default=None, metavar="A",
                         help="the filter's gain per control step, in (0, 1]; 1 passes the actions through")
+    parser.add_argument("--substeps", type=int, default=None, metavar="N",
+                        help="physics steps per control step (default: the policy's, 4 for the shipped one: "
+                             "physics at 120 Hz under 30 Hz control); 8 halves the physics step at twice its cost")
 
 
 def action_filter_config(args, default):

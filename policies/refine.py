@@ -107,7 +107,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  retry_distance: float | None = None, rewind: int = REWIND_FRAMES,
                  lanes: int | None = None, keep_restarts: bool = False,
                  min_segment_s: float = MIN_SEGMENT_S,
-                 action_filter: ActionFilterConfig = ACTION_FILTER) -> tuple[list[RefineResult], dict]:
+                 action_filter: ActionFilterConfig = ACTION_FILTER,
+                 substeps: int | None = None) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
     estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
@@ -128,7 +129,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
 
     ``action_filter``: the low-pass filter on the policy's actions inside the control loop
     (:mod:`motionlib.sim.action_filter`; docs/tracking.md "Smooth output"); the output stays the
-    simulated trajectory.
+    simulated trajectory. ``substeps``: physics steps per control step (None: the policy's; more give a
+    finer physics step at the same control rate, at their cost).
 
     Output (docs/tracking.md "Continuous output"): each result's ``segments`` are what refine writes. By
     default the trajectory is cut at every jump to the reference (``cuts`` in the report: frame, the frame
@@ -154,7 +156,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
             targets[i] = clean_for_tracking(c, cleanup, applied[i]["strength"])
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
                       num_envs=num_envs, retry_distance=retry_distance, rewind=rewind, lanes=lanes,
-                      action_filter=action_filter)
+                      action_filter=action_filter, substeps=substeps)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res, how in zip(inputs, targets, results, applied):
@@ -196,7 +198,7 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                    "threads": threads, "lanes": lanes, "cleanup": None if cleanup is None else asdict(cleanup),
                    "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0,
                    "keep_restarts": keep_restarts, "min_segment_s": None if keep_restarts else min_segment_s,
-                   "action_filter": asdict(action_filter)})
+                   "action_filter": asdict(action_filter), "substeps": substeps or policy.tracking.substeps})
     return out, totals
 
 

@@ -101,11 +101,13 @@ def test_refine_and_eval_tracker_flags_reach_the_env(shipped_walk, tmp_path, cap
     _, walk = shipped_walk
     save_motion(walk, tmp_path / "in" / "walk.npz")
     seen: list = []
+    steps: list = []
     env_class = rollout_module.TrackingEnv
 
-    def recording_env(*args, **kwargs):  # the real env; the filter it was given is noted
+    def recording_env(*args, **kwargs):  # the real env; the filter it was given is noted, and its physics step
         env = env_class(*args, **kwargs)
         seen.append(env.action_filter.cfg)
+        steps.append((env.cfg.substeps, env.models[0].opt.timestep))
         return env
 
     monkeypatch.setattr(rollout_module, "TrackingEnv", recording_env)
@@ -132,5 +134,15 @@ def test_refine_and_eval_tracker_flags_reach_the_env(shipped_walk, tmp_path, cap
     assert seen[-1] == ActionFilterConfig("lowpass", 0.5)
     assert filtered["action_filter"] == {"kind": "lowpass", "alpha": 0.5}
     assert filtered["g_mpjpe_mm"] != plain["g_mpjpe_mm"]
+    assert {s for s, _ in steps} == {4}  # the shipped policy's substeps unless told
+
+    # --substeps: a finer physics step under the same 30 Hz control, in one lane and in two (shared models)
+    for lanes in ("1", "2"):
+        assert main(["eval-tracker", str(tmp_path / "in"), "--substeps", "8", "--threads", "2", "--lanes", lanes,
+                     "--start-every", "20", "--json"]) == 0  # several jobs, so two lanes run
+        assert json.loads(capsys.readouterr().out)["totals"]["substeps"] == 8
+        assert steps[-1] == (8, pytest.approx(1 / 240))
+    assert main(["refine", str(tmp_path / "in"), "--out", str(tmp_path / "s"), "--substeps", "8", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["substeps"] == 8 and steps[-1] == (8, pytest.approx(1 / 240))
     with pytest.raises(SystemExit):
         main(["eval-tracker", str(tmp_path / "in"), "--action-filter", "lowpass", *common])
