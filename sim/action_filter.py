@@ -46,9 +46,6 @@ class ActionFilterConfig:
     def stages(self) -> int:
         return {"none": 0, "lowpass": 1, "critical": 2}[self.kind] if self.enabled else 0
 
-    def label(self) -> str:
-        return "none" if not self.enabled else f"{self.kind} {float(self.alpha):g}"
-
 
 class ActionFilter:
     """The filter state of ``num_envs`` worlds with ``num_actions`` actions each (on ``device``)."""

@@ -161,7 +161,8 @@ def body_jerk_error(s: StepInputs) -> torch.Tensor:
     fps2 = float(e.cfg.control_fps) ** 2
     sim = (s.planes[7:10] - 2.0 * hist[0] + hist[1]) * fps2  # (3, N, 24)
     v = e.ref.body_linvel
-    back = lambda k: v.index_select(0, (s.frame - k).clamp(min=0))  # noqa: E731  (masked below where it leaves the episode)
+    # k frames back (clamped at the library's start; masked below where that leaves the episode)
+    back = lambda k: v.index_select(0, (s.frame - k).clamp(min=0))  # noqa: E731
     ref = (back(0) - 2.0 * back(1) + back(2)) * fps2
     err = ((sim - ref.permute(2, 0, 1)) ** 2).sum(0).mean(-1)  # (N,)
     return torch.where(e.steps >= 3, err, torch.zeros_like(err))

@@ -34,8 +34,8 @@ class RewardConfig:
     the bodies' linear velocities over three control steps x fps^2) asks the simulated motion to be
     no jerkier than the reference: refine's output of clean capture is about twice as jerky as its
     input, and about 1.8x already with zero residual (docs/tracking.md "Smooth output"). It is 0 by
-    default (the shipped policy was trained without it); 1e-6 makes a jerk error of 300 m/s^3 (the
-    refined clean clips' excess) cost 0.09 of a step reward of ~0.5-0.8.
+    default (the shipped policy was trained without it); 1e-6 makes a jerk error of 300 m/s^3 on every
+    body cost 0.09 of a step reward of ~0.5-0.8.
     """
 
     w_pos: float = 0.45
