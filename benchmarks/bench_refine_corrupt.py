@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from motionlib.cli.common import add_cleanup_flags, cleanup_config
+    from motionlib.cli.common import action_filter_config, add_cleanup_flags, add_control_flags, cleanup_config
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=Path, default=None, help="folder of clean motionlib clips")
@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--keep-restarts", action="store_true",
                     help="score the whole refined trajectory, jumps at restarts included (refine --keep-restarts)")
     add_cleanup_flags(ap)
+    add_control_flags(ap, "refine's")
     ap.add_argument("--rewind", type=int, default=None, help="frames a restart goes back (default: refine's)")
     ap.add_argument("--retry-distance", type=float, default=None,
                     help="restart distance, m (default: refine's, the policy's training termination distance; "
@@ -55,7 +56,7 @@ def main() -> None:
     from motionlib.motion.io import find_clips, load_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
-    from motionlib.policies.refine import refine_clips
+    from motionlib.policies.refine import ACTION_FILTER, refine_clips
 
     if args.clips is None:
         from motionlib.motion.ingest.bvh_fit import bvh_to_motion
@@ -70,7 +71,8 @@ def main() -> None:
     results, totals = refine_clips(noisy, policy, retry=True, threads=args.threads, progress=True,
                                    retry_distance=args.retry_distance,
                                    **({} if args.rewind is None else {"rewind": args.rewind}),
-                                   cleanup=cleanup_config(args), keep_restarts=args.keep_restarts)
+                                   cleanup=cleanup_config(args), keep_restarts=args.keep_restarts,
+                                   action_filter=action_filter_config(args, ACTION_FILTER), substeps=args.substeps)
 
     def over(segs, fn) -> float | dict:
         """``fn(start, end, segment)`` frame-weighted over the segments (a dict: per key)."""

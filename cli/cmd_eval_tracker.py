@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from motionlib.cli.common import Failures, add_json_flag, add_physics_flags, print_json
+from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_json_flag,
+                                  add_physics_flags, print_json)
 
 
 def register(sub) -> None:
@@ -27,6 +29,7 @@ def register(sub) -> None:
                         "meta['labels'], e.g. content or style for ingested Bandai clips; clips without it "
                         "are grouped under '(none)')")
     add_physics_flags(p)
+    add_control_flags(p, "none, as the policies were trained")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -39,7 +42,9 @@ def run(args) -> int:
     from motionlib.policies.default import default_policy_path
     from motionlib.policies.refine import summarize, tracking_report
     from motionlib.policies.rollout import rollout
+    from motionlib.sim.action_filter import ActionFilterConfig
 
+    action_filter = action_filter_config(args, ActionFilterConfig())
     files = find_clips(args.clips, required=True)
     paths = args.policy or [default_policy_path()]
 
@@ -47,6 +52,10 @@ def run(args) -> int:
         tot = {k: v for k, v in summarize([{**r, "before": {}, "after": {}} for r in reports]).items()
                if k not in ("before", "after")}
         tot["clips"] = len(reports)
+        if action_filter.enabled:  # unfiltered (the default): the totals as before
+            tot["action_filter"] = dataclasses.asdict(action_filter)
+        if args.substeps:
+            tot["substeps"] = args.substeps
         return tot
 
     failures = Failures()  # unreadable clips are reported and left out; the others are evaluated
@@ -59,7 +68,8 @@ def run(args) -> int:
             if not clips:
                 continue
             for res in rollout(policy, clips, threads=args.threads, lanes=args.lanes, backend=args.backend, device=args.device,
-                               start_every=args.start_every, num_envs=args.worlds, progress=progress):
+                               start_every=args.start_every, num_envs=args.worlds, progress=progress,
+                               action_filter=action_filter, substeps=args.substeps):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
                 labels.append(clip_label(clips[res.clip], args.group_by) if args.group_by else None)

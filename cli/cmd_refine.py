@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from motionlib.cli.common import (Failures, add_cleanup_flags, add_json_flag, add_physics_flags, cleanup_config,
-                                  print_json)
+from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_cleanup_flags,
+                                  add_json_flag, add_physics_flags, cleanup_config, print_json)
 
 
 def register(sub) -> None:
@@ -41,6 +41,7 @@ def register(sub) -> None:
                    help="the shortest segment between restarts that is written, seconds (default: "
                         "motionlib.policies.refine.MIN_SEGMENT_S, 1 s)")
     add_cleanup_flags(p)
+    add_control_flags(p, "motionlib.policies.refine.ACTION_FILTER")
     p.add_argument("--batch", type=int, default=256,
                    help="clips loaded and refined per batch (they queue for --worlds simulated worlds)")
     p.add_argument("--video", action="store_true",
@@ -62,11 +63,12 @@ def run(args) -> int:
     from motionlib.motion.io import find_clips, save_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
-    from motionlib.policies.refine import MIN_SEGMENT_S, REWIND_FRAMES, refine_clips, summarize
+    from motionlib.policies.refine import ACTION_FILTER, MIN_SEGMENT_S, REWIND_FRAMES, refine_clips, summarize
 
     policy_path = args.policy or default_policy_path()
     policy = TrackingPolicy.load(policy_path)
     cleanup = cleanup_config(args)
+    action_filter = action_filter_config(args, ACTION_FILTER)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
     min_segment = MIN_SEGMENT_S if args.min_segment is None else args.min_segment
     files = find_clips(args.inputs, required=True)
@@ -77,7 +79,11 @@ def run(args) -> int:
                                  "retry_distance": args.retry_distance,  # None: the policy's (hashed)
                                  "rewind": REWIND_FRAMES if args.rewind is None else args.rewind,
                                  "keep_restarts": args.keep_restarts,
-                                 "min_segment_s": None if args.keep_restarts else min_segment}))
+                                 "min_segment_s": None if args.keep_restarts else min_segment,
+                                 # only a filter that acts: the clips refined unfiltered before still resume
+                                 **({"action_filter": dataclasses.asdict(action_filter)}
+                                    if action_filter.enabled else {}),
+                                 **({"substeps": args.substeps} if args.substeps else {})}))
     by_file: dict[Path, dict] = {}  # each input's report
     wall, motion_s, settings = 0.0, 0.0, {}
     for f in [] if args.no_resume else files:
@@ -97,9 +103,10 @@ def run(args) -> int:
                                         lanes=args.lanes, backend=args.backend, device=args.device, num_envs=args.worlds,
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
                                         retry_distance=args.retry_distance, keep_restarts=args.keep_restarts,
-                                        min_segment_s=min_segment, **rewind)
+                                        min_segment_s=min_segment, action_filter=action_filter,
+                                        substeps=args.substeps, **rewind)
         settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames", "keep_restarts",
-                                           "min_segment_s")}
+                                           "min_segment_s", "action_filter", "substeps")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--feet-slip", type=float, default=None,
                    help="feet-slip penalty coefficient (sim sole speed^2 where the reference foot is planted)")
     p.add_argument("--action-rate", type=float, default=None, help="action-rate penalty coefficient")
+    p.add_argument("--body-jerk", type=float, default=None,
+                   help="body-jerk penalty coefficient (squared sim-minus-reference body jerk, (m/s^3)^2; default 0; "
+                        "docs/tracking.md \"Smooth output\" suggests 1e-6)")
     p.add_argument("--contact-stiffness", type=float, default=None,
                    help="foot-floor contact stiffness, 1/s^2 (MuJoCo direct solref; 0: the 0.02 s time constant)")
     p.add_argument("--contact-damping", type=float, default=None, help="contact damping, 1/s (with --contact-stiffness)")
@@ -91,7 +94,8 @@ def run(args) -> int:
         cfg.humanoid, contact_stiffness=pick(args.contact_stiffness, cfg.humanoid.contact_stiffness),
         contact_damping=pick(args.contact_damping, cfg.humanoid.contact_damping)))
     reward = replace(cfg.tracking.reward, feet_slip_coef=pick(args.feet_slip, cfg.tracking.reward.feet_slip_coef),
-                     action_rate_coef=pick(args.action_rate, cfg.tracking.reward.action_rate_coef))
+                     action_rate_coef=pick(args.action_rate, cfg.tracking.reward.action_rate_coef),
+                     body_jerk_coef=pick(args.body_jerk, cfg.tracking.reward.body_jerk_coef))
     cfg = replace(
         cfg, clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,

@@ -139,6 +139,40 @@ def cleanup_config(args):
     return cfg
 
 
+def add_control_flags(parser, default: str) -> None:
+    """The control loop around the policy: the low-pass filter on its actions (``motionlib.sim.action_filter``;
+    ``default`` says in the help what the command does without the flags; :func:`action_filter_config` turns
+    the parsed flags into the config) and the physics substeps per control step (``--substeps``)."""
+    from motionlib.sim.action_filter import KINDS
+
+    parser.add_argument("--action-filter", choices=KINDS, default=None,
+                        help="filter the policy's actions before they become PD targets: lowpass (first order) "
+                             "or critical (second order, critically damped), with --action-alpha; none: "
+                             f"unfiltered (default: {default})")
+    parser.add_argument("--action-alpha", type=float, default=None, metavar="A",
+                        help="the filter's gain per control step, in (0, 1]; 1 passes the actions through")
+    parser.add_argument("--substeps", type=int, default=None, metavar="N",
+                        help="physics steps per control step (default: the policy's, 4 for the shipped one: "
+                             "physics at 120 Hz under 30 Hz control); 8 halves the physics step at twice its cost")
+
+
+def action_filter_config(args, default):
+    """The ``ActionFilterConfig`` of :func:`add_action_filter_flags`' flags: ``default`` where neither is
+    given; ``--action-alpha`` alone keeps the default's kind, ``--action-filter`` alone its alpha."""
+    from motionlib.sim.action_filter import ActionFilterConfig
+
+    kind = default.kind if args.action_filter is None else args.action_filter
+    alpha = default.alpha if args.action_alpha is None else args.action_alpha
+    if args.action_filter not in (None, "none") and args.action_alpha is None and not default.enabled:
+        raise SystemExit("--action-filter lowpass|critical needs --action-alpha (a gain under 1)")
+    if kind == "none" and args.action_alpha is not None and args.action_alpha != 1.0:
+        raise SystemExit("--action-alpha needs --action-filter lowpass|critical")
+    try:
+        return ActionFilterConfig(kind, alpha)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+
+
 def add_tokenizer_flag(parser) -> None:
     """``--tokenizer`` (resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``) and ``--device``."""
     parser.add_argument("--tokenizer", default=None,

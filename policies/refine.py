@@ -27,6 +27,7 @@ import numpy as np
 from motionlib.motion import metrics as M
 from motionlib.motion.cleanup import CleanupConfig, clean_for_tracking, cleanup_strength, rotation_noise_deg
 from motionlib.motion.clip import Motion
+from motionlib.sim.action_filter import ActionFilterConfig
 from motionlib.sim.smpl_state import qpos_to_motion
 
 from .actor import TrackingPolicy
@@ -37,6 +38,8 @@ from .rollout import RolloutResult, rollout
 REWIND_FRAMES = 3
 # the shortest segment between cuts that refine keeps (seconds; ``refine_clips``)
 MIN_SEGMENT_S = 1.0
+# the low-pass filter on the policy's actions in refine's control loop (docs/tracking.md "Smooth output")
+ACTION_FILTER = ActionFilterConfig()
 
 
 @dataclass
@@ -103,7 +106,9 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  cleanup: CleanupConfig | None = CleanupConfig(),
                  retry_distance: float | None = None, rewind: int = REWIND_FRAMES,
                  lanes: int | None = None, keep_restarts: bool = False,
-                 min_segment_s: float = MIN_SEGMENT_S) -> tuple[list[RefineResult], dict]:
+                 min_segment_s: float = MIN_SEGMENT_S,
+                 action_filter: ActionFilterConfig = ACTION_FILTER,
+                 substeps: int | None = None) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
     estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
@@ -121,6 +126,11 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     (never to or before the previous restart) and simulates them again from the reference, so
     the frames in which the body was drifting off are not kept and the jump back to the
     reference happens where the two were still close. ``threads``/``lanes``: :func:`rollout`'s.
+
+    ``action_filter``: the low-pass filter on the policy's actions inside the control loop
+    (:mod:`motionlib.sim.action_filter`; docs/tracking.md "Smooth output"); the output stays the
+    simulated trajectory. ``substeps``: physics steps per control step (None: the policy's; more give a
+    finer physics step at the same control rate, at their cost).
 
     Output (docs/tracking.md "Continuous output"): each result's ``segments`` are what refine writes. By
     default the trajectory is cut at every jump to the reference (``cuts`` in the report: frame, the frame
@@ -145,7 +155,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
             applied[i] = {"noise_deg": noise, "strength": cleanup_strength(c, cleanup, noise)}
             targets[i] = clean_for_tracking(c, cleanup, applied[i]["strength"])
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
-                      num_envs=num_envs, retry_distance=retry_distance, rewind=rewind, lanes=lanes)
+                      num_envs=num_envs, retry_distance=retry_distance, rewind=rewind, lanes=lanes,
+                      action_filter=action_filter, substeps=substeps)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res, how in zip(inputs, targets, results, applied):
@@ -186,7 +197,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                    "simulation_s": t_sim,
                    "threads": threads, "lanes": lanes, "cleanup": None if cleanup is None else asdict(cleanup),
                    "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0,
-                   "keep_restarts": keep_restarts, "min_segment_s": None if keep_restarts else min_segment_s})
+                   "keep_restarts": keep_restarts, "min_segment_s": None if keep_restarts else min_segment_s,
+                   "action_filter": asdict(action_filter), "substeps": substeps or policy.tracking.substeps})
     return out, totals
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from motionlib.motion.clip import Motion
+from motionlib.sim.action_filter import ActionFilterConfig
 from motionlib.sim.backend_cpu import default_threads, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_config import EvalConfig, TrackingConfig
@@ -52,7 +53,8 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             retry: bool = False, threads: int | None = None, progress: bool = False,
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
             num_envs: int | None = None, retry_distance: float | None = None, rewind: int = 0,
-            lanes: int | None = None) -> list[RolloutResult]:
+            lanes: int | None = None, action_filter: ActionFilterConfig | None = None,
+            substeps: int | None = None) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
@@ -81,8 +83,14 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     ``lanes`` and ``num_envs``; changing either changes which jobs share a policy batch, and with it
     the float rounding of the batched matrix products (1e-7), which the dynamics can grow (as with
     ``num_envs`` alone).
+
+    ``action_filter``: the low-pass filter on the policy's actions in the env's control loop
+    (:mod:`~motionlib.sim.action_filter`; None: none, as the policies were trained).
+    ``substeps``: physics steps per control step (None: the policy's, 4 for the shipped one); more
+    make the physics finer at the same control rate, at their cost.
     """
-    ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
+    tracking = replace(policy.tracking, substeps=int(substeps)) if substeps else policy.tracking
+    ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
     if not starts:
         every = max(start_every, 0)
@@ -96,9 +104,10 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     lanes = max(1, min(lanes, len(starts), cores)) if physics.parallel_lanes else 1
     bar = tqdm(total=sum(lengths), desc="rollout", unit="frame", disable=not progress)
     # the lanes share the body models (read only): each distinct body is compiled once
-    models = build_models(ref.bodies, tracking_humanoid(policy.tracking, policy.humanoid)) if lanes > 1 else None
+    models = build_models(ref.bodies, tracking_humanoid(tracking, policy.humanoid)) if lanes > 1 else None
     run = lambda lane_starts, lane_threads: _rollout(  # noqa: E731
-        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models)
+        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models,
+        action_filter, tracking)
     try:
         with torch_single_thread(physics.wants_single_thread_torch):
             if lanes == 1:
@@ -130,9 +139,12 @@ def _share_out(lengths: list[int], lanes: int) -> list[list[int]]:
 
 def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[int, int]], retry: bool,
              threads: int | None, device: str, backend: str, num_envs: int | None, retry_distance: float | None,
-             rewind: int, bar: tqdm, models: list | None = None) -> list[RolloutResult]:
+             rewind: int, bar: tqdm, models: list | None = None,
+             action_filter: ActionFilterConfig | None = None,
+             tracking: TrackingConfig | None = None) -> list[RolloutResult]:
     """One lane of :func:`rollout`: ``starts`` on one environment; progress counted on ``bar``;
-    ``models``: the body models the lanes share (None: the environment builds its own)."""
+    ``models``: the body models the lanes share (None: the environment builds its own); ``tracking``:
+    the tracking configuration to run (None: the policy's)."""
     clip_len = ref.clip_len.cpu().tolist()
     clip_start = ref.clip_start.cpu().tolist()
     jobs = len(starts)
@@ -140,10 +152,10 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     physics = backend_class(backend)
     n = num_envs or (jobs if physics.parallel_worlds else CPU_WORLDS)
     n = max(1, min(n, jobs))
-    tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": n, "rsi": False,
+    tcfg = TrackingConfig(**{**(tracking or policy.tracking).__dict__, "num_envs": n, "rsi": False,
                              "max_episode_steps": max(lengths) + 1})
     env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=physics.default_config(device, threads),
-                      device=device, models=models, evaluation=EvalConfig())
+                      device=device, models=models, evaluation=EvalConfig(), action_filter=action_filter)
     queue = deque(sorted(range(jobs), key=lambda j: -lengths[j]))  # longest first: a short tail of idle worlds
     job_of = [-1] * n  # the job each world runs, -1 when idle
     slot_clip = torch.zeros(n, dtype=torch.long)

@@ -151,6 +151,23 @@ def action_rate(s: StepInputs) -> torch.Tensor:
     return ((s.action - s.prev_action) ** 2).mean(-1)
 
 
+def body_jerk_error(s: StepInputs) -> torch.Tensor:
+    """Mean over bodies of the squared difference between the simulated and the reference body jerk,
+    (m/s^3)^2: the second difference of the linear velocities at the last three control steps x fps^2
+    (the env keeps the two before this one, ``linvel_hist``). 0 in an episode's first two steps, where
+    the history does not reach back into it."""
+    e = s.env
+    hist = e.linvel_hist  # (2, 3, N, 24): the two steps before this one, latest first
+    fps2 = float(e.cfg.control_fps) ** 2
+    sim = (s.planes[7:10] - 2.0 * hist[0] + hist[1]) * fps2  # (3, N, 24)
+    v = e.ref.body_linvel
+    # k frames back (clamped at the library's start; masked below where that leaves the episode)
+    back = lambda k: v.index_select(0, (s.frame - k).clamp(min=0))  # noqa: E731
+    ref = (back(0) - 2.0 * back(1) + back(2)) * fps2
+    err = ((sim - ref.permute(2, 0, 1)) ** 2).sum(0).mean(-1)  # (N,)
+    return torch.where(e.steps >= 3, err, torch.zeros_like(err))
+
+
 def reference_feet_slip(s: StepInputs) -> torch.Tensor:
     """Horizontal speed squared of the sole bodies where the reference plants its feet (m^2/s^2)."""
     return feet_slip(s.planes, s.env.ref_contact.index_select(0, s.frame))
@@ -165,4 +182,5 @@ SMPL_REWARDS: tuple[RewardTerm, ...] = (
     RewardTerm("p_power", joint_power, weight="power_coef", penalty=True),
     RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
     RewardTerm("p_feet_slip", reference_feet_slip, weight="feet_slip_coef", penalty=True),
+    RewardTerm("p_body_jerk", body_jerk_error, weight="body_jerk_coef", penalty=True),
 )

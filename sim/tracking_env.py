@@ -46,6 +46,7 @@ from motionlib.motion.clip import Motion
 from motionlib.motion.metrics import offsets_scale
 from motionlib.motion.skeleton import Skeleton
 
+from .action_filter import ActionFilter, ActionFilterConfig
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
 from .body_planes import planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
@@ -82,7 +83,7 @@ class TrackingEnv:
                  humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
                  backend_cfg=None, device: str = "cpu", models: list[mujoco.MjModel] | None = None, *,
                  evaluation: EvalConfig | None = None, auto_reset: bool | None = None,
-                 record_final_obs: bool = False):
+                 record_final_obs: bool = False, action_filter: ActionFilterConfig | None = None):
         """``backend``: "cpu" (``backend_cfg``: CpuBackendConfig) or "warp"
         (WarpBackendConfig; its device defaults to ``device``). ``models``: the body models of the
         reference's bodies, built already (``build_models(ref.bodies, tracking_humanoid(cfg,
@@ -93,7 +94,9 @@ class TrackingEnv:
         whether a step restarts the worlds whose episode ended, at starts drawn from the
         failure-weighted sampler; default: when training. Without it the caller restarts worlds
         with :meth:`restart`. ``record_final_obs``: put the last observation of finished episodes
-        in the step info (``final_obs``, ``final_ids``; the gymnasium interface needs them)."""
+        in the step info (``final_obs``, ``final_ids``; the gymnasium interface needs them).
+        ``action_filter``: a low-pass filter on the actions before they become PD targets
+        (:mod:`action_filter`; None or ``kind="none"``: none, as the policies were trained)."""
         self.cfg = cfg
         self.device = torch.device(device)
         humanoid = tracking_humanoid(cfg, humanoid)
@@ -136,6 +139,10 @@ class TrackingEnv:
         z = lambda dtype=torch.long: torch.zeros(n, dtype=dtype, device=self.device)  # noqa: E731
         self.clip, self.frame, self.start_frame, self.steps = z(), z(), z(), z()
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
+        # the simulated bodies' linear velocities (planes) after the two previous steps, latest first (the
+        # body-jerk reward term; valid from an episode's third step, which that term checks with ``steps``)
+        self.linvel_hist = torch.zeros(2, 3, n, 24, device=self.device)
+        self.action_filter = ActionFilter(action_filter or ActionFilterConfig(), n, self.num_actions, self.device)
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self._future = torch.tensor(cfg.future_frames, device=self.device)
@@ -275,6 +282,7 @@ class TrackingEnv:
         self.start_frame = w(frames, self.start_frame)
         self.steps = w(torch.zeros_like(self.steps), self.steps)
         self.prev_action = torch.where(mask[:, None], torch.zeros_like(self.prev_action), self.prev_action)
+        self.action_filter.reset_where(mask)
         self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
         idx = self.ref.index(self.clip, self.frame)
         self._fill_lift(idx[mask])
@@ -296,7 +304,9 @@ class TrackingEnv:
         cfg = self.cfg
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
-        target = self.ref.qpos.index_select(0, nxt)[:, 7:] + cfg.action_scale * a
+        # the filtered residual makes the target; the reward's action terms see the policy's own actions
+        applied = self.action_filter(a, None if active is None else active.to(self.device))
+        target = self.ref.qpos.index_select(0, nxt)[:, 7:] + cfg.action_scale * applied
         if cfg.velocity_feedforward:
             # fold the reference joint velocity into the position target:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
@@ -310,6 +320,7 @@ class TrackingEnv:
         err = tracking_errors(planes, self.ref.planes_at(nxt))  # the new frame is nxt
         reward, terms = self.reward(StepInputs(self, planes, err, nxt, a, self.prev_action, target))
         self.prev_action = a
+        self.linvel_hist = torch.stack((planes[7:10], self.linvel_hist[0]))
 
         unstable = self.backend.unstable.to(self.device)
         max_dist = err["body_dist"].max(-1).values

@@ -254,6 +254,37 @@ def test_feet_slip_penalty_enters_the_reward(standing_clip):
     assert set(res.info["terms"]) >= {"r_pos", "p_power", "p_action_rate", "p_feet_slip"}
 
 
+def test_body_jerk_penalty_is_the_jerk_error_against_the_reference(standing_clip):
+    from motionlib.sim.tracking_config import EvalConfig, RewardConfig
+
+    coef = 1e-6
+    # evaluation: no world restarts in the step, so each keeps its history
+    env = _env([standing_clip], reward=RewardConfig(body_jerk_coef=coef), env_kw={"evaluation": EvalConfig()})
+    _start(env, torch.tensor([0, 0, 40, 80]))
+    kick = _zero(env)
+    kick[1] = 0.3  # world 1 swings its limbs back and forth each step: a jerky motion
+    vel, got = [], []
+    for k in range(7):
+        res = env.step(kick if k % 2 == 0 else -kick)
+        assert not bool(res.terminated.any())
+        vel.append(env.body_state().linvel.clone())
+        flat = env.ref.index(env.clip, env.frame)
+        ref_v = [env.ref.body_linvel.index_select(0, (flat - j).clamp(min=0)) for j in range(3)]
+        got.append(float(res.info["terms"]["p_body_jerk"]))
+        if k < 2:  # the history does not reach back into the episode yet
+            assert got[-1] == 0.0
+            continue
+        sim_jerk = (vel[k] - 2 * vel[k - 1] + vel[k - 2]) * 30.0**2
+        ref_jerk = (ref_v[0] - 2 * ref_v[1] + ref_v[2]) * 30.0**2
+        err = ((sim_jerk - ref_jerk) ** 2).sum(-1).mean(-1)  # (N,)
+        np.testing.assert_allclose(got[-1], -coef * float(err.mean()), rtol=1e-4)
+        assert float(err[1]) > 10 * float(err[[0, 2, 3]].max())  # the kicking world is the jerky one
+    assert set(res.info["terms"]) >= {"p_action_rate", "p_feet_slip", "p_body_jerk"}
+    # a restarted world starts its count again
+    _start(env, torch.tensor([0, 0, 0, 0]))
+    assert float(env.step(kick).info["terms"]["p_body_jerk"]) == 0.0
+
+
 def test_restart_puts_chosen_worlds_at_chosen_frames(standing_clip):
     env = _env([standing_clip, standing_clip[:60]], n=4)
     env.reset()

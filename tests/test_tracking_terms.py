@@ -60,7 +60,8 @@ def test_rewards_match_the_values_recorded_before_the_table():
     cfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": 4, "seed": 0,
                             "reward": RewardConfig(feet_slip_coef=0.5)})
     env = TrackingEnv([clip], cfg, policy.humanoid)
-    assert env.reward_terms == TERMS
+    # the body-jerk term came after these values were recorded; at its default weight 0 it adds nothing
+    assert env.reward_terms == (*TERMS, "p_body_jerk")
     obs = env.reset()
     gen = torch.Generator().manual_seed(0)
     for want_reward, want_terms in zip(REWARDS, TERM_MEANS):
@@ -70,6 +71,7 @@ def test_rewards_match_the_values_recorded_before_the_table():
         np.testing.assert_allclose(res.reward.numpy(), want_reward, rtol=1e-5, atol=1e-6)
         got = [float(res.info["terms"][k]) for k in TERMS]
         np.testing.assert_allclose(got, want_terms, rtol=1e-5, atol=1e-6)
+        assert float(res.info["terms"]["p_body_jerk"]) == 0.0
     env.close()
 
 
@@ -107,11 +109,13 @@ def test_reward_table_errors_name_the_term():
 
 
 def test_smpl_reward_weights_come_from_the_config_fields():
-    cfg = RewardConfig(w_rot=0.3, power_coef=1e-3, feet_slip_coef=2.0)
+    cfg = RewardConfig(w_rot=0.3, power_coef=1e-3, feet_slip_coef=2.0, body_jerk_coef=1e-6)
     f = FusedReward(SMPL_REWARDS, cfg)
-    assert f.names == ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_power", "p_action_rate", "p_feet_slip")
+    assert f.names == ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_power", "p_action_rate", "p_feet_slip",
+                       "p_body_jerk")
     np.testing.assert_allclose(f.weights.numpy(), [cfg.w_pos, 0.3, cfg.w_vel, cfg.w_angvel, cfg.w_height, -1e-3,
-                                                   -cfg.action_rate_coef, -2.0], rtol=1e-6)
+                                                   -cfg.action_rate_coef, -2.0, -1e-6], rtol=1e-6)
+    assert RewardConfig().body_jerk_coef == 0.0  # off by default: the shipped policy was trained without it
     np.testing.assert_allclose(f.scales.numpy(), [cfg.k_pos, cfg.k_rot, cfg.k_vel, cfg.k_angvel, cfg.k_height])
 
 
