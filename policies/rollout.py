@@ -23,7 +23,8 @@ from motionlib.motion.clip import Motion
 from motionlib.sim.backend_cpu import default_threads, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_config import EvalConfig, TrackingConfig
-from motionlib.sim.tracking_env import TrackingEnv, backend_class, build_models, tracking_humanoid
+from motionlib.sim.body import SimBody, SmplHumanoidBody
+from motionlib.sim.tracking_env import TrackingEnv, backend_class
 
 from .actor import TrackingPolicy
 
@@ -37,8 +38,8 @@ class RolloutResult:
     clip: int
     start: int
     qpos: np.ndarray  # (T, nq) simulated joint coordinates, frames start..end
-    body_pos: np.ndarray  # (T, 24, 3) simulated bodies (SMPL order)
-    ref_pos: np.ndarray  # (T, 24, 3) reference bodies
+    body_pos: np.ndarray  # (T, nb, 3) simulated bodies (SMPL order for the humanoid: nb = 24)
+    ref_pos: np.ndarray  # (T, nb, 3) reference bodies
     success: bool  # never farther than success_distance (mean over bodies) from the reference
     fail_frame: int | None  # first frame where it was lost (None if never)
     resets: list[int] = field(default_factory=list)  # frames where a retry restarted from the reference
@@ -52,7 +53,7 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             retry: bool = False, threads: int | None = None, progress: bool = False,
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
             num_envs: int | None = None, retry_distance: float | None = None, rewind: int = 0,
-            lanes: int | None = None) -> list[RolloutResult]:
+            lanes: int | None = None, body: SimBody | None = None) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
@@ -81,7 +82,14 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     ``lanes`` and ``num_envs``; changing either changes which jobs share a policy batch, and with it
     the float rounding of the batched matrix products (1e-7), which the dynamics can grow (as with
     ``num_envs`` alone).
+
+    ``body``: the simulated body (default: the SMPL humanoid of the policy); a robot policy
+    (``policy.body``) needs its robot's body and a ReferenceLibrary of its clips.
     """
+    if body is None:
+        if policy.body.get("kind", "smpl_humanoid") != "smpl_humanoid":
+            raise ValueError(f"a policy for {policy.body} needs its body (rollout(..., body=...))")
+        body = SmplHumanoidBody(policy.humanoid)
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), policy.tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
     if not starts:
@@ -96,9 +104,10 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     lanes = max(1, min(lanes, len(starts), cores)) if physics.parallel_lanes else 1
     bar = tqdm(total=sum(lengths), desc="rollout", unit="frame", disable=not progress)
     # the lanes share the body models (read only): each distinct body is compiled once
-    models = build_models(ref.bodies, tracking_humanoid(policy.tracking, policy.humanoid)) if lanes > 1 else None
+    models = body.build_models(ref, policy.tracking) if lanes > 1 else None
     run = lambda lane_starts, lane_threads: _rollout(  # noqa: E731
-        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models)
+        policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models,
+        body)
     try:
         with torch_single_thread(physics.wants_single_thread_torch):
             if lanes == 1:
@@ -130,7 +139,7 @@ def _share_out(lengths: list[int], lanes: int) -> list[list[int]]:
 
 def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[int, int]], retry: bool,
              threads: int | None, device: str, backend: str, num_envs: int | None, retry_distance: float | None,
-             rewind: int, bar: tqdm, models: list | None = None) -> list[RolloutResult]:
+             rewind: int, bar: tqdm, models: list | None = None, body: SimBody | None = None) -> list[RolloutResult]:
     """One lane of :func:`rollout`: ``starts`` on one environment; progress counted on ``bar``;
     ``models``: the body models the lanes share (None: the environment builds its own)."""
     clip_len = ref.clip_len.cpu().tolist()
@@ -143,7 +152,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": n, "rsi": False,
                              "max_episode_steps": max(lengths) + 1})
     env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=physics.default_config(device, threads),
-                      device=device, models=models, evaluation=EvalConfig())
+                      device=device, models=models, evaluation=EvalConfig(), body=body)
     queue = deque(sorted(range(jobs), key=lambda j: -lengths[j]))  # longest first: a short tail of idle worlds
     job_of = [-1] * n  # the job each world runs, -1 when idle
     slot_clip = torch.zeros(n, dtype=torch.long)
