@@ -131,7 +131,8 @@ class TrackingEnv:
         self.num_obs = self.obs_layout.dim
         self.kp = torch.tensor(m.actuator_gainprm[:, 0], dtype=torch.float32, device=self.device)
         self.kd = -torch.tensor(m.actuator_biasprm[:, 2], dtype=torch.float32, device=self.device)
-        self.kd_over_kp = self.kd / self.kp
+        # a joint without gains (H1's placeholder joint) has no feed-forward
+        self.kd_over_kp = torch.where(self.kp > 0, self.kd / self.kp.clamp_min(1e-12), torch.zeros_like(self.kp))
         self.force_limit = torch.tensor(np.where(m.actuator_forcelimited, m.actuator_forcerange[:, 1], np.inf),
                                         dtype=torch.float32, device=self.device)
         # the actuated joints' qpos and qvel columns, in actuator order (qpos[7:] / qvel[6:] in order for the
