@@ -72,8 +72,7 @@ class MjcfRobotBody(SimBody):
             raise ValueError(f"robot {spec.name!r}: the tracked bodies must start with the root body {spec.root_body!r}")
         if len(set(spec.tracked_bodies)) != len(spec.tracked_bodies):
             raise ValueError(f"robot {spec.name!r}: a tracked body is named twice")
-        self._spec_check = self._mjspec(1.0 / 120.0)  # validates the names against the MJCF
-        m = self._spec_check.compile()
+        m = self._mjspec(1.0 / 120.0).compile()  # validates the names against the MJCF
         self.joint_qpos = np.array([m.jnt_qposadr[m.joint(j).id] for j in spec.joint_names])
         self.joint_dof = np.array([m.jnt_dofadr[m.joint(j).id] for j in spec.joint_names])
         self.nq, self.nv = m.nq, m.nv
