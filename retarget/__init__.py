@@ -8,4 +8,6 @@
 * ``ik``: ``Retargeter``, mink IK over a whole clip; ``collision``: the separating collision limit.
 * ``robot_clip``: the BeyondMimic / mjlab NPZ and the CSV export; ``report``: per-clip figures and totals;
   ``batch``: clip files into a folder, resumable (``motionlib retarget``).
+* ``tracking``: robot clips as a tracking reference of the robot's body (``motionlib train-tracker --robot``);
+  ``playback``: robot clips through a tracking policy in physics (``motionlib playback``).
 """
