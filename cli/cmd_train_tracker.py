@@ -1,4 +1,5 @@
-"""``motionlib train-tracker --clips DIR ...``: PPO (rl-games) tracking policy training."""
+"""``motionlib train-tracker --clips DIR ...``: PPO (rl-games) tracking policy training (the SMPL humanoid on
+motionlib clips, or a robot on its retargeted clips with ``--robot``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ def register(sub) -> None:
                        description="Train the physics tracking policy on motionlib clips. Logs to TensorBoard under "
                                    "OUT/rl/summaries, checkpoints atomically, evaluates deterministically every "
                                    "--eval-every epochs and exports OUT/policy_best.pt (selected by evaluation).")
-    p.add_argument("--clips", nargs="+", required=True, help="clip files or folders")
+    p.add_argument("--clips", nargs="+", required=True,
+                   help="clip files or folders (with --robot: robot clips written by motionlib retarget)")
+    p.add_argument("--robot", default=None,
+                   help="train a robot tracker: a shipped robot (g1, h1) or a robot description .json; the clips "
+                        "are its retargeted clips, the terms the mjcf_robot set (docs/robots.md \"Robot tracking\")")
     p.add_argument("--eval-clips", nargs="*", default=None, help="clips for evaluation (default: training clips)")
     p.add_argument("--out", default="runs/tracker")
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu"],
@@ -77,16 +82,34 @@ def run(args) -> int:
         clip_weight_rules(args.clip_weight)  # a malformed rule fails before any clip is loaded
     except ValueError as e:
         raise SystemExit(f"train-tracker: {e}")
-    files = find_clips(args.clips, required=True)[: args.max_clips or None]
-    clips = load_clip_set(files)
-    eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
+    body = None
     cfg = preset(args.preset)
+    if args.robot:
+        from motionlib.motion.errors import MotionError
+        from motionlib.retarget.tracking import find_robot_clips, robot_reference, robot_tracking_body
+
+        try:
+            body = robot_tracking_body(args.robot)
+            files = find_robot_clips(args.clips)[: args.max_clips or None]
+            clips = robot_reference(files, body, cfg.tracking.control_fps)
+            eval_clips = (robot_reference(find_robot_clips(args.eval_clips), body, cfg.tracking.control_fps)
+                          if args.eval_clips else None)
+        except (MotionError, ValueError) as e:
+            raise SystemExit(f"train-tracker: {e}")
+        cfg = replace(cfg, robot=body.spec.name, tracking=replace(cfg.tracking, terms=body.terms))
+    else:
+        files = find_clips(args.clips, required=True)[: args.max_clips or None]
+        clips = load_clip_set(files)
+        eval_clips = load_clip_set(args.eval_clips) if args.eval_clips else None
     pick = lambda flag, default: default if flag is None else flag  # noqa: E731
     units = tuple(int(u) for u in args.units.split(","))
     if args.init_policy:  # fine-tuning keeps the policy's body, observation/action settings and network
         from motionlib.policies.actor import TrackingPolicy
 
         init = TrackingPolicy.load(args.init_policy)
+        if init.robot != cfg.robot:
+            raise SystemExit(f"train-tracker: --init-policy drives {init.robot or 'the SMPL humanoid'}, "
+                             f"not {cfg.robot or 'the SMPL humanoid'}")
         cfg = replace(cfg, tracking=replace(init.tracking, num_envs=cfg.tracking.num_envs), humanoid=init.humanoid,
                       ppo=replace(cfg.ppo, activation=init.actor.activation))
         units = tuple(init.actor.units)
@@ -115,8 +138,9 @@ def run(args) -> int:
                     horizon_length=pick(args.horizon, cfg.ppo.horizon_length),
                     minibatches=pick(args.minibatches, cfg.ppo.minibatches)),
     )
-    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json), names=[f.stem for f in files])
-    result = {"out": args.out, "clips": len(clips), "best": summary["best"], "seconds": round(summary["seconds"], 1),
+    summary = train(cfg, clips, eval_clips, progress=not (args.quiet or args.json), names=[f.stem for f in files],
+                    body=body)
+    result = {"out": args.out, **({"robot": cfg.robot} if cfg.robot else {}), "clips": len(files), "best": summary["best"], "seconds": round(summary["seconds"], 1),
               "policy": str(Path(args.out) / "policy_best.pt")}
     if args.json:
         print_json(result)

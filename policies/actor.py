@@ -4,7 +4,8 @@ Trained with rl-games (``continuous_a2c_logstd`` network, running mean/std
 observation normalisation); exported into a small self-describing file so
 refinement and evaluation need neither rl-games nor its checkpoint layout.
 The export holds the actor weights, the normaliser, the tracking and humanoid
-configs it was trained with, and training figures.
+configs it was trained with, the body it drives (``body``: ``{"kind": "smpl_humanoid"}`` or
+``{"kind": "mjcf_robot", "robot": "g1"}``; its term set is ``tracking.terms``), and training figures.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ class TrackingPolicy:
     tracking: TrackingConfig
     humanoid: HumanoidConfig
     info: dict[str, Any]
+    body: dict[str, Any] = dataclasses.field(default_factory=lambda: {"kind": "smpl_humanoid"})
+
+    @property
+    def robot(self) -> str | None:
+        """The robot the policy drives (None: the SMPL humanoid)."""
+        return self.body.get("robot")
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         return self.actor.infer(obs)
@@ -118,6 +125,7 @@ class TrackingPolicy:
             "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()},
             "units": list(self.actor.units), "activation": self.actor.activation,
             "tracking": _to_dict(self.tracking), "humanoid": _to_dict(self.humanoid), "info": self.info,
+            "body": dict(self.body),
         }
         with atomic_path(path) as tmp:
             torch.save(blob, tmp)
@@ -147,7 +155,8 @@ class TrackingPolicy:
         hum.setdefault("contact_stiffness", 0.0)  # and before direct contact stiffness, with the time constant
         hum.setdefault("contact_damping", 0.0)
         humanoid = HumanoidConfig(**hum)
-        return TrackingPolicy(actor, tracking, humanoid, dict(blob.get("info", {})))
+        body = dict(blob.get("body", {"kind": "smpl_humanoid"}))  # policies saved before the key drive the humanoid
+        return TrackingPolicy(actor, tracking, humanoid, dict(blob.get("info", {})), body)
 
 
 def _to_dict(dc) -> dict:

@@ -21,9 +21,11 @@ CURVE_FIELDS = ("env_steps", "epoch", "success_rate", "g_mpjpe_mm", "seconds")
 
 def export_policy(model_state: dict, cfg: TrackerTrainConfig, info: dict) -> TrackingPolicy:
     """The deployable policy of a model state (rl-games' ``continuous_a2c_logstd`` layout, see
-    :meth:`TrackingActor.from_rlgames_state`), with the run's tracking and humanoid settings and ``info``."""
+    :meth:`TrackingActor.from_rlgames_state`), with the run's tracking and humanoid settings, its body
+    (``cfg.robot``, or the SMPL humanoid) and ``info``."""
     actor = TrackingActor.from_rlgames_state(model_state, cfg.ppo.units, cfg.ppo.activation)
-    return TrackingPolicy(actor, cfg.tracking, cfg.humanoid, info)
+    body = {"kind": "mjcf_robot", "robot": cfg.robot} if cfg.robot else {"kind": "smpl_humanoid"}
+    return TrackingPolicy(actor, cfg.tracking, cfg.humanoid, info, body)
 
 
 def append_curve(path: Path, row: dict) -> None:

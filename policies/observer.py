@@ -14,6 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from motionlib.motion.clip import Motion
+from motionlib.sim.body import SimBody
+from motionlib.sim.reference import ReferenceLibrary
 
 from .export import append_curve, export_policy, read_curve
 from .rollout import rollout
@@ -28,9 +30,11 @@ class TrackingObserver:
     wall-clock limit and, every ``cfg.eval_every_epochs``, a deterministic evaluation on ``eval_clips``
     whose policy is exported (``policy_last.pt``, ``policies/``, ``policy_best.pt`` when it is the best)."""
 
-    def __init__(self, cfg: TrackerTrainConfig, eval_clips: list[Motion], progress: bool = True):
+    def __init__(self, cfg: TrackerTrainConfig, eval_clips: list[Motion] | ReferenceLibrary, progress: bool = True,
+                 body: SimBody | None = None):
         self.cfg = cfg
         self.eval_clips = eval_clips
+        self.body = body  # None: the SMPL humanoid
         self.progress = progress
         self.run: PPORun | None = None
         self.writer = None
@@ -170,7 +174,7 @@ class TrackingObserver:
 
     def evaluate(self, frame: int, epoch_num: int) -> dict:
         policy = export_policy(self.run.model_state(), self.cfg, {"env_steps": int(frame), "epoch": int(epoch_num)})
-        res = rollout(policy, self.eval_clips, threads=self.cfg.threads)
+        res = rollout(policy, self.eval_clips, threads=self.cfg.threads, body=self.body)
         success = float(np.mean([r.success for r in res]))
         errs = [np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).mean() for r in res]
         g_mpjpe = float(np.mean(errs) * 1000.0)

@@ -24,7 +24,8 @@ from motionlib.sim.action_filter import ActionFilterConfig
 from motionlib.sim.backend_cpu import default_threads, torch_single_thread
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_config import EvalConfig, TrackingConfig
-from motionlib.sim.tracking_env import TrackingEnv, backend_class, build_models, tracking_humanoid
+from motionlib.sim.body import SimBody, SmplHumanoidBody
+from motionlib.sim.tracking_env import TrackingEnv, backend_class
 
 from .actor import TrackingPolicy
 
@@ -38,8 +39,8 @@ class RolloutResult:
     clip: int
     start: int
     qpos: np.ndarray  # (T, nq) simulated joint coordinates, frames start..end
-    body_pos: np.ndarray  # (T, 24, 3) simulated bodies (SMPL order)
-    ref_pos: np.ndarray  # (T, 24, 3) reference bodies
+    body_pos: np.ndarray  # (T, nb, 3) simulated bodies (SMPL order for the humanoid: nb = 24)
+    ref_pos: np.ndarray  # (T, nb, 3) reference bodies
     success: bool  # never farther than success_distance (mean over bodies) from the reference
     fail_frame: int | None  # first frame where it was lost (None if never)
     resets: list[int] = field(default_factory=list)  # frames where a retry restarted from the reference
@@ -54,7 +55,7 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
             num_envs: int | None = None, retry_distance: float | None = None, rewind: int = 0,
             lanes: int | None = None, action_filter: ActionFilterConfig | None = None,
-            substeps: int | None = None) -> list[RolloutResult]:
+            substeps: int | None = None, body: SimBody | None = None) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
@@ -88,7 +89,13 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     (:mod:`~motionlib.sim.action_filter`; None: none, as the policies were trained).
     ``substeps``: physics steps per control step (None: the policy's, 4 for the shipped one); more
     make the physics finer at the same control rate, at their cost.
+    ``body``: the simulated body (default: the SMPL humanoid of the policy); a robot policy
+    (``policy.body``) needs its robot's body and a ReferenceLibrary of its clips.
     """
+    if body is None:
+        if policy.body.get("kind", "smpl_humanoid") != "smpl_humanoid":
+            raise ValueError(f"a policy for {policy.body} needs its body (rollout(..., body=...))")
+        body = SmplHumanoidBody(policy.humanoid)
     tracking = replace(policy.tracking, substeps=int(substeps)) if substeps else policy.tracking
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
@@ -104,10 +111,10 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     lanes = max(1, min(lanes, len(starts), cores)) if physics.parallel_lanes else 1
     bar = tqdm(total=sum(lengths), desc="rollout", unit="frame", disable=not progress)
     # the lanes share the body models (read only): each distinct body is compiled once
-    models = build_models(ref.bodies, tracking_humanoid(tracking, policy.humanoid)) if lanes > 1 else None
+    models = body.build_models(ref, tracking) if lanes > 1 else None
     run = lambda lane_starts, lane_threads: _rollout(  # noqa: E731
         policy, ref, lane_starts, retry, lane_threads, device, backend, num_envs, retry_distance, rewind, bar, models,
-        action_filter, tracking)
+        action_filter, tracking, body)
     try:
         with torch_single_thread(physics.wants_single_thread_torch):
             if lanes == 1:
@@ -141,7 +148,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
              threads: int | None, device: str, backend: str, num_envs: int | None, retry_distance: float | None,
              rewind: int, bar: tqdm, models: list | None = None,
              action_filter: ActionFilterConfig | None = None,
-             tracking: TrackingConfig | None = None) -> list[RolloutResult]:
+             tracking: TrackingConfig | None = None, body: SimBody | None = None) -> list[RolloutResult]:
     """One lane of :func:`rollout`: ``starts`` on one environment; progress counted on ``bar``;
     ``models``: the body models the lanes share (None: the environment builds its own); ``tracking``:
     the tracking configuration to run (None: the policy's)."""
@@ -155,7 +162,7 @@ def _rollout(policy: TrackingPolicy, ref: ReferenceLibrary, starts: list[tuple[i
     tcfg = TrackingConfig(**{**(tracking or policy.tracking).__dict__, "num_envs": n, "rsi": False,
                              "max_episode_steps": max(lengths) + 1})
     env = TrackingEnv(ref, tcfg, policy.humanoid, backend=backend, backend_cfg=physics.default_config(device, threads),
-                      device=device, models=models, evaluation=EvalConfig(), action_filter=action_filter)
+                      device=device, models=models, evaluation=EvalConfig(), action_filter=action_filter, body=body)
     queue = deque(sorted(range(jobs), key=lambda j: -lengths[j]))  # longest first: a short tail of idle worlds
     job_of = [-1] * n  # the job each world runs, -1 when idle
     slot_clip = torch.zeros(n, dtype=torch.long)

@@ -22,6 +22,7 @@ import torch
 
 from motionlib.motion.atomic import write_text_atomic
 from motionlib.motion.clip import Motion
+from motionlib.sim.body import SimBody
 from motionlib.sim.reference import ReferenceLibrary
 from motionlib.sim.tracking_env import TrackingEnv
 
@@ -30,10 +31,13 @@ from .rlgames_adapter import RLGamesPPO
 from .train_config import TrackerTrainConfig
 
 
-def train(cfg: TrackerTrainConfig, clips: list[Motion], eval_clips: list[Motion] | None = None,
-          progress: bool = True, names: list[str] | None = None) -> dict:
+def train(cfg: TrackerTrainConfig, clips: list[Motion] | ReferenceLibrary,
+          eval_clips: list[Motion] | ReferenceLibrary | None = None, progress: bool = True,
+          names: list[str] | None = None, body: SimBody | None = None) -> dict:
     """Train; returns a summary (best evaluation, env steps, paths). ``names``: each clip's name,
-    which ``cfg.clip_weights`` match (default: the stem of the clip's source file)."""
+    which ``cfg.clip_weights`` match (default: the stem of the clip's source file, or the reference
+    library's names). ``body``: the simulated body (default: the SMPL humanoid of ``cfg.humanoid``); a
+    robot (``cfg.robot``) trains on a ReferenceLibrary of its clips."""
     torch.manual_seed(cfg.seed)
     if cfg.threads:  # PPO updates use the cores while the physics threads are idle
         torch.set_num_threads(cfg.threads)
@@ -42,19 +46,27 @@ def train(cfg: TrackerTrainConfig, clips: list[Motion], eval_clips: list[Motion]
     write_text_atomic(run_dir / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
     weights = None
     if cfg.clip_weights:
-        weights = clip_weights(names or [Path(str(c.source)).stem for c in clips], cfg.clip_weights)
-    ref = ReferenceLibrary.from_clips(clips, cfg.tracking.control_fps, device=cfg.device)
+        if names is None:
+            names = clips.names if isinstance(clips, ReferenceLibrary) else [Path(str(c.source)).stem for c in clips]
+        weights = clip_weights(names, cfg.clip_weights)
+    if isinstance(clips, ReferenceLibrary):
+        ref = clips.to(cfg.device)
+    else:
+        ref = ReferenceLibrary.from_clips(clips, cfg.tracking.control_fps, device=cfg.device)
 
     def make_env() -> TrackingEnv:
         env = TrackingEnv(ref, cfg.tracking, cfg.humanoid, backend=cfg.backend,
-                          backend_cfg=backend_config(cfg), device=cfg.device)
+                          backend_cfg=backend_config(cfg), device=cfg.device, body=body)
         if cfg.curriculum_clips > 0:  # a resumed run restores the sampler's state over this
             env.sampler.set_active_clips(cfg.curriculum_clips)
         if weights is not None:
             env.sampler.set_clip_weights(torch.tensor(weights))
         return env
 
-    observer = TrackingObserver(cfg, eval_clips or clips[: cfg.eval_max_clips], progress=progress)
+    if eval_clips is None:
+        eval_clips = clips.subset(list(range(min(clips.num_clips, cfg.eval_max_clips)))) \
+            if isinstance(clips, ReferenceLibrary) else clips[: cfg.eval_max_clips]
+    observer = TrackingObserver(cfg, eval_clips, progress=progress, body=body)
     ppo = RLGamesPPO(cfg, make_env, observer)
     t0 = time.time()
     ppo.train()

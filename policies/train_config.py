@@ -73,6 +73,9 @@ class TrackerTrainConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     humanoid: HumanoidConfig = field(default_factory=HumanoidConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    # the robot the policy drives (its description's name; the training gets its body from the caller,
+    # the policy file records the name); None: the SMPL humanoid
+    robot: str | None = None
 
     @property
     def run_dir(self) -> Path:

@@ -10,4 +10,6 @@
   ``batch``: clip files into a folder, resumable (``motionlib retarget``).
 * ``chain``: one input file through ingest, refine, retarget, export, playback and video
   (``motionlib robot``).
+* ``tracking``: robot clips as a tracking reference of the robot's body (``motionlib train-tracker --robot``);
+  ``playback``: robot clips through a tracking policy in physics (``motionlib playback``).
 """

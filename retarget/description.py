@@ -1,4 +1,4 @@
-"""Robot descriptions: what the retargeting (and, later, robot tracking) needs to know about a robot.
+"""Robot descriptions: what the retargeting and robot tracking need to know about a robot.
 
 A description is one JSON file beside the robot's MJCF (``retarget/robots/<name>/<name>.json``); a new
 robot is its MJCF plus one such file, no code. Keys:
@@ -17,7 +17,13 @@ robot is its MJCF plus one such file, no code. Keys:
 * ``contact_exclusions`` (optional): ``[[body, body]]`` pairs whose contacts the model ignores, as MuJoCo
   ignores parent and child: neighbouring links whose convex hulls overlap within the joints' normal range
   (an artifact of the hulls, not a collision of the robot),
+* ``tracked_bodies`` (optional): the bodies the tracking reward looks at; default: the root body, then
+  every body of ``targets`` (once each, in their order),
 * ``sources``: where the gains and limits come from (free text).
+
+:meth:`RobotDescription.body_spec` / :meth:`RobotDescription.sim_body` hand the robot to ``sim`` (the
+tracking body, ``sim.robot_body``): its MJCF, actuated joints with gains and effort limits, standing pose,
+tracked bodies, feet and contact exclusions.
 
 :func:`load_description` validates it against the MJCF: a body or joint the MJCF lacks is an error naming
 both files.
@@ -74,6 +80,25 @@ class RobotDescription:
     collision_pairs: list[tuple[list[str], list[str]]] = field(default_factory=list)
     contact_exclusions: list[tuple[str, str]] = field(default_factory=list)
     sources: str = ""
+    tracked_bodies: list[str] = field(default_factory=list)
+
+    def body_spec(self):
+        """The robot as ``sim`` takes it (:class:`~motionlib.sim.robot_body.RobotBodySpec`)."""
+        from motionlib.sim.robot_body import RobotBodySpec
+
+        tracked = self.tracked_bodies or list(dict.fromkeys([self.root_body] + [t.body for t in self.targets]))
+        return RobotBodySpec(
+            name=self.name, mjcf=str(self.mjcf), root_body=self.root_body, joint_names=tuple(self.joint_names),
+            kp=tuple(float(x) for x in self.kp), kd=tuple(float(x) for x in self.kd),
+            effort_limit=tuple(float(x) for x in self.effort_limit),
+            default_pose=tuple(float(x) for x in self.default_pose), tracked_bodies=tuple(tracked),
+            feet=(self.feet["left"], self.feet["right"]), contact_exclusions=tuple(self.contact_exclusions))
+
+    def sim_body(self):
+        """The robot's tracking body (:class:`~motionlib.sim.robot_body.MjcfRobotBody`)."""
+        from motionlib.sim.robot_body import MjcfRobotBody
+
+        return MjcfRobotBody(self.body_spec())
 
     def model(self):
         """The robot's ``mujoco.MjModel`` with one site per target (at its offset) and the contact
@@ -155,6 +180,9 @@ def load_description(robot: str | Path) -> RobotDescription:
 
     exclusions = [(body(a, "contact_exclusions"), body(b, "contact_exclusions"))
                   for a, b in raw.get("contact_exclusions", [])]
+    tracked = [body(n, "tracked_bodies") for n in raw.get("tracked_bodies", [])]
+    if tracked and tracked[0] != raw["root_body"]:
+        raise MotionError(f"tracked_bodies must start with the root body {raw['root_body']!r}", src)
     joint_names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
                    for a in range(model.nu)]
     for name in raw.get("default_pose", {}):
@@ -173,7 +201,7 @@ def load_description(robot: str | Path) -> RobotDescription:
     return RobotDescription(name=str(raw["name"]), path=path, mjcf=mjcf, root_body=raw["root_body"], feet=feet,
                             targets=targets, joint_names=joint_names, default_pose=default, kp=kp, kd=kd,
                             velocity_limit=vel, effort_limit=eff, collision_pairs=pairs, contact_exclusions=exclusions,
-                            sources=str(raw.get("sources", "")))
+                            sources=str(raw.get("sources", "")), tracked_bodies=tracked)
 
 
 def _mjcf_effort(model, a: int) -> float:

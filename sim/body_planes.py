@@ -24,30 +24,41 @@ from functools import lru_cache
 
 import torch
 
-NB = 24
+NB = 24  # the SMPL humanoid's bodies; another body model has its own count (``sensor_bodies``)
 NCH = 13
 POS, QUAT, LIN, ANG = slice(0, 3), slice(3, 7), slice(7, 10), slice(10, 13)
-# the humanoid's sensordata (``sim.humanoid``): one block per channel group, body-major within it
+# a body model's sensordata (``sim.humanoid``, ``sim.robot_body``): one block per channel group, body-major
+# within it
 SENSOR_BLOCKS = (POS, QUAT, LIN, ANG)
 
 Quat = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def sensor_bodies(sensordata: torch.Tensor) -> int:
+    """Bodies of a body model's sensordata (N, nb * 13): every body model's sensors are its tracked
+    bodies' position, orientation, linear and angular velocity blocks (24 for the SMPL humanoid)."""
+    nb, rest = divmod(int(sensordata.shape[-1]), NCH)
+    if rest or nb == 0:
+        raise ValueError(f"sensordata of width {sensordata.shape[-1]} is not 13 channels per body")
+    return nb
+
+
 @lru_cache(maxsize=None)
-def _sensor_columns(device: torch.device) -> torch.Tensor:
-    """Sensordata column of each (body, channel) of the packed layout: (24 * 13,)."""
+def _sensor_columns(device: torch.device, nb: int = NB) -> torch.Tensor:
+    """Sensordata column of each (body, channel) of the packed layout: (nb * 13,)."""
     starts, o = {}, 0
     for blk in SENSOR_BLOCKS:
-        starts[blk.start], o = o, o + NB * (blk.stop - blk.start)
+        starts[blk.start], o = o, o + nb * (blk.stop - blk.start)
     cols = [starts[blk.start] + b * (blk.stop - blk.start) + (ch - blk.start)
-            for b in range(NB) for blk in SENSOR_BLOCKS for ch in range(blk.start, blk.stop)]
+            for b in range(nb) for blk in SENSOR_BLOCKS for ch in range(blk.start, blk.stop)]
     return torch.tensor(cols, dtype=torch.long, device=device)
 
 
 def packed_from_sensors(sensordata: torch.Tensor) -> torch.Tensor:
-    """(N, nsensordata) -> (N, 24, 13) float32 body states."""
+    """(N, nsensordata) -> (N, nb, 13) float32 body states (nb = 24 for the SMPL humanoid)."""
     s = sensordata.to(torch.float32)
-    return s.index_select(1, _sensor_columns(s.device)).view(s.shape[0], NB, NCH)
+    nb = sensor_bodies(s)
+    return s.index_select(1, _sensor_columns(s.device, nb)).view(s.shape[0], nb, NCH)
 
 
 def planes_from_packed(body: torch.Tensor) -> torch.Tensor:
@@ -56,15 +67,16 @@ def planes_from_packed(body: torch.Tensor) -> torch.Tensor:
 
 
 @lru_cache(maxsize=None)
-def _plane_columns(device: torch.device) -> torch.Tensor:
-    """Sensordata column of each (channel, body), channel-major: (13 * 24,)."""
-    return _sensor_columns(device).view(NB, NCH).t().reshape(-1)
+def _plane_columns(device: torch.device, nb: int = NB) -> torch.Tensor:
+    """Sensordata column of each (channel, body), channel-major: (13 * nb,)."""
+    return _sensor_columns(device, nb).view(nb, NCH).t().reshape(-1)
 
 
 def planes_from_sensors(sensordata: torch.Tensor) -> torch.Tensor:
-    """(N, nsensordata) -> (13, N, 24) float32 planes (gathered channel-major, then one transpose)."""
+    """(N, nsensordata) -> (13, N, nb) float32 planes (gathered channel-major, then one transpose)."""
     s = sensordata.to(torch.float32)
-    return s.index_select(1, _plane_columns(s.device)).view(s.shape[0], NCH, NB).transpose(0, 1).contiguous()
+    nb = sensor_bodies(s)
+    return s.index_select(1, _plane_columns(s.device, nb)).view(s.shape[0], NCH, nb).transpose(0, 1).contiguous()
 
 
 # The quaternion products of a step as constant linear maps of the 16 component products a_i b_j

@@ -82,18 +82,23 @@ def unyaw_vectors(v: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> list[tor
 
 
 class ObservationLayout:
-    """The fused observation of a table of :class:`ObsTerm` rows (SMPL-order body planes, 24 bodies)."""
+    """The fused observation of a table of :class:`ObsTerm` rows over body planes of ``num_bodies``
+    bodies (the SMPL humanoid's 24 by default; body 0 is the root, whose yaw is the heading)."""
 
-    def __init__(self, terms: tuple[ObsTerm, ...], num_future: int):
+    def __init__(self, terms: tuple[ObsTerm, ...], num_future: int, num_bodies: int = NB):
         names = [t.name for t in terms]
         if len(set(names)) != len(names):
             raise ValueError(f"observation terms named twice: {names}")
         self.terms = terms
         self.num_future = num_future
+        self.num_bodies = nb = int(num_bodies)
+        for t in terms:
+            if t.bodies is not None and (min(t.bodies) < 0 or max(t.bodies) >= nb):
+                raise ValueError(f"observation term {t.name!r} names bodies outside 0..{nb - 1}")
         self.self_terms = tuple(t for t in terms if not t.task)
         self.task_terms = tuple(t for t in terms if t.task)
-        self.self_dim = sum(t.size() for t in self.self_terms)
-        self.task_dim = num_future * sum(t.size() for t in self.task_terms)
+        self.self_dim = sum(t.size(nb) for t in self.self_terms)
+        self.task_dim = num_future * sum(t.size(nb) for t in self.task_terms)
         self.dim = self.self_dim + self.task_dim
         self._perms: dict[torch.device, torch.Tensor] = {}
 
@@ -101,30 +106,31 @@ class ObservationLayout:
         """Where each term sits in the observation: one slice per instance (per future frame for a task term)."""
         out: dict[str, list[slice]] = {}
         o = 0
+        nb = self.num_bodies
         for t in self.self_terms:
-            out[t.name] = [slice(o, o + t.size())]
-            o += t.size()
+            out[t.name] = [slice(o, o + t.size(nb))]
+            o += t.size(nb)
         for _ in range(self.num_future):
             for t in self.task_terms:
-                out.setdefault(t.name, []).append(slice(o, o + t.size()))
-                o += t.size()
+                out.setdefault(t.name, []).append(slice(o, o + t.size(nb)))
+                o += t.size(nb)
         return out
 
     # ------------------------------------------------------------- the layout
     @staticmethod
-    def _stack_columns(terms: tuple[ObsTerm, ...]) -> list[list[int]]:
-        """Per term, the flat (channel * 24 + body) columns of its entries in the part's stack: the
+    def _stack_columns(terms: tuple[ObsTerm, ...], nb: int = NB) -> list[list[int]]:
+        """Per term, the flat (channel * nb + body) columns of its entries in the part's stack: the
         heading terms' vectors turned together ([x planes | y planes | z planes]), then the plain planes."""
         nv = sum(t.channels // 3 for t in terms if t.heading)
         out, v0, p0 = [], 0, 3 * nv
         for t in terms:
-            bodies = t.bodies if t.bodies is not None else range(NB)
+            bodies = t.bodies if t.bodies is not None else range(nb)
             if t.heading:
                 k = t.channels // 3
-                out.append([(c * nv + v0 + v) * NB + b for b in bodies for v in range(k) for c in range(3)])
+                out.append([(c * nv + v0 + v) * nb + b for b in bodies for v in range(k) for c in range(3)])
                 v0 += k
             else:
-                out.append([(p0 + j) * NB + b for b in bodies for j in range(t.channels)])
+                out.append([(p0 + j) * nb + b for b in bodies for j in range(t.channels)])
                 p0 += t.channels
         return out
 
@@ -132,10 +138,11 @@ class ObservationLayout:
         """Columns of [self stack | task stacks of the K frames], flattened (env-major), in observation order."""
         perm = self._perms.get(device)
         if perm is None:
-            cols = [c for cs in self._stack_columns(self.self_terms) for c in cs]
-            self_width = sum(t.channels for t in self.self_terms) * NB
-            task_width = sum(t.channels for t in self.task_terms) * NB
-            task_cols = self._stack_columns(self.task_terms)
+            nb = self.num_bodies
+            cols = [c for cs in self._stack_columns(self.self_terms, nb) for c in cs]
+            self_width = sum(t.channels for t in self.self_terms) * nb
+            task_width = sum(t.channels for t in self.task_terms) * nb
+            task_cols = self._stack_columns(self.task_terms, nb)
             for k in range(self.num_future):
                 o = self_width + k * task_width
                 cols += [o + c for cs in task_cols for c in cs]
@@ -222,6 +229,27 @@ def ref_ang_vel_diff(x: ObsInputs) -> torch.Tensor:
 SMPL_OBSERVATION: tuple[ObsTerm, ...] = (
     ObsTerm("root_height", root_height, 1, heading=False, bodies=(0,)),
     ObsTerm("local_body_pos", local_body_pos, 3, bodies=tuple(range(1, NB))),
+    ObsTerm("body_rot_6d", body_rot_6d, 6),
+    ObsTerm("body_lin_vel", body_lin_vel, 3),
+    ObsTerm("body_ang_vel", body_ang_vel, 3),
+    ObsTerm("ref_pos_diff", ref_pos_diff, 3, task=True),
+    ObsTerm("ref_rot_diff_6d", ref_rot_diff_6d, 6, heading=False, task=True),
+    ObsTerm("ref_pos_from_root", ref_pos_from_root, 3, task=True),
+    ObsTerm("ref_lin_vel_diff", ref_lin_vel_diff, 3, task=True),
+    ObsTerm("ref_ang_vel_diff", ref_ang_vel_diff, 3, task=True),
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# An MJCF robot's observation terms (``term_sets``: "mjcf_robot"), over the bodies its reward looks at
+# (body 0, the floating base, is the anchor: the heading and the origin of the local positions). The
+# functions are the humanoid's; the rows take every body (a robot's count is its own), the root's
+# local position (always 0) included. BeyondMimic's anchor observations (anchor position and
+# orientation error) are body 0's entries of ``ref_pos_diff`` and ``ref_rot_diff_6d``.
+
+MJCF_ROBOT_OBSERVATION: tuple[ObsTerm, ...] = (
+    ObsTerm("root_height", root_height, 1, heading=False, bodies=(0,)),
+    ObsTerm("local_body_pos", local_body_pos, 3),
     ObsTerm("body_rot_6d", body_rot_6d, 6),
     ObsTerm("body_lin_vel", body_lin_vel, 3),
     ObsTerm("body_ang_vel", body_ang_vel, 3),

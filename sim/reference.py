@@ -1,8 +1,10 @@
 """Reference motion for tracking: every clip flattened into device tensors.
 
-Clips are resampled to the control rate, converted to the humanoid's joint
+Clips are resampled to the control rate, converted to the body's joint
 coordinates (PD targets) and to body states in the simulator's frames, and
-concatenated along time. ``clip_start[c] + t`` indexes frame ``t`` of clip
+concatenated along time: Motion clips for the SMPL humanoid (:meth:`ReferenceLibrary.from_clips`),
+any body's joint coordinates and body states for another body (:meth:`ReferenceLibrary.from_states`,
+e.g. a robot clip through ``sim.robot_body``). ``clip_start[c] + t`` indexes frame ``t`` of clip
 ``c``. Everything a step needs (targets, body positions/rotations/velocities)
 is a gather from these tensors, so the same code runs on CPU and GPU.
 """
@@ -34,6 +36,21 @@ def body_velocities(pos: np.ndarray, rot: np.ndarray, fps: float) -> tuple[np.nd
 
 
 @dataclass
+class ReferenceClip:
+    """One clip of any body at the control rate: joint coordinates ``qpos`` (T, nq) / ``qvel`` (T, nv) of
+    its model, and the states of the bodies its reward looks at (T, B, ·): world positions,
+    orientations wxyz (the bodies' frames), world linear and angular velocities."""
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    pos: np.ndarray
+    quat: np.ndarray
+    lin: np.ndarray
+    ang: np.ndarray
+    name: str = ""
+
+
+@dataclass
 class ReferenceLibrary:
     fps: float
     clip_start: torch.Tensor  # (C,) long
@@ -47,7 +64,9 @@ class ReferenceLibrary:
     # ``body_pos`` etc. are views of it
     planes: torch.Tensor
     names: list[str]
-    bodies: list[np.ndarray]  # distinct body offsets (24,3) SMPL frame
+    # distinct body offsets (24,3) SMPL frame; a library of another body (``from_states``) has one
+    # entry, empty (its one model is the body's)
+    bodies: list[np.ndarray]
 
     body = property(lambda self: self.planes.permute(1, 2, 0), doc="(F, 24, 13) packed body states (a view)")
     body_pos = property(lambda self: self.body[..., POS], doc="(F, 24, 3) world positions (a view of ``body``)")
@@ -113,6 +132,47 @@ class ReferenceLibrary:
             planes=torch.cat([cat(k) for k in ("pos", "quat", "lin", "ang")], -1).movedim(-1, 0).contiguous(),
             names=list(names), bodies=bodies,
         )
+
+    @staticmethod
+    def from_states(clips: list[ReferenceClip], fps: float, device: str | torch.device = "cpu") -> "ReferenceLibrary":
+        """The library of clips of one body given as joint coordinates and body states at ``fps``
+        (the control rate); every clip uses body model 0."""
+        if not clips:
+            raise ValueError("the reference library needs at least one clip")
+        shapes = {(c.qpos.shape[1], c.qvel.shape[1], c.pos.shape[1]) for c in clips}
+        if len(shapes) != 1:
+            raise ValueError(f"reference clips of one body must share their sizes (nq, nv, bodies): {sorted(shapes)}")
+        lens = [len(c.qpos) for c in clips]
+        for c, n in zip(clips, lens):
+            if n < 2 or any(len(a) != n for a in (c.qvel, c.pos, c.quat, c.lin, c.ang)):
+                raise ValueError(f"reference clip {c.name!r}: needs 2+ frames, every array as long as qpos")
+
+        def cat(arrays) -> torch.Tensor:
+            return torch.as_tensor(np.concatenate(arrays), dtype=torch.float32, device=device)
+
+        body = torch.cat([cat([getattr(c, k) for c in clips]) for k in ("pos", "quat", "lin", "ang")], -1)
+        return ReferenceLibrary(
+            fps=float(fps),
+            clip_start=torch.as_tensor(np.cumsum([0] + lens[:-1]), dtype=torch.long, device=device),
+            clip_len=torch.as_tensor(lens, dtype=torch.long, device=device),
+            clip_body=torch.zeros(len(clips), dtype=torch.long, device=device),
+            qpos=cat([c.qpos for c in clips]), qvel=cat([c.qvel for c in clips]),
+            planes=body.movedim(-1, 0).contiguous(), names=[c.name or f"clip{i}" for i, c in enumerate(clips)],
+            bodies=[np.zeros((0, 3))],
+        )
+
+    def subset(self, clips: list[int]) -> "ReferenceLibrary":
+        """The library of clips ``clips`` (indices, in that order)."""
+        starts, lens = self.clip_start.cpu().tolist(), self.clip_len.cpu().tolist()
+        frames = torch.cat([torch.arange(starts[c], starts[c] + lens[c]) for c in clips]).to(self.qpos.device)
+        new_lens = [lens[c] for c in clips]
+        dev = self.qpos.device
+        return ReferenceLibrary(
+            fps=self.fps, clip_start=torch.as_tensor(np.cumsum([0] + new_lens[:-1]), dtype=torch.long, device=dev),
+            clip_len=torch.as_tensor(new_lens, dtype=torch.long, device=dev),
+            clip_body=self.clip_body[torch.as_tensor(clips, device=dev)],
+            qpos=self.qpos[frames], qvel=self.qvel[frames], planes=self.planes[:, frames].contiguous(),
+            names=[self.names[c] for c in clips], bodies=self.bodies)
 
     def planes_at(self, frames: torch.Tensor) -> torch.Tensor:
         """Body planes (13, *frames.shape, 24) of flat frame indices ``frames``."""

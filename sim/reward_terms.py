@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import torch
 
+from .body_planes import POS, QUAT, heading_cos_sin
 from .tracking_terms import feet_slip, pd_power
 
 
@@ -56,6 +57,11 @@ class StepInputs:
     @cached_property
     def qvel(self) -> torch.Tensor:
         return self.env.backend.qvel.to(self.env.device, torch.float32)
+
+    @cached_property
+    def ref_planes(self) -> torch.Tensor:
+        """The reference frame reached, as body planes (13, N, nb)."""
+        return self.env.ref.planes_at(self.frame)
 
 
 Coef = float | str  # a number, or the name of a RewardConfig field
@@ -157,7 +163,7 @@ def body_jerk_error(s: StepInputs) -> torch.Tensor:
     (the env keeps the two before this one, ``linvel_hist``). 0 in an episode's first two steps, where
     the history does not reach back into it."""
     e = s.env
-    hist = e.linvel_hist  # (2, 3, N, 24): the two steps before this one, latest first
+    hist = e.linvel_hist  # (2, 3, N, bodies): the two steps before this one, latest first
     fps2 = float(e.cfg.control_fps) ** 2
     sim = (s.planes[7:10] - 2.0 * hist[0] + hist[1]) * fps2  # (3, N, 24)
     v = e.ref.body_linvel
@@ -183,4 +189,73 @@ SMPL_REWARDS: tuple[RewardTerm, ...] = (
     RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
     RewardTerm("p_feet_slip", reference_feet_slip, weight="feet_slip_coef", penalty=True),
     RewardTerm("p_body_jerk", body_jerk_error, weight="body_jerk_coef", penalty=True),
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# An MJCF robot's reward terms, after BeyondMimic (Liao et al. 2025): the anchor (body 0, the floating
+# base) tracked in the world, every other body relative to the anchor (the reference's bodies moved
+# to the simulated anchor and turned by the yaw between the two anchors, the height kept from the
+# reference), body velocities in the world, and penalties on the action rate and on joints past their
+# range. Weights and kernel scales: RewardConfig's ``w_anchor_*``/``k_anchor_*``, ``w_rel_*``/``k_rel_*``.
+
+def _angle_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared rotation angle between quaternion planes (4, ...) ``a`` and ``b``."""
+    return (2.0 * torch.acos((a * b).sum(0).abs().clamp(max=1.0))).square()
+
+
+def _yaw_delta(s: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (N,) of the simulated anchor's yaw less the reference anchor's."""
+    cs, ss = heading_cos_sin(s.planes[QUAT, :, 0].unbind(0))
+    cr, sr = heading_cos_sin(s.ref_planes[QUAT, :, 0].unbind(0))
+    return cs * cr + ss * sr, ss * cr - cs * sr
+
+
+def anchor_pos_error(s: StepInputs) -> torch.Tensor:
+    """Squared world distance of the anchor body to the reference's (m^2)."""
+    return (s.planes[POS, :, 0] - s.ref_planes[POS, :, 0]).square().sum(0)
+
+
+def anchor_rot_error(s: StepInputs) -> torch.Tensor:
+    """Squared rotation angle of the anchor body against the reference's (rad^2)."""
+    return _angle_sq(s.planes[QUAT, :, 0], s.ref_planes[QUAT, :, 0])
+
+
+def relative_body_pos_error(s: StepInputs) -> torch.Tensor:
+    """Mean over bodies of the squared distance to the reference body relative to the anchor (m^2)."""
+    p, r = s.planes[POS], s.ref_planes[POS]
+    c, sn = (v[:, None] for v in _yaw_delta(s))
+    rel = r - r[:, :, :1]
+    x, y = c * rel[0] - sn * rel[1], sn * rel[0] + c * rel[1]
+    target = torch.stack([p[0, :, :1] + x, p[1, :, :1] + y, r[2, :, :1] + rel[2]])
+    return (p - target).square().sum(0).mean(-1)
+
+
+def relative_body_rot_error(s: StepInputs) -> torch.Tensor:
+    """Mean over bodies of the squared rotation angle to the reference body turned by the anchors' yaw
+    difference (rad^2)."""
+    c, sn = _yaw_delta(s)
+    half = 0.5 * torch.atan2(sn, c)
+    hc, hs = torch.cos(half)[:, None], torch.sin(half)[:, None]
+    w, x, y, z = s.ref_planes[QUAT].unbind(0)
+    turned = torch.stack([hc * w - hs * z, hc * x - hs * y, hc * y + hs * x, hc * z + hs * w])
+    return _angle_sq(s.planes[QUAT], turned).mean(-1)
+
+
+def joint_limit(s: StepInputs) -> torch.Tensor:
+    """Sum over the actuated joints of how far each is past its range (rad)."""
+    e = s.env
+    q = s.qpos.index_select(1, e.actuated_qpos)
+    return (torch.relu(q - e.joint_upper) + torch.relu(e.joint_lower - q)).sum(-1)
+
+
+MJCF_ROBOT_REWARDS: tuple[RewardTerm, ...] = (
+    RewardTerm("r_anchor_pos", anchor_pos_error, weight="w_anchor_pos", kernel="k_anchor_pos"),
+    RewardTerm("r_anchor_rot", anchor_rot_error, weight="w_anchor_rot", kernel="k_anchor_rot"),
+    RewardTerm("r_rel_pos", relative_body_pos_error, weight="w_rel_pos", kernel="k_rel_pos"),
+    RewardTerm("r_rel_rot", relative_body_rot_error, weight="w_rel_rot", kernel="k_rel_rot"),
+    RewardTerm("r_vel", body_lin_vel_error, weight="w_rel_vel", kernel="k_rel_vel"),
+    RewardTerm("r_angvel", body_ang_vel_error, weight="w_rel_angvel", kernel="k_rel_angvel"),
+    RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
+    RewardTerm("p_joint_limit", joint_limit, weight="joint_limit_coef", penalty=True),
 )

@@ -1,6 +1,6 @@
 """The reward and observation terms of each simulated body, chosen by ``TrackingConfig.terms``.
 
-A body (the SMPL humanoid; a robot later) has its own tables of named terms
+A body (the SMPL humanoid, an MJCF robot: :mod:`body`) has its own tables of named terms
 (:mod:`reward_terms`, :mod:`observation_terms`); the tracking configuration names
 the set it trains and runs with, and a saved policy records that name with the
 rest of its configuration.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .observation_terms import SMPL_OBSERVATION, ObsTerm
-from .reward_terms import SMPL_REWARDS, RewardTerm
+from .observation_terms import MJCF_ROBOT_OBSERVATION, SMPL_OBSERVATION, ObsTerm
+from .reward_terms import MJCF_ROBOT_REWARDS, SMPL_REWARDS, RewardTerm
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class TermSet:
 
 TERM_SETS: dict[str, TermSet] = {
     "smpl_humanoid": TermSet(SMPL_REWARDS, SMPL_OBSERVATION),
+    "mjcf_robot": TermSet(MJCF_ROBOT_REWARDS, MJCF_ROBOT_OBSERVATION),
 }
 
 

@@ -58,6 +58,24 @@ class RewardConfig:
     # rewards are clipped at zero from below so surviving never costs (PHC keeps
     # the tracking reward positive and relies on early termination)
     clip_min: float = 0.0
+    # An MJCF robot's terms ("mjcf_robot", sim.reward_terms): BeyondMimic's tracking terms with its
+    # kernel widths (k = 1 / std^2: anchor and relative positions std 0.3 m, orientations 0.4 rad,
+    # linear velocities 1 m/s, angular 3.14 rad/s) and its weight ratios (0.5 : 0.5 : 1 : 1 : 1 : 1),
+    # scaled to sum to 1 as the humanoid's do; its joint-limit penalty (10) scaled by the same 1/5.
+    # The action-rate penalty is ``action_rate_coef`` above (the residual actions are the humanoid's).
+    w_anchor_pos: float = 0.1
+    w_anchor_rot: float = 0.1
+    w_rel_pos: float = 0.2
+    w_rel_rot: float = 0.2
+    w_rel_vel: float = 0.2
+    w_rel_angvel: float = 0.2
+    k_anchor_pos: float = 1.0 / 0.3 ** 2
+    k_anchor_rot: float = 1.0 / 0.4 ** 2
+    k_rel_pos: float = 1.0 / 0.3 ** 2
+    k_rel_rot: float = 1.0 / 0.4 ** 2
+    k_rel_vel: float = 1.0
+    k_rel_angvel: float = 1.0 / 3.14 ** 2
+    joint_limit_coef: float = 2.0
 
 
 @dataclass
@@ -82,7 +100,8 @@ class TrackingConfig:
     early_termination: bool = True
     reward: RewardConfig = field(default_factory=RewardConfig)
     seed: int = 0
-    # the body's reward and observation terms (sim.term_sets): what the policy is trained on and sees
+    # the body's reward and observation terms (sim.term_sets): what the policy is trained on and sees;
+    # "smpl_humanoid" or "mjcf_robot"
     terms: str = "smpl_humanoid"
 
 

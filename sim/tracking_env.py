@@ -1,4 +1,7 @@
-"""The motion-tracking environment: N humanoids following reference clips.
+"""The motion-tracking environment: N simulated bodies following reference clips.
+
+The body is the SMPL humanoid by default, or any :class:`~motionlib.sim.body.SimBody` (an MJCF robot,
+:mod:`robot_body`) with the term set that fits it; the rest of this text holds for every body.
 
 Backend-agnostic core: physics lives in a backend (``cpu``: ``mujoco.rollout``
 threads; ``warp``: MuJoCo Warp on a GPU or warp's CPU device) that exposes
@@ -43,21 +46,20 @@ import numpy as np
 import torch
 
 from motionlib.motion.clip import Motion
-from motionlib.motion.metrics import offsets_scale
-from motionlib.motion.skeleton import Skeleton
 
 from .action_filter import ActionFilter, ActionFilterConfig
 from .backend_cpu import CpuBackend, CpuBackendConfig, torch_single_thread
-from .body_planes import planes_from_sensors
+from .body import SimBody, SmplHumanoidBody, build_models, tracking_humanoid  # noqa: F401 (re-exported)
+from .body_planes import NCH, planes_from_sensors
 from .floor_lift import frames_floor_lift, reference_floor_lift
-from .humanoid import HumanoidConfig, humanoid_xml
+from .humanoid import HumanoidConfig
 from .observation_terms import ObservationLayout
 from .reference import ReferenceLibrary
 from .reward_terms import FusedReward, StepInputs
 from .sampling import FailureWeightedSampler
 from .term_sets import term_set
 from .tracking_config import EvalConfig, TrackingConfig
-from .tracking_terms import BodyState, reference_foot_contact, tracking_errors
+from .tracking_terms import BodyState, tracking_errors
 
 
 @dataclass
@@ -69,20 +71,11 @@ class StepResult:
     info: dict
 
 
-def build_models(bodies: list[np.ndarray], hcfg: HumanoidConfig) -> list[mujoco.MjModel]:
-    return [mujoco.MjModel.from_xml_string(humanoid_xml(Skeleton(b), hcfg)) for b in bodies]
-
-
-def tracking_humanoid(cfg: TrackingConfig, humanoid: HumanoidConfig) -> HumanoidConfig:
-    """``humanoid`` with the physics timestep of ``cfg`` (control rate x substeps)."""
-    return HumanoidConfig(**{**humanoid.__dict__, "timestep": 1.0 / (cfg.control_fps * cfg.substeps)})
-
-
 class TrackingEnv:
     def __init__(self, clips: list[Motion] | ReferenceLibrary, cfg: TrackingConfig = TrackingConfig(),
                  humanoid: HumanoidConfig = HumanoidConfig(), backend: str = "cpu",
                  backend_cfg=None, device: str = "cpu", models: list[mujoco.MjModel] | None = None, *,
-                 evaluation: EvalConfig | None = None, auto_reset: bool | None = None,
+                 body: SimBody | None = None, evaluation: EvalConfig | None = None, auto_reset: bool | None = None,
                  record_final_obs: bool = False, action_filter: ActionFilterConfig | None = None):
         """``backend``: "cpu" (``backend_cfg``: CpuBackendConfig) or "warp"
         (WarpBackendConfig; its device defaults to ``device``). ``models``: the body models of the
@@ -96,14 +89,21 @@ class TrackingEnv:
         with :meth:`restart`. ``record_final_obs``: put the last observation of finished episodes
         in the step info (``final_obs``, ``final_ids``; the gymnasium interface needs them).
         ``action_filter``: a low-pass filter on the actions before they become PD targets
-        (:mod:`action_filter`; None or ``kind="none"``: none, as the policies were trained)."""
+        (:mod:`action_filter`; None or ``kind="none"``: none, as the policies were trained).
+
+        ``body``: the simulated body (:mod:`body`); default: the SMPL humanoid of ``humanoid``. Another
+        body (an MJCF robot, :mod:`robot_body`) takes its reference as a ReferenceLibrary and the term
+        set ``cfg.terms`` that fits it."""
         self.cfg = cfg
         self.device = torch.device(device)
-        humanoid = tracking_humanoid(cfg, humanoid)
-        self.humanoid_cfg = humanoid
-        self.ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(clips, cfg.control_fps)
-        self.ref = self.ref.to(self.device)
-        self.models = models or build_models(self.ref.bodies, humanoid)
+        self.body = body if body is not None else SmplHumanoidBody(humanoid)
+        self.humanoid_cfg = tracking_humanoid(cfg, humanoid)
+        if not isinstance(clips, ReferenceLibrary):
+            if not isinstance(self.body, SmplHumanoidBody):
+                raise ValueError(f"a {self.body.kind} body tracks a ReferenceLibrary, not Motion clips")
+            clips = ReferenceLibrary.from_clips(clips, cfg.control_fps)
+        self.ref = clips.to(self.device)
+        self.models = models or self.body.build_models(self.ref, cfg)
         n = cfg.num_envs
         self.num_envs = n
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
@@ -123,16 +123,32 @@ class TrackingEnv:
         else:
             self._lift = reference_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_body)
         m = self.models[0]
+        nb = self.body.num_bodies
+        if m.nsensordata != NCH * nb or self.ref.planes.shape[-1] != nb:
+            raise ValueError(f"the {self.body.kind} body tracks {nb} bodies: its model has {m.nsensordata} sensor "
+                             f"values (needs {NCH * nb}) and its reference {self.ref.planes.shape[-1]} bodies")
         terms = term_set(cfg.terms)
-        self.obs_layout = ObservationLayout(terms.observation, len(cfg.future_frames))
+        self.obs_layout = ObservationLayout(terms.observation, len(cfg.future_frames), nb)
         self.reward = FusedReward(terms.rewards, cfg.reward, self.device)
         self.num_actions = m.nu
         self.num_obs = self.obs_layout.dim
         self.kp = torch.tensor(m.actuator_gainprm[:, 0], dtype=torch.float32, device=self.device)
         self.kd = -torch.tensor(m.actuator_biasprm[:, 2], dtype=torch.float32, device=self.device)
-        self.kd_over_kp = self.kd / self.kp
+        # a joint without gains (H1's placeholder joint) has no feed-forward
+        self.kd_over_kp = torch.where(self.kp > 0, self.kd / self.kp.clamp_min(1e-12), torch.zeros_like(self.kp))
         self.force_limit = torch.tensor(np.where(m.actuator_forcelimited, m.actuator_forcerange[:, 1], np.inf),
                                         dtype=torch.float32, device=self.device)
+        # the actuated joints' qpos and qvel columns, in actuator order (qpos[7:] / qvel[6:] in order for the
+        # humanoid: sliced, not gathered), and their ranges
+        jnt = m.actuator_trnid[:, 0]
+        self.actuated_qpos = torch.as_tensor(m.jnt_qposadr[jnt], dtype=torch.long, device=self.device)
+        self.actuated_dof = torch.as_tensor(m.jnt_dofadr[jnt], dtype=torch.long, device=self.device)
+        in_order = bool((m.jnt_qposadr[jnt] == np.arange(7, 7 + m.nu)).all() and m.nq == 7 + m.nu
+                        and (m.jnt_dofadr[jnt] == np.arange(6, 6 + m.nu)).all() and m.nv == 6 + m.nu)
+        self._act_cols = None if in_order else (self.actuated_qpos, self.actuated_dof)
+        rng = np.where(m.jnt_limited[jnt, None], m.jnt_range[jnt], [-np.inf, np.inf])
+        self.joint_lower = torch.tensor(rng[:, 0], dtype=torch.float32, device=self.device)
+        self.joint_upper = torch.tensor(rng[:, 1], dtype=torch.float32, device=self.device)
         bin_frames = int(round(cfg.sampling_bin_s * cfg.control_fps))
         self.sampler = FailureWeightedSampler(self.ref.clip_len, bin_frames, cfg.sampling_uniform_mix,
                                               cfg.failure_weighted, self.gen)
@@ -141,15 +157,14 @@ class TrackingEnv:
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
         # the simulated bodies' linear velocities (planes) after the two previous steps, latest first (the
         # body-jerk reward term; valid from an episode's third step, which that term checks with ``steps``)
-        self.linvel_hist = torch.zeros(2, 3, n, 24, device=self.device)
+        self.linvel_hist = torch.zeros(2, 3, n, nb, device=self.device)
         self.action_filter = ActionFilter(action_filter or ActionFilterConfig(), n, self.num_actions, self.device)
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self._future = torch.tensor(cfg.future_frames, device=self.device)
-        # (F, 4) how planted the reference's soles are in every frame (the feet-slip reward's gate)
-        self.ref_contact = reference_foot_contact(self.ref.body_pos, self.ref.body_linvel, self._frame_scales(),
-                                                  tuple(cfg.reward.feet_contact_height_m),
-                                                  tuple(cfg.reward.feet_contact_speed_m_s))
+        # (F, 4) how planted the reference's soles are in every frame (the humanoid's feet-slip gate; None
+        # for a body whose terms need none)
+        self.ref_contact = self.body.reference_contact(self.ref, cfg)
         # reading the done mask back costs nothing in host memory: a step with no episode to restart skips the reset
         self._host_reads_free = self.backend.host_memory and self.device.type == "cpu"
 
@@ -173,11 +188,6 @@ class TrackingEnv:
         """Names of the reward terms, in the order of the step info's ``terms``."""
         return self.reward.names
 
-    def _frame_scales(self) -> torch.Tensor:
-        """(F,) body scale (bone lengths against the mean body) of every reference frame."""
-        scales = torch.tensor([offsets_scale(b) for b in self.ref.bodies], dtype=torch.float32, device=self.device)
-        return torch.repeat_interleave(scales[self.ref.clip_body], self.ref.clip_len)
-
     # ----------------------------------------------------------------- state
     def body_state(self) -> BodyState:
         return BodyState.from_sensors(self.backend.sensordata.to(self.device))
@@ -186,11 +196,11 @@ class TrackingEnv:
         return BodyState.from_packed(self.ref.body[self.ref.index(self.clip, self.frame + frame_offset)])
 
     def body_planes(self) -> torch.Tensor:
-        """The simulated bodies as planes (13, N, 24) (:mod:`body_planes`)."""
+        """The simulated bodies as planes (13, N, nb) (:mod:`body_planes`; nb = 24 for the humanoid)."""
         return planes_from_sensors(self.backend.sensordata.to(self.device))
 
     def ref_planes(self) -> torch.Tensor:
-        """The future reference frames ``frame + k``, k in ``cfg.future_frames``, as planes (13, N, K, 24)."""
+        """The future reference frames ``frame + k``, k in ``cfg.future_frames``, as planes (13, N, K, nb)."""
         return self.ref.planes_at(self.ref.index(self.clip[:, None], self.frame[:, None] + self._future))
 
     def observe(self, rows: torch.Tensor | None = None, planes: torch.Tensor | None = None) -> torch.Tensor:
@@ -304,13 +314,17 @@ class TrackingEnv:
         cfg = self.cfg
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
+        q_ref = self.ref.qpos.index_select(0, nxt)
+        q_ref = q_ref[:, 7:] if self._act_cols is None else q_ref.index_select(1, self._act_cols[0])
         # the filtered residual makes the target; the reward's action terms see the policy's own actions
         applied = self.action_filter(a, None if active is None else active.to(self.device))
-        target = self.ref.qpos.index_select(0, nxt)[:, 7:] + cfg.action_scale * applied
+        target = q_ref + cfg.action_scale * applied
         if cfg.velocity_feedforward:
             # fold the reference joint velocity into the position target:
             # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
-            ff = self.kd_over_kp * self.ref.qvel.index_select(0, nxt)[:, 6:]
+            qd_ref = self.ref.qvel.index_select(0, nxt)
+            qd_ref = qd_ref[:, 6:] if self._act_cols is None else qd_ref.index_select(1, self._act_cols[1])
+            ff = self.kd_over_kp * qd_ref
             target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
         self.backend.step(target, cfg.substeps, active=active)
         self.frame += 1

@@ -416,8 +416,7 @@ def test_rollout_lanes_share_out_the_jobs_and_run_side_by_side(walk, reference_p
     compiled once for both."""
     import threading
 
-    import motionlib.policies.rollout as rollout_module
-    import motionlib.sim.tracking_env as env_module
+    import motionlib.sim.body as body_module
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.rollout import _share_out, rollout
 
@@ -433,9 +432,8 @@ def test_rollout_lanes_share_out_the_jobs_and_run_side_by_side(walk, reference_p
     lanes, builds = set(), []
     act = policy.act
     monkeypatch.setattr(policy, "act", lambda obs: (lanes.add(threading.current_thread().name), act(obs))[1])
-    for module in (rollout_module, env_module):
-        build = module.build_models
-        monkeypatch.setattr(module, "build_models", lambda *a, build=build: (builds.append(1), build(*a))[1])
+    build = body_module.build_models  # every body model build, by the rollout's lanes or an environment
+    monkeypatch.setattr(body_module, "build_models", lambda *a, build=build: (builds.append(1), build(*a))[1])
     two = rollout(policy, clips, starts, retry=True, threads=2, lanes=2)
     assert len(lanes) == 2 and all(n.startswith("rollout-lane") for n in lanes)
     assert len(builds) == 1
