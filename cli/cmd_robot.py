@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--no-refine", action="store_true", help="retarget the ingested clip as it is (no physics "
                                                             "refinement)")
     p.add_argument("--policy", default=None, help="human tracking policy for refine (default: the shipped one)")
+    p.add_argument("--robot-policy", default=None,
+                   help="robot tracking policy for playback (train-tracker --robot; default: the robot's shipped "
+                        "tracker; without one playback is skipped)")
     p.add_argument("--min-segment", type=float, default=None, metavar="S",
                    help="refine: the shortest continuous segment between restarts that goes on (default 1 s)")
     p.add_argument("--video", action="store_true",
@@ -144,7 +147,7 @@ def run(args) -> int:
         raise MotionError("nothing to do: give input files or folders, or --text")
     cfg = ChainConfig(robot=args.robot, refine=not args.no_refine, policy=args.policy, min_segment_s=args.min_segment, formats=args.format,
                       video=args.video, fps=args.fps, fit_iters=args.iters, crop=args.frames, threads=args.threads,
-                      avoid_collisions=not args.no_collision)
+                      avoid_collisions=not args.no_collision, robot_policy=args.robot_policy)
     if args.video:  # before any input: a missing offscreen GL would fail every video
         from motionlib.retarget.render import open_gl_context
 

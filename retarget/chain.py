@@ -10,8 +10,8 @@ track):
    the trajectory is cut at its restarts into continuous segments and each kept segment goes on;
 3. **retarget**: mink IK per segment (``retarget.ik.Retargeter``) with ``retarget.report``'s figures;
 4. **export**: the robot clip NPZ (BeyondMimic layout, always: playback reads it) and, on request, the CSV;
-5. **playback**: robot tracking in physics through ``motionlib.retarget.playback.playback_clips`` when
-   that module is installed, else reported as skipped;
+5. **playback**: robot tracking in physics (``retarget.playback.playback_clips``) with the robot policy
+   given or the robot's shipped tracker; reported as skipped when there is neither;
 6. **video** (on request): the robot beside the human segment it follows (``retarget.render``).
 
 Layout under ``out_dir/<id>/<robot>/`` (one folder per input and robot, so robots share an output
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
-import importlib.util
 import json
 import shutil
 import time
@@ -46,7 +44,6 @@ from .robot_clip import from_qpos, save_robot_clip, to_csv
 
 STEPS = ("ingest", "refine", "retarget", "export", "playback", "video")
 FORMATS = ("npz", "csv")
-PLAYBACK_MODULE = "motionlib.retarget.playback"
 REPORT_NAME = "report.json"
 PLAUSIBILITY = ("penetration_mm", "float_mm", "skate_mm", "jitter")
 
@@ -74,6 +71,7 @@ class ChainConfig:
     crop: tuple[int, int | None] | None = None  # keep frames [start, end) of each ingested clip
     threads: int | None = None  # refine's physics threads (None: every core)
     avoid_collisions: bool = True  # the IK's self-collision limit
+    robot_policy: str | None = None  # robot tracking policy for playback (None: the robot's shipped one, if any)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS]
@@ -86,12 +84,14 @@ class ChainConfig:
                 raise ValueError(f"crop must be 0 <= start < end, got {self.crop}")
 
 
-def playback_available() -> bool:
-    """Whether robot tracking in physics (``motionlib.retarget.playback``) is installed."""
-    try:
-        return importlib.util.find_spec(PLAYBACK_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
+def playback_policy(robot: str, given: str | None) -> Path | None:
+    """The robot tracking policy playback runs: ``given``, else the robot's shipped tracker, else None
+    (then playback is skipped: PD on the reference alone does not keep a robot standing)."""
+    if given:
+        return Path(given)
+    from .playback import shipped_policy
+
+    return shipped_policy(robot)
 
 
 def sha256(path: str | Path) -> str:
@@ -130,13 +130,14 @@ class RobotChain:
 
             self.policy_path = Path(cfg.policy) if cfg.policy else default_policy_path()
             self.policy = TrackingPolicy.load(self.policy_path)
-        self.playback = playback_available()
+        self.robot_policy = playback_policy(self.desc.name, cfg.robot_policy)
         # what an input's outputs depend on besides its bytes: a report with the same key is kept (resume)
         self.key = json.loads(json.dumps({
             "robot": self.desc.name, "description_sha256": sha256(self.desc.path), "refine": cfg.refine,
             "policy_sha256": sha256(self.policy_path) if self.policy_path else None,
             "formats": list(cfg.formats), "video": cfg.video, "fps": cfg.fps, "fit_iters": cfg.fit_iters,
-            "crop": cfg.crop, "min_segment_s": cfg.min_segment_s, "avoid_collisions": cfg.avoid_collisions, "playback": self.playback}))
+            "crop": cfg.crop, "min_segment_s": cfg.min_segment_s, "avoid_collisions": cfg.avoid_collisions,
+            "robot_policy_sha256": sha256(self.robot_policy) if self.robot_policy else None}))
 
     # ------------------------------------------------------------------------------------ files
     def robot_dir(self, out_dir: Path, cid: str) -> Path:
@@ -302,14 +303,17 @@ class RobotChain:
         return clips
 
     def _playback(self, entry, name, clips, src, folder, files):
-        if not self.playback:
-            entry["playback"] = {"status": "skipped", "reason": f"no robot tracking policy for {self.desc.name}"}
+        if self.robot_policy is None:
+            entry["playback"] = {"status": "skipped",
+                                 "reason": f"no robot tracking policy for {self.desc.name} (none ships; train one with "
+                                           f"scripts/train_g1_tracker.sh and pass --robot-policy)"}
             return clips
-        playback_clips = importlib.import_module(PLAYBACK_MODULE).playback_clips
+        from .playback import playback_clips
+
         out = folder / "playback"
         paths = [folder / f"{seg_name}.npz" for seg_name, _, _ in clips]
         video = out / f"{name}_playback.mp4" if self.cfg.video else None
-        result = playback_clips(paths, self.cfg.robot, policy_path=None, out_dir=out, video=video)
+        result = playback_clips(paths, self.cfg.robot, policy_path=self.robot_policy, out_dir=out, video=video)
         entry["playback"] = {"status": "ok", **json.loads(json.dumps(result, default=str))}
         return clips
 

@@ -42,7 +42,7 @@ def _run(capsys, *argv):
 
 
 def test_bvh_through_the_chain_with_a_bad_input_and_resume(tmp_path, capsys):
-    from motionlib.retarget.chain import playback_available
+    from motionlib.retarget.playback import shipped_policy
     from motionlib.retarget.robot_clip import load_robot_clip
 
     bad = tmp_path / "broken.bvh"
@@ -68,10 +68,11 @@ def test_bvh_through_the_chain_with_a_bad_input_and_resume(tmp_path, capsys):
                 "planted_skate_mm", "penetration_mm", "float_mm", "frames_per_s"):
         assert key in tot
     assert tot["joint_limit_violations"] == 0 and tot["frames"] == ref["frames_kept"]
-    if playback_available():
+    if shipped_policy("g1") is not None:
         assert clip["playback"]["status"] == "ok"
     else:
-        assert clip["playback"] == {"status": "skipped", "reason": "no robot tracking policy for g1"}
+        assert clip["playback"]["status"] == "skipped"
+        assert clip["playback"]["reason"].startswith("no robot tracking policy for g1")
     assert clip["video"]["status"] == "skipped"
     folder = out / "dataset-1_walk_normal_001" / "g1"
     (npz,), (csv,) = clip["export"]["npz"], clip["export"]["csv"]
@@ -121,11 +122,36 @@ def test_each_refined_segment_goes_on_and_no_refine(zero_policy, tmp_path, capsy
     rc, res = _run(capsys, src, "--robot", "h1", "--out", tmp_path / "out2", "--policy", zero_policy,
                    "--threads", "1")
     assert rc == 1 and res["per_input"][0]["step"] == "refine" and "no continuous segment" in res["errors"][0]
-    # --no-refine: the clip as it is, one robot clip
-    rc, res = _run(capsys, src, "--robot", "h1", "--out", out, "--no-refine")
+    # --no-refine: the clip as it is, one robot clip; played back with a robot policy (PD on the reference)
+    rc, res = _run(capsys, src, "--robot", "h1", "--out", out, "--no-refine", "--robot-policy",
+                   _robot_zero_policy("h1", tmp_path / "h1_zero.pt"))
     (clip,) = res["per_input"][0]["clips"]
     assert rc == 0 and clip["refine"] == {"status": "skipped", "reason": "--no-refine"}
     assert clip["export"]["npz"] == ["walk.npz"] and clip["retarget"]["totals"]["frames"] == 60
+    play = clip["playback"]
+    assert play["status"] == "ok" and play["robot"] == "h1" and set(play["clips"]) == {"walk"}
+    assert play["total"]["clips"] == 1 and 0.0 <= play["total"]["success_rate"] <= 1.0
+    assert (out / "walk" / "h1" / "playback").is_dir()
+
+
+def _robot_zero_policy(robot: str, path):
+    """A robot policy with zero residual, saved as train-tracker --robot saves one."""
+    from motionlib.policies.actor import TrackingActor, TrackingPolicy
+    from motionlib.retarget.description import load_description
+    from motionlib.retarget.playback import zero_policy
+    from motionlib.sim.observation_terms import ObservationLayout
+    from motionlib.sim.term_sets import term_set
+    from motionlib.sim.tracking_config import TrackingConfig
+
+    body = load_description(robot).sim_body()
+    tcfg = TrackingConfig(terms=body.terms)
+    num_obs = ObservationLayout(term_set(tcfg.terms).observation, len(tcfg.future_frames), body.num_bodies).dim
+    policy = zero_policy(num_obs, len(body.spec.joint_names), tcfg, robot)
+    actor = TrackingActor(num_obs, len(body.spec.joint_names), (16,))  # a file holds at least one hidden layer
+    torch.nn.init.zeros_(actor.mu.weight)
+    torch.nn.init.zeros_(actor.mu.bias)
+    TrackingPolicy(actor, tcfg, policy.humanoid, {"name": "zero"}, policy.body).save(path)
+    return path
 
 
 def test_text_without_a_model_and_bad_flags(tmp_path, capsys):
