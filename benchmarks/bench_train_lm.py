@@ -8,7 +8,7 @@ Builds the default model (SmolLM2-135M-Instruct, LoRA r=16) in each layout and t
 motion, half motion -> text, with real Bandai captions and motion grids of ``--steps`` steps (default 46, the
 mean length of the 174 dataset-1 clips: 8,047 steps). Codes are random: the cost does not depend on them.
 Layouts are interleaved over ``--rounds`` so that the load of other jobs falls on both alike; the first step
-of each is a warm-up and not counted.
+of each is a warm-up and not counted. The size of each layout's shipped checkpoint is printed too.
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ def main() -> None:
         params = [p for p in lm.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
         setups[layout] = (lm, cfg, params, opt)
-        print(f"{layout}: {trainable_parameters(lm) / 1e6:.2f} M trainable parameters", flush=True)
+        from bench_generate import checkpoint_mb
+
+        sizes = checkpoint_mb(lm)
+        print(f"{layout}: {trainable_parameters(lm) / 1e6:.2f} M trainable parameters; checkpoint "
+              + ", ".join(f"{k} {v:.1f} MB" for k, v in sorted(sizes.items())) + f"; {sum(sizes.values()):.1f} MB",
+              flush=True)
 
     def step(layout: str) -> tuple[float, int, float]:
         lm, cfg, params, opt = setups[layout]
