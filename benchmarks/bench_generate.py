@@ -30,7 +30,8 @@ Levers and thread counts are interleaved in ``--rounds`` rounds, so a change in 
 falls on all of them alike; every figure is printed with the load average (1 min) while it ran. Each lever
 also says whether it writes the same codes as ``restrict`` for the same seed, and how far its next-token
 distribution is from float32's (mean total variation and top-1 agreement, teacher-forced over the prompt,
-``<mot>`` and ``restrict``'s codes). The target is real time: 1 s of motion per second, i.e. 45 tokens/s
+``<mot>`` and ``restrict``'s codes), and the seconds of motion per second of the process's CPU time (with one
+thread: what a core of its own would give, whatever the load). The target is real time: 1 s of motion per second, i.e. 45 tokens/s
 (7.5 steps x 6 parts).
 """
 
@@ -188,12 +189,13 @@ def main() -> None:
         m, fn, extra = vs[lever]
         c = GenConfig(**{**c.__dict__, **extra})
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         codes = fn(m, ids, c, seed)
         sync()
+        cpu_s[lever] = time.process_time() - c0
         return codes, time.perf_counter() - t0
 
-    first = {}
+    first, cpu_s = {}, {}
     for lever in args.levers:  # warm-up (and, for compile, the compile time)
         torch.set_num_threads(args.threads[0])
         _, first[lever] = once(lever, warm, args.seed)
@@ -201,6 +203,7 @@ def main() -> None:
         print(f"compile: first call (compiling) {first['compile']:.1f} s")
     rates = {(lv, th): [] for lv in args.levers for th in args.threads}
     loads = {k: [] for k in rates}
+    cpu_rates = {k: [] for k in rates}
     codes = {}
     for r in range(args.rounds):
         for th in args.threads:
@@ -208,6 +211,7 @@ def main() -> None:
             for lever in args.levers:
                 c, dt = once(lever, cfg, args.seed)
                 rates[lever, th].append(len(c) / dt)
+                cpu_rates[lever, th].append(len(c) / max(cpu_s[lever], 1e-9))
                 loads[lever, th].append(os.getloadavg()[0])
                 codes[lever] = c
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -217,8 +221,10 @@ def main() -> None:
     target = 45.0
     print(f"\n{args.seconds:g} s of motion ({n_tok} tokens) per run; target {target:.0f} tokens/s "
           f"(1 s of motion per s); median and best of {args.rounds}")
-    print(f"{'lever':<9} {'thr':>3} {'tok/s':>7} {'best':>7} {'steps/s':>7} {'motion s/s':>10} {'load':>5}  "
-          "same codes  TV     top-1")
+    print("cpu s/s: seconds of motion per second of this process's CPU time (what one free core would give, "
+          "with 1 thread)")
+    print(f"{'lever':<9} {'thr':>3} {'tok/s':>7} {'best':>7} {'steps/s':>7} {'motion s/s':>10} {'cpu s/s':>7} "
+          f"{'load':>5}  same codes  TV     top-1")
     rows = []
     for (lever, th), rs in rates.items():
         med, best = statistics.median(rs), max(rs)
@@ -229,10 +235,13 @@ def main() -> None:
                 torch.set_num_threads(th)
                 tv, top1 = fidelity(refm, vs[lever][0], ids + [lm.vocab.start_id] + ref)
         ld = statistics.mean(loads[lever, th])
+        cpu_med = statistics.median(cpu_rates[lever, th]) / target
         rows.append({"lever": lever, "threads": th, "tokens_per_s": med, "best_tokens_per_s": best,
-                     "steps_per_s": med / lm.vocab.num_parts, "motion_s_per_s": med / target, "load": ld, "same_codes": same, "tv": tv, "top1": top1,
+                     "steps_per_s": med / lm.vocab.num_parts, "motion_s_per_s": med / target,
+                     "motion_s_per_cpu_s": cpu_med, "load": ld, "same_codes": same, "tv": tv, "top1": top1,
                      "first_call_s": first[lever]})
         print(f"{lever:<9} {th:>3} {med:7.1f} {best:7.1f} {med / lm.vocab.num_parts:7.2f} {med / target:10.3f} "
+              f"{cpu_med:7.3f} "
               f"{ld:5.2f}  {same:<10}  "
               f"{tv:.4f} {top1:.3f}  {'ok' if med >= target else 'below target'}")
     if args.json:
