@@ -82,7 +82,7 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
-        return time.perf_counter() - t0, n, float(loss)
+        return time.perf_counter() - t0, n, float(loss.detach())
 
     for layout in args.layouts:
         step(layout)  # warm-up
