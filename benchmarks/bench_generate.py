@@ -19,13 +19,19 @@ Each lever is a way to decode (``--levers``); from ``eager`` on, one change to `
 * ``static``: a preallocated ``StaticCache`` instead of the growing ``DynamicCache``;
 * ``bf16``: weights and activations in bfloat16;
 * ``int8``: the transformer's linear layers dynamically quantized to int8 (fbgemm), output layer float32;
-* ``compile``: ``torch.compile`` of the transformer body (its compile time is printed).
+* ``compile``: ``torch.compile`` of the transformer body (its compile time is printed);
+* ``grouped``: the grouped layout (``llm/grouped.py``, ``train-lm --layout grouped``): a second default model
+  whose motion is one position per time step; one forward pass of the backbone per step, the part head
+  drawing the step's six codes (``generate.sample_motion_steps``), merged, float32, ``inference_mode``. Its
+  tok/s counts the codes it writes (six per step), so that motion s/s compares with the other levers; its
+  codes come from another model and are not compared. The size of its shipped checkpoint is printed.
 
 Levers and thread counts are interleaved in ``--rounds`` rounds, so a change in the load of a shared machine
 falls on all of them alike; every figure is printed with the load average (1 min) while it ran. Each lever
 also says whether it writes the same codes as ``restrict`` for the same seed, and how far its next-token
 distribution is from float32's (mean total variation and top-1 agreement, teacher-forced over the prompt,
-``<mot>`` and ``restrict``'s codes). The target is real time: 1 s of motion per second, i.e. 45 tokens/s
+``<mot>`` and ``restrict``'s codes), and the seconds of motion per second of the process's CPU time (with one
+thread: what a core of its own would give, whatever the load). The target is real time: 1 s of motion per second, i.e. 45 tokens/s
 (7.5 steps x 6 parts).
 """
 
@@ -39,18 +45,18 @@ import statistics
 import sys
 import time
 
-LEVERS = ("generate", "peft", "nograd", "restrict", "eager", "static", "bf16", "int8", "compile")
+LEVERS = ("generate", "peft", "nograd", "restrict", "eager", "static", "bf16", "int8", "compile", "grouped")
 PROMPT = "a person walks forward, turns around and waves with the right hand"
 
 
-def build(backbone, device: str, seed: int = 0):
+def build(backbone, device: str, seed: int = 0, layout: str = "flat"):
     """The peft-wrapped default model with a non-zero adapter."""
     import torch
 
     from motionlib.llm.model import build_lm
     from motionlib.llm.vocab import VocabSpec
 
-    lm = build_lm(backbone, VocabSpec(), lora=True, r=16, alpha=32, device=device)
+    lm = build_lm(backbone, VocabSpec(), lora=True, r=16, alpha=32, device=device, layout=layout)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in lm.model.named_parameters():
@@ -60,11 +66,25 @@ def build(backbone, device: str, seed: int = 0):
     return lm
 
 
-def variants(lm, levers):
+def checkpoint_mb(lm) -> dict:
+    """Sizes (MB) of the files a LoRA checkpoint of ``lm`` ships (no optimizer state)."""
+    import tempfile
+    from pathlib import Path
+
+    from motionlib.llm.checkpoint import save_lm
+    from motionlib.llm.config import LMTrainConfig
+
+    with tempfile.TemporaryDirectory() as d:
+        save_lm(Path(d) / "ck", lm, LMTrainConfig(layout=lm.layout), 0, "bench")
+        files = [f for f in (Path(d) / "ck").rglob("*") if f.is_file()]
+        return {str(f.relative_to(Path(d) / "ck")): f.stat().st_size / 1e6 for f in files}
+
+
+def variants(lm, levers, backbone=None, device="cpu", seed=0):
     """lever -> (MotionLM, decode(lm, ids, cfg, seed) -> ids, GenConfig changes)."""
     import torch
 
-    from motionlib.llm.generate import sample_motion_ids
+    from motionlib.llm.generate import sample_motion_ids, sample_motion_steps
     from motionlib.llm.model import InferenceConfig, MotionLM, prepare_for_inference
 
     def clone(model):
@@ -105,6 +125,16 @@ def variants(lm, levers):
             m = prepare_for_inference(clone(copy.deepcopy(lm.model)))
             m.model.model = torch.compile(m.model.model, dynamic=True)
             out[lever] = (m, sample_motion_ids, dyn)
+        elif lever == "grouped":
+            g = build(backbone, device, seed, layout="grouped")
+            sizes = checkpoint_mb(g)
+            print("grouped checkpoint: " + ", ".join(f"{k} {v:.1f} MB" for k, v in sorted(sizes.items()))
+                  + f"; {sum(sizes.values()):.1f} MB in all")
+
+            def steps(m, ids, cfg, seed):
+                return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
+
+            out[lever] = (prepare_for_inference(g), steps, dyn)
         else:
             raise SystemExit(f"unknown lever {lever!r} (choose from {', '.join(LEVERS)})")
     return out
@@ -147,7 +177,7 @@ def main() -> None:
     lm = build(args.backbone, args.device, args.seed)
     print(f"default model built in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    vs = variants(lm, args.levers)
+    vs = variants(lm, args.levers, args.backbone, args.device, args.seed)
     print(f"lever models prepared in {time.perf_counter() - t:.1f} s")
     ids = lm.formatter.prompt_ids(fill(T2M_PLAIN.prompt, {"caption": PROMPT}))
     cfg = GenConfig(seconds=args.seconds)
@@ -159,12 +189,13 @@ def main() -> None:
         m, fn, extra = vs[lever]
         c = GenConfig(**{**c.__dict__, **extra})
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         codes = fn(m, ids, c, seed)
         sync()
+        cpu_s[lever] = time.process_time() - c0
         return codes, time.perf_counter() - t0
 
-    first = {}
+    first, cpu_s = {}, {}
     for lever in args.levers:  # warm-up (and, for compile, the compile time)
         torch.set_num_threads(args.threads[0])
         _, first[lever] = once(lever, warm, args.seed)
@@ -172,6 +203,7 @@ def main() -> None:
         print(f"compile: first call (compiling) {first['compile']:.1f} s")
     rates = {(lv, th): [] for lv in args.levers for th in args.threads}
     loads = {k: [] for k in rates}
+    cpu_rates = {k: [] for k in rates}
     codes = {}
     for r in range(args.rounds):
         for th in args.threads:
@@ -179,6 +211,7 @@ def main() -> None:
             for lever in args.levers:
                 c, dt = once(lever, cfg, args.seed)
                 rates[lever, th].append(len(c) / dt)
+                cpu_rates[lever, th].append(len(c) / max(cpu_s[lever], 1e-9))
                 loads[lever, th].append(os.getloadavg()[0])
                 codes[lever] = c
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -188,21 +221,28 @@ def main() -> None:
     target = 45.0
     print(f"\n{args.seconds:g} s of motion ({n_tok} tokens) per run; target {target:.0f} tokens/s "
           f"(1 s of motion per s); median and best of {args.rounds}")
-    print(f"{'lever':<9} {'thr':>3} {'tok/s':>7} {'best':>7} {'motion s/s':>10} {'load':>5}  same codes  TV     top-1")
+    print("cpu s/s: seconds of motion per second of this process's CPU time (what one free core would give, "
+          "with 1 thread)")
+    print(f"{'lever':<9} {'thr':>3} {'tok/s':>7} {'best':>7} {'steps/s':>7} {'motion s/s':>10} {'cpu s/s':>7} "
+          f"{'load':>5}  same codes  TV     top-1")
     rows = []
     for (lever, th), rs in rates.items():
         med, best = statistics.median(rs), max(rs)
         same, tv, top1 = "", float("nan"), float("nan")
-        if ref is not None and lever not in ("generate",):
+        if ref is not None and lever not in ("generate", "grouped"):
             same = "yes" if codes[lever] == ref else f"no ({_first_diff(codes[lever], ref)})"
             if refm is not None and lever not in ("restrict", "nograd", "static", "peft"):
                 torch.set_num_threads(th)
                 tv, top1 = fidelity(refm, vs[lever][0], ids + [lm.vocab.start_id] + ref)
         ld = statistics.mean(loads[lever, th])
+        cpu_med = statistics.median(cpu_rates[lever, th]) / target
         rows.append({"lever": lever, "threads": th, "tokens_per_s": med, "best_tokens_per_s": best,
-                     "motion_s_per_s": med / target, "load": ld, "same_codes": same, "tv": tv, "top1": top1,
+                     "steps_per_s": med / lm.vocab.num_parts, "motion_s_per_s": med / target,
+                     "motion_s_per_cpu_s": cpu_med, "load": ld, "same_codes": same, "tv": tv, "top1": top1,
                      "first_call_s": first[lever]})
-        print(f"{lever:<9} {th:>3} {med:7.1f} {best:7.1f} {med / target:10.3f} {ld:5.2f}  {same:<10}  "
+        print(f"{lever:<9} {th:>3} {med:7.1f} {best:7.1f} {med / lm.vocab.num_parts:7.2f} {med / target:10.3f} "
+              f"{cpu_med:7.3f} "
+              f"{ld:5.2f}  {same:<10}  "
               f"{tv:.4f} {top1:.3f}  {'ok' if med >= target else 'below target'}")
     if args.json:
         with open(args.json, "w") as f:

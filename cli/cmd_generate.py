@@ -1,4 +1,5 @@
-"""``motionlib generate "a person waves" -o out.npz [--seconds 4] [--seed 0]``: text -> a motion clip."""
+"""``motionlib generate "a person waves" -o out.npz [--seconds 4] [--seed 0] [--render out.mp4] [--refine]``:
+text -> a motion clip; optionally its skeleton video and its physics refinement by the shipped tracker."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ def register(sub) -> None:
     p.add_argument("--tries", type=int, default=3, help="draws (seeds seed, seed+1, ...) before giving up")
     p.add_argument("--no-restrict", action="store_true",
                    help="let the model write over its whole vocabulary (slower; the baseline of the restricted "
-                        "output layer)")
+                        "output layer; flat-layout models only)")
+    p.add_argument("--render", type=Path, default=None, metavar="OUT.mp4",
+                   help="also render the clip as a skeleton video (beside the refined clip with --refine)")
+    p.add_argument("--refine", action="store_true",
+                   help="also track the clip with the shipped tracker in MuJoCo (as `motionlib refine`) and write "
+                        "the simulated clip beside the output as OUT_refined.npz; prints whether it was tracked "
+                        "to the end and the feet figures before and after")
+    p.add_argument("--policy", default=None, help="tracking policy for --refine (default: the shipped one)")
     add_lm_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -72,8 +80,47 @@ def run(args) -> int:
     result = {"clip": str(args.out), "prompt": args.prompt, "frames": clip.num_frames, "fps": clip.fps,
               "duration_s": clip.duration, "seed": info["seed"], "tries": info["tries"],
               "generation_s": round(seconds, 3), "motion_s_per_s": clip.duration / max(seconds, 1e-9)}
+    refined = None
+    if args.refine:
+        refined, result["refine"] = refine_generated(clip, args.out, args.policy)
+    if args.render is not None:
+        from motionlib.cli.common import video_result
+        from motionlib.motion.render import render_video
+
+        clips, titles = ([clip, refined], ["generated", "refined"]) if refined is not None else ([clip], None)
+        result["render"] = video_result(render_video(clips, args.render, titles=titles, caption=args.prompt,
+                                                     progress=False))
     if args.json:
         print_json(result)
     else:
         print(f"generate: {clip.duration:.2f} s of motion ({clip.num_frames} frames) in {seconds:.2f} s -> {args.out}")
+        if "refine" in result:
+            r = result["refine"]
+            b, a = r["before"], r["after"]
+            print(f"refine: tracked to the end: {'yes' if r['tracked_to_end'] else 'no'} ({r['restarts']} "
+                  f"restart(s)); penetration {b['penetration_mm']:.1f} -> {a['penetration_mm']:.1f} mm, float "
+                  f"{b['float_mm']:.1f} -> {a['float_mm']:.1f} mm, skate {b['skate_mm']:.1f} -> {a['skate_mm']:.1f} "
+                  f"mm -> {r['clip']}")
+        if "render" in result:
+            print(f"render: {result['render']['frames']} frames -> {result['render']['video']}")
     return 0
+
+
+def refine_generated(clip, out: Path, policy_path: str | None = None):
+    """(the simulated clip, its figures): ``clip`` tracked by the tracker (defaults of ``motionlib refine``), the
+    whole simulated trajectory written as ``<out stem>_refined.npz`` beside ``out``."""
+    from motionlib.motion.io import save_motion
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.default import default_policy_path
+    from motionlib.policies.refine import refine_clips
+
+    policy = TrackingPolicy.load(policy_path or default_policy_path())
+    (res,), _ = refine_clips([clip], policy)
+    path = out.with_name(f"{out.stem}_refined.npz")
+    save_motion(res.clip, path)
+    rep = res.report
+    feet = ("penetration_mm", "float_mm", "skate_mm")
+    after = rep["after"] or {k: float("nan") for k in feet}
+    return res.clip, {"clip": str(path), "tracked_to_end": bool(rep["success"]) and rep["retries"] == 0,
+                      "restarts": rep["retries"], "g_mpjpe_mm": rep["g_mpjpe_mm"],
+                      "before": {k: rep["before"][k] for k in feet}, "after": {k: after[k] for k in feet}}

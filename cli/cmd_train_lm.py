@@ -37,6 +37,10 @@ def register(sub) -> None:
     p.add_argument("--full-finetune", action="store_true", help="train every weight instead of LoRA adapters")
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--per-part-codes", action="store_true", help="one code table per body part instead of one shared")
+    p.add_argument("--layout", choices=["grouped", "flat"], default="grouped",
+                   help="grouped (default): one sequence position per time step, all six body parts at once "
+                        "(7.5 positions per second of motion); flat: one code token per part and step (45 per "
+                        "second)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="save and stop after this much wall-clock time")
@@ -65,7 +69,7 @@ def run(args) -> int:
                         batch_size=args.batch_size, lr=args.lr, max_len=args.max_len, loss=args.loss,
                         lora=not args.full_finetune, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, seed=args.seed,
                         device=args.device, time_limit=args.time_limit, log_every=args.log_every,
-                        save_every=args.save_every, threads=args.threads,
+                        save_every=args.save_every, threads=args.threads, layout=args.layout,
                         vocab=VocabSpec(ck.config.codebook_size, ck.config.num_parts, not args.per_part_codes),
                         data=data_cfg)
     train = InstructionData(manifest, "train", data_cfg, ck.tokenizer_id)

@@ -7,6 +7,8 @@
 * ``adapter/`` (LoRA: peft's ``adapter_model.safetensors`` with the adapters and the new tokens' embedding
   rows, and ``adapter_config.json``; the backbone comes from its own file at load time) or ``model/`` (full
   fine-tuning: the whole model as safetensors);
+* ``steps.safetensors`` (the grouped layout, ``config.layout``): the step coder (code table, step embedding,
+  part head) in full;
 * ``trainer.pt`` (only to resume): the optimizer state, and ``trainer.json`` the data sampler's state.
 
 The folder is written beside the target under a temporary name and swapped in with renames, so a crash
@@ -33,6 +35,7 @@ from .model import InferenceConfig, MotionLM, build_lm, prepare_for_inference
 FORMAT = "motionlib.lm"
 VERSION = 1
 META = "lm.json"
+STEPS = "steps.safetensors"
 
 
 def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int, tokenizer_id: str,
@@ -45,6 +48,11 @@ def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int
             lm.model.save_pretrained(tmp / "adapter", save_embedding_layers=False)
         else:
             lm.model.save_pretrained(tmp / "model")
+        if lm.steps is not None:
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().cpu().contiguous() for k, v in lm.steps.state_dict().items()},
+                      str(tmp / STEPS))
         meta = {"format": FORMAT, "version": VERSION, "kind": kind, "step": int(step), "tokenizer_id": tokenizer_id,
                 "config": cfg.to_dict(), **(extra or {})}
         (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
@@ -70,7 +78,8 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     cfg = LMTrainConfig.from_dict(meta["config"])
     bb = backbone if backbone is not None else cfg.backbone
     if meta["kind"] == "lora":
-        lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False)
+        lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False,
+                      layout=cfg.layout, group_dim=cfg.group_dim)
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
@@ -86,7 +95,7 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     else:
         from transformers import AutoModelForCausalLM
 
-        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False)
+        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False, layout=cfg.layout, group_dim=cfg.group_dim)
         folder = p / "model"
         try:
             lm.model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
@@ -95,10 +104,27 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
         if trainable:
             for q in lm.model.parameters():
                 q.requires_grad_(True)
+    if lm.steps is not None:
+        _load_steps(lm, p / STEPS, trainable)
     lm.model.to(device)
+    if lm.steps is not None:
+        lm.steps.to(device)
     if not trainable:
         prepare_for_inference(lm, inference)
     return lm, meta
+
+
+def _load_steps(lm: MotionLM, f: Path, trainable: bool) -> None:
+    from safetensors.torch import load_file
+
+    if not f.is_file():
+        raise MotionError("checkpoint of the grouped layout lacks its step coder", str(f))
+    try:
+        lm.steps.load_state_dict(load_file(str(f)))
+    except RuntimeError as e:
+        raise MotionError(f"step coder weights do not fit the config ({str(e).splitlines()[0]})", str(f)) from None
+    for q in lm.steps.parameters():
+        q.requires_grad_(trainable)
 
 
 def load_trainer_state(path: str | os.PathLike) -> tuple[dict | None, dict]:

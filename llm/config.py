@@ -38,6 +38,8 @@ class LMTrainConfig:
     save_every: int = 200
     val_examples: int = 32  # fixed validation examples whose loss is logged at each save
     threads: int | None = None
+    layout: str = "flat"  # "flat": 6 code tokens per step; "grouped": one position per step (llm/grouped.py)
+    group_dim: int = 96  # grouped: width of the code table and the part head
     vocab: VocabSpec = field(default_factory=VocabSpec)
     data: DataConfig = field(default_factory=DataConfig)
 
@@ -46,7 +48,9 @@ class LMTrainConfig:
             raise ValueError(f"stage must be 'align' or 'instruct', got {self.stage!r}")
         if self.loss not in ("full", "target"):
             raise ValueError(f"loss must be 'full' or 'target', got {self.loss!r}")
-        for name in ("steps", "batch_size", "max_len", "lora_r", "log_every", "save_every"):
+        if self.layout not in ("flat", "grouped"):
+            raise ValueError(f"layout must be 'flat' or 'grouped', got {self.layout!r}")
+        for name in ("steps", "batch_size", "max_len", "lora_r", "group_dim", "log_every", "save_every"):
             if getattr(self, name) < (0 if name == "steps" else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.data.stage != self.stage:

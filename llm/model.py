@@ -5,6 +5,9 @@ and MLP; "all-linear": everything but the output layer) and makes the rows of th
 ``</mot>`` and the codes) of the input embedding trainable, and of the output layer too, which SmolLM2 and
 the tiny backbones tie to it; the backbone's own weights stay frozen. What a checkpoint stores is then only
 the adapters and those rows (:mod:`.checkpoint`). Full fine-tuning trains, and stores, every weight.
+
+With ``layout="grouped"`` (:mod:`.grouped`) only ``<mot>`` and ``</mot>`` are new tokens; the codes go in and
+out through a :class:`~.grouped.StepCoder` (``MotionLM.steps``), which is trained and stored in full either way.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from dataclasses import dataclass
 import torch
 
 from .backbone import context_length, load_backbone
+from .grouped import GroupedFormatter, StepCoder
 from .sequence import Formatter
 from .vocab import MotionVocab, VocabSpec
+
+LAYOUTS = ("flat", "grouped")
 
 
 @dataclass
@@ -24,6 +30,17 @@ class MotionLM:
     tokenizer: object
     vocab: MotionVocab
     formatter: Formatter
+    layout: str = "flat"  # "flat": one code token per part and step; "grouped": one position per step
+    steps: StepCoder | None = None  # the grouped layout's step embedding and part head
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """Every parameter: the (wrapped) backbone's and the step coder's."""
+        return list(self.model.parameters()) + (list(self.steps.parameters()) if self.steps is not None else [])
+
+    def train(self, mode: bool = True) -> None:
+        self.model.train(mode)
+        if self.steps is not None:
+            self.steps.train(mode)
 
     @property
     def context(self) -> int:
@@ -51,11 +68,20 @@ def lora_config(vocab: MotionVocab, r: int, alpha: int, dropout: float):
 
 
 def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 16, alpha: int = 32,
-             dropout: float = 0.0, device: str = "cpu", init_rows: bool = True) -> MotionLM:
+             dropout: float = 0.0, device: str = "cpu", init_rows: bool = True, layout: str = "flat",
+             group_dim: int = 96) -> MotionLM:
     """A trainable model: the backbone, its vocabulary extended, LoRA-wrapped (or fully trainable).
-    ``init_rows=False``: the new rows get the plain initialisation (no mean resizing), for a checkpoint to set."""
+    ``init_rows=False``: the new rows get the plain initialisation (no mean resizing), for a checkpoint to set.
+    ``layout="grouped"``: the motion as one position per step, with a step coder of width ``group_dim``."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     model, tok = load_backbone(backbone)
-    vocab = MotionVocab.extend(tok, model, spec, init_rows)
+    grouped = layout == "grouped"
+    vocab = MotionVocab.extend(tok, model, spec, init_rows, codes=not grouped)
+    steps = None
+    if grouped:
+        steps = StepCoder(spec, model.config.hidden_size, group_dim)
+        steps.init_scale(model.get_input_embeddings().weight[:vocab.start_id])
     if lora:
         import warnings
 
@@ -68,10 +94,14 @@ def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 
         for p in model.parameters():
             p.requires_grad_(True)
     model.to(device)
-    return MotionLM(model, tok, vocab, Formatter(tok, vocab))
+    if steps is not None:
+        steps.to(device)
+    fmt = GroupedFormatter(tok, vocab) if grouped else Formatter(tok, vocab)
+    return MotionLM(model, tok, vocab, fmt, layout, steps)
 
 
-def trainable_parameters(model: torch.nn.Module) -> int:
+def trainable_parameters(model) -> int:
+    """Trainable parameters of a module or a :class:`MotionLM`."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -125,4 +155,8 @@ def prepare_for_inference(lm: MotionLM, cfg: InferenceConfig | None = None) -> M
     if cfg.int8:
         quantize_int8(model)
     lm.model = model
+    if lm.steps is not None:  # small: stays float32 whatever the backbone's dtype
+        lm.steps.eval()
+        for q in lm.steps.parameters():
+            q.requires_grad_(False)
     return lm

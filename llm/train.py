@@ -23,6 +23,7 @@ from motionlib.motion.errors import MotionError
 
 from .checkpoint import load_lm, load_trainer_state, read_meta, save_lm
 from .config import LMTrainConfig
+from .grouped import grouped_batch, grouped_loss
 from .model import MotionLM, build_lm, trainable_parameters
 from .sequence import Example, Formatter
 
@@ -96,16 +97,28 @@ def _device(name: str) -> str:
     return name
 
 
+def batch_loss(lm: MotionLM, examples: list[Example], cfg: LMTrainConfig) -> tuple[torch.Tensor, int]:
+    """(loss of a batch in ``lm``'s layout, positions in it)."""
+    target_only = cfg.loss == "target"
+    if lm.layout == "grouped":
+        seqs = []
+        for ex in examples:
+            items, n = lm.formatter.example_ids(ex)
+            seqs.append((items[:cfg.max_len], n))
+        b = grouped_batch(lm.formatter, seqs, target_only).to(lm.device)
+        return grouped_loss(lm.base_model, lm.steps, b), int(b.attention_mask.sum())
+    ids, att, lab = batch_tensors(lm.formatter, examples, cfg.max_len, target_only)
+    out = lm.model(input_ids=ids.to(lm.device), attention_mask=att.to(lm.device), labels=lab.to(lm.device))
+    return out.loss, int(att.sum())
+
+
 @torch.no_grad()
 def mean_loss(lm: MotionLM, examples: list[Example], cfg: LMTrainConfig) -> float:
     was = lm.model.training
-    lm.model.eval()
-    losses = []
-    for i in range(0, len(examples), cfg.batch_size):
-        ids, att, lab = batch_tensors(lm.formatter, examples[i:i + cfg.batch_size], cfg.max_len, cfg.loss == "target")
-        out = lm.model(input_ids=ids.to(lm.device), attention_mask=att.to(lm.device), labels=lab.to(lm.device))
-        losses.append(float(out.loss))
-    lm.model.train(was)
+    lm.train(False)
+    losses = [float(batch_loss(lm, examples[i:i + cfg.batch_size], cfg)[0])
+              for i in range(0, len(examples), cfg.batch_size)]
+    lm.train(was)
     return float(np.mean(losses))
 
 
@@ -127,12 +140,12 @@ def _start(cfg: LMTrainConfig, out: Path, device: str) -> tuple[MotionLM, dict |
     if cfg.init:
         meta = read_meta(cfg.init)
         init = LMTrainConfig.from_dict(meta["config"])
-        if (init.lora, init.vocab) != (cfg.lora, cfg.vocab):
-            raise MotionError("--init checkpoint differs in LoRA/full fine-tuning or vocabulary", cfg.init)
+        if (init.lora, init.vocab, init.layout, init.group_dim) != (cfg.lora, cfg.vocab, cfg.layout, cfg.group_dim):
+            raise MotionError("--init checkpoint differs in LoRA/full fine-tuning, vocabulary or layout", cfg.init)
         lm, _ = load_lm(cfg.init, device, trainable=True, backbone=cfg.backbone)
         return lm, None, {}, 0
-    return build_lm(cfg.backbone, cfg.vocab, cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, device), \
-        None, {}, 0
+    return build_lm(cfg.backbone, cfg.vocab, cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, device,
+                    layout=cfg.layout, group_dim=cfg.group_dim), None, {}, 0
 
 
 def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_data=None,
@@ -152,8 +165,8 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
     torch.manual_seed(cfg.seed)
     lm, opt_state, state, step = _start(cfg, out, device)
     start_step = step
-    lm.model.train()
-    params = [p for p in lm.model.parameters() if p.requires_grad]
+    lm.train()
+    params = [p for p in lm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
@@ -165,8 +178,8 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
     val = draw(val_data, lm.formatter, np.random.default_rng(cfg.seed + 1), cfg.val_examples, cfg.max_len) \
         if val_data is not None and cfg.val_examples > 0 else []
     writer = SummaryWriter(str(out / "tb"))
-    res = TrainResult(step, out / "last", resumed_from=start_step, trainable=trainable_parameters(lm.model))
-    log(f"train-lm: stage {cfg.stage}, {res.trainable / 1e6:.2f} M trainable parameters "
+    res = TrainResult(step, out / "last", resumed_from=start_step, trainable=trainable_parameters(lm))
+    log(f"train-lm: stage {cfg.stage}, layout {cfg.layout}, {res.trainable / 1e6:.2f} M trainable parameters "
         f"({'LoRA r=%d' % cfg.lora_r if cfg.lora else 'full fine-tuning'}), step {step} -> {cfg.steps}, "
         f"device {device}")
 
@@ -188,15 +201,14 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
         for g in opt.param_groups:
             g["lr"] = lr
         exs = draw(data, lm.formatter, rng, cfg.batch_size, cfg.max_len)
-        ids, att, lab = batch_tensors(lm.formatter, exs, cfg.max_len, cfg.loss == "target")
-        loss = lm.model(input_ids=ids.to(device), attention_mask=att.to(device), labels=lab.to(device)).loss
+        loss, n_pos = batch_loss(lm, exs, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         step += 1
-        tokens += int(att.sum())
+        tokens += n_pos
         lv = float(loss.detach())
         res.losses.append(lv)
         writer.add_scalar("train/loss", lv, step)

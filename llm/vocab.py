@@ -69,29 +69,37 @@ class VocabSpec:
 class MotionVocab:
     """Ids of the motion tokens in one extended tokenizer, and the grid <-> ids maps."""
 
-    def __init__(self, spec: VocabSpec, start_id: int, end_id: int, code_offset: int):
+    def __init__(self, spec: VocabSpec, start_id: int, end_id: int, code_offset: int, has_codes: bool = True):
         self.spec = spec
         self.start_id, self.end_id, self.code_offset = start_id, end_id, code_offset
+        self.has_codes = has_codes  # False: only <mot> and </mot> are tokens (the grouped layout, :mod:`.grouped`)
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def extend(cls, tokenizer, model=None, spec: VocabSpec | None = None, init_rows: bool = True) -> "MotionVocab":
+    def extend(cls, tokenizer, model=None, spec: VocabSpec | None = None, init_rows: bool = True,
+               codes: bool = True) -> "MotionVocab":
         """Add the motion tokens to ``tokenizer`` (unless present) and resize ``model``'s embeddings to it;
-        ``init_rows=False`` skips the mean resizing (for rows that a checkpoint then sets)."""
+        ``init_rows=False`` skips the mean resizing (for rows that a checkpoint then sets). ``codes=False``
+        adds ``<mot>`` and ``</mot>`` only (the grouped layout feeds codes as step embeddings, not tokens)."""
         from tokenizers import AddedToken
 
         spec = spec or VocabSpec()
-        names = [MOT_START, MOT_END] + spec.code_names()
+        names = [MOT_START, MOT_END] + (spec.code_names() if codes else [])
         if tokenizer.convert_tokens_to_ids(MOT_START) in (None, tokenizer.unk_token_id):
             tokenizer.add_tokens([AddedToken(n, special=True, normalized=False) for n in names])
-        vocab = cls.of(tokenizer, spec)
+        vocab = cls.of(tokenizer, spec, codes)
         if model is not None:
             resize_embeddings(model, len(tokenizer), init_rows)
         return vocab
 
     @classmethod
-    def of(cls, tokenizer, spec: VocabSpec) -> "MotionVocab":
+    def of(cls, tokenizer, spec: VocabSpec, codes: bool = True) -> "MotionVocab":
         """The motion vocabulary already in ``tokenizer``; checks that its ids are contiguous."""
+        if not codes:
+            start, end = ids = tokenizer.convert_tokens_to_ids([MOT_START, MOT_END])
+            if None in ids or tokenizer.unk_token_id in ids or end != start + 1:
+                raise MotionError(f"the language-model tokenizer lacks <mot> and </mot> as neighbours (ids {ids})")
+            return cls(spec, start, end, end + 1, has_codes=False)
         names = spec.code_names()
         ids = tokenizer.convert_tokens_to_ids([MOT_START, MOT_END, names[0], names[-1]])
         start, end, first, last = ids
@@ -108,8 +116,8 @@ class MotionVocab:
 
     @property
     def code_end(self) -> int:
-        """One past the last code id."""
-        return self.code_offset + self.spec.num_codes
+        """One past the last code id (past ``</mot>`` when the codes are not tokens)."""
+        return self.code_offset + (self.spec.num_codes if self.has_codes else 0)
 
     def is_code(self, token_id: int) -> bool:
         return self.code_offset <= token_id < self.code_end

@@ -72,3 +72,32 @@ def test_cli_errors_are_one_line(setup, capsys):
     rc = main(["generate", "walk", "-o", str(root / "x.npz"), "--model", str(root / "nowhere")])
     err = capsys.readouterr().err
     assert rc == 2 and "nowhere" in err and "not a motionlib language-model checkpoint" in err
+
+
+def test_generate_renders_and_refines_and_both_layouts_train(setup, capsys):
+    from motionlib.llm.checkpoint import read_meta
+    from motionlib.motion.io import load_motion
+
+    root, tiny = setup
+    for layout in ("flat", "grouped"):
+        run = root / f"run_{layout}"
+        assert main(["train-lm", str(root / "clips"), "--out", str(run), "--backbone", tiny, "--steps", "1",
+                     "--batch-size", "1", "--max-len", "256", "--layout", layout, "--json"]) == 0
+        capsys.readouterr()
+        assert read_meta(run)["config"]["layout"] == layout
+    assert read_meta(root / "run")["config"]["layout"] == "grouped"  # the default of train-lm
+    out, video = root / "g.npz", root / "g.mp4"
+    rc = main(["generate", "a person walks", "-o", str(out), "--model", str(root / "run_flat"), "--seconds", "1",
+               "--refine", "--render", str(video), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0 and video.is_file() and res["render"]["video"] == str(video)
+    r = res["refine"]
+    refined = load_motion(r["clip"])
+    assert r["clip"] == str(root / "g_refined.npz") and refined.fps == 30.0 and refined.num_frames > 0
+    assert isinstance(r["tracked_to_end"], bool) and set(r["before"]) == {"penetration_mm", "float_mm", "skate_mm"}
+    rc = main(["generate", "a person walks", "-o", str(out), "--model", str(root / "run_grouped"), "--seconds", "1",
+               "--refine"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "refine: tracked to the end: " in text and "skate" in text
+    rc = main(["generate", "a person walks", "-o", str(out), "--model", str(root / "run_grouped"), "--no-restrict"])
+    assert rc == 2 and "--no-restrict" in capsys.readouterr().err

@@ -140,3 +140,28 @@ def test_formatter_ids(clips):
     a = f.answer_ids(["a person walks"])
     assert a[-1] == tok.eos_token_id and f.text_of(a) == "a person walks"
     assert f.text_of(v.encode(g) + tok("a bow", add_special_tokens=False)["input_ids"]) == "a bow"
+
+
+def test_every_task_builds_in_the_grouped_layout(clips):
+    from motionlib.llm.grouped import GroupedFormatter, decode_steps, grouped_batch
+
+    model, tok = tiny_backbone()
+    v = MotionVocab.extend(tok, model, VocabSpec(codebook_size=64), codes=False)
+    f = GroupedFormatter(tok, v)
+    data = InstructionData(build_manifest([clips], val_fraction=0.0), "train", DataConfig(max_steps=16),
+                           tokenizer_id="tok-test")
+    rng = np.random.default_rng(0)
+    for task in TASKS:
+        ex = next(x for x in (data.make(task, e, rng) for e in data.entries) if x is not None)
+        items, n = f.example_ids(ex)
+        grids = [s for s in ex.prompt + ex.answer if isinstance(s, np.ndarray)]
+        starts = [i for i, x in enumerate(items) if x == v.start_id]
+        assert len(starts) == len(grids), task
+        for i, g in zip(starts, grids):  # every motion of the example, prompt or answer, comes back
+            np.testing.assert_array_equal(decode_steps(v, items[i:]), g)
+        b = grouped_batch(f, [(items, n)], target_only=True)
+        steps_in_answer = sum(len(s) for s in ex.answer if isinstance(s, np.ndarray))
+        # the answer's steps and its end are predicted by the part head; its text by the LM head
+        assert int((b.part_targets[0, :, 0] != -100).sum()) == (steps_in_answer + 1 if steps_in_answer else 0), task
+        assert int((b.lm_targets[0] != -100).sum()) == len(items) - n - (steps_in_answer + 1 if steps_in_answer
+                                                                        else 0), task
