@@ -13,8 +13,9 @@
 A status is ``done`` (the outputs exist and load; a rerun that finds them so keeps them), ``failed`` (with
 the error, which names the file) or ``pending`` (not reached: the run was stopped, or an earlier stage of
 the clip failed, ``after``). The driver rewrites the file as results arrive, at most every ``flush_s``
-seconds and at the end, so a killed driver loses only what was in flight; a rerun checks every clip's
-outputs on disk again whatever the manifest says.
+seconds (longer for a large manifest, see :meth:`Manifest.flush`) and at the end. A killed driver loses the
+tasks in flight and the results since the last write; a rerun checks every clip's outputs on disk again
+whatever the manifest says, so those results are found there, not redone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from motionlib.motion.errors import MotionError
 
 FORMAT = "motionlib.pipeline"
 VERSION = 1
+INDENT_UP_TO = 10_000  # clips: a larger manifest is written without indentation
 
 
 class Manifest:
@@ -38,6 +40,7 @@ class Manifest:
         self.doc: dict = {"format": FORMAT, "version": VERSION, "stages": [], "clips": {}, "problems": []}
         self._dirty = False
         self._last = 0.0
+        self._write_s = 0.0  # how long the last write took
 
     @classmethod
     def load(cls, out: str | os.PathLike, flush_s: float = 1.0) -> "Manifest":
@@ -100,11 +103,16 @@ class Manifest:
     # ----------------------------------------------------------------------------------------- writing
 
     def flush(self, force: bool = False) -> bool:
-        """Write the manifest when it changed and ``flush_s`` has passed since the last write (or ``force``)."""
+        """Write the manifest when it changed and the interval has passed since the last write (or ``force``).
+        The interval is ``flush_s``, or 20 times what the last write took when that is longer, so that a
+        large manifest costs the driver at most about 5% of its time."""
         now = time.monotonic()
-        if not self._dirty or (not force and now - self._last < self.flush_s):
+        if not self._dirty or (not force and now - self._last < max(self.flush_s, 20 * self._write_s)):
             return False
         self.doc["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        write_text_atomic(self.path, json.dumps(self.doc, indent=1))
+        # indented while a person may read it; a large one (a run of many clips) is written compactly
+        text = json.dumps(self.doc, indent=1 if len(self.doc["clips"]) <= INDENT_UP_TO else None)
+        write_text_atomic(self.path, text)
         self._dirty, self._last = False, now
+        self._write_s = time.monotonic() - now
         return True

@@ -92,8 +92,15 @@ def run_pipeline(sources: list[str | os.PathLike], cfg: PipelineConfig) -> dict:
         manifest.flush(force=True)
         if started:
             ray.shutdown()
-    for stage in cfg.stages:
+    for stage in cfg.stages:  # no task is in flight now: what a killed writer left can go
         FolderSink(out, stage).remove_stale_temps()
+    if (out / TASKS).is_dir():
+        for marker in (out / TASKS).glob("*.json"):  # of tasks whose worker died
+            marker.unlink(missing_ok=True)
+        try:
+            (out / TASKS).rmdir()
+        except OSError:  # a cluster's task still ending writes one
+            pass
     return summary_dict(stats, out=str(out), workers=cpus, address=cfg.address,
                         wall_s=time.perf_counter() - t_start, problems=problems.errors)
 

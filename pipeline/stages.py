@@ -186,7 +186,7 @@ def _ingest(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[dict
         recs = _convert_one(Item(src, src, _key(src)), str(sink.folder), opts, n_captions)
         bad = [r for r in recs if r["status"] != "ok"]
         if bad:
-            return {**_failed(uid, MotionError(bad[0]["error"]), inputs, t0)}
+            return _failed(uid, MotionError(bad[0]["error"]), inputs, t0)
         info = {"format": recs[0]["format"], "fit_error_mm": [r.get("fit_error_mm") for r in recs]}
         return _done(uid, [Path(r["path"]).name for r in recs], sum(r["frames"] for r in recs),
                      sum(r["duration_s"] for r in recs), t0, info)
