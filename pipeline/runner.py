@@ -82,6 +82,11 @@ def run_pipeline(sources: list[str | os.PathLike], cfg: PipelineConfig) -> dict:
     manifest.flush(force=True)
     keys = {s: stage_key(s, cfg) for s in cfg.stages}  # before Ray: a missing policy is an error at once
     started, cpus = init_ray(cfg)
+    if "refine" in cfg.stages and cfg.refine.uses_gpu and not ray.cluster_resources().get("GPU"):
+        if started:
+            ray.shutdown()
+        raise MotionError(f"refine on {cfg.refine.backend}/{cfg.refine.device} asks Ray for GPUs and the Ray "
+                          f"cluster has none (use --backend cpu --device cpu, or a cluster with GPU nodes)")
     window = max(2, 2 * int(cfg.workers if cfg.address and cfg.workers else cpus))
     remote = ray.remote(_run_task)
     stats: list[StageStats] = []
