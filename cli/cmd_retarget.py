@@ -94,6 +94,9 @@ def run(args) -> int:
             print(f"  feet: penetration {figures['penetration_mm']:.2f} mm, float {figures['float_mm']:.2f} mm, "
                   f"planted skate {figures['planted_skate_mm']:.2f} mm (human {figures['human_planted_skate_mm']:.2f}), "
                   f"skate {figures['skate_mm']:.2f} mm (human {figures['human_skate_mm']:.2f})")
+            print(f"  skate by one contact rule: every sole point below 25 mm {figures['skate_mm']:.2f} mm "
+                  f"(human's foot boxes {figures['human_sole_skate_mm']:.2f}); where the human's ankle or toe is in "
+                  f"contact {figures['contact_skate_mm']:.2f} mm (human {figures['human_skate_mm']:.2f})")
             print(f"  {figures['frames_per_s']:.0f} frames/s")
         failures.print()
     return rc

@@ -15,7 +15,8 @@ def register(sub) -> None:
                                    "saw) is written to RUN/manifest.json, or read from --manifest. Stage align: "
                                    "text -> motion and motion -> text pairs; stage instruct: every instruction "
                                    "task, usually with --init ALIGN_RUN. A rerun with the same options resumes.")
-    p.add_argument("clips", type=Path, nargs="*", help="clip folders or files (not needed with --manifest)")
+    p.add_argument("clips", type=Path, nargs="*",
+                   help="clip folders, files or clip stores (not needed with --manifest)")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint in OUT/last, TensorBoard in OUT/tb)")
     p.add_argument("--stage", choices=["align", "instruct"], default="align")
     p.add_argument("--manifest", type=Path, default=None, help="split manifest to use (default: OUT/manifest.json, "

@@ -13,7 +13,8 @@ def register(sub) -> None:
                                    "lfq2d (MotionBook: body parts x time, lookup-free codes, 2^bits vocabulary), "
                                    "lfq1d or vq1d (T2M-GPT-style 1D baselines). Logs to TensorBoard under OUT/tb, "
                                    "checkpoints atomically to OUT/last.pt (resumed when present) and OUT/best.pt.")
-    p.add_argument("--clips", type=Path, required=True, help="folder of motionlib clips (searched recursively)")
+    p.add_argument("--clips", type=Path, required=True,
+                   help="folder of motionlib clips (searched recursively) or a clip store (motionlib store pack)")
     p.add_argument("--out", type=Path, default=Path("runs/tokenizer"))
     p.add_argument("--preset", default="lfq2d-14", choices=["lfq2d-14", "lfq1d-14", "vq1d-512"],
                    help="architecture preset (motionlib.tokenizer.presets); the flags below override it")

@@ -1,6 +1,7 @@
 """Instruction examples drawn from the clips of one split of a manifest (:mod:`.splits`).
 
-Each clip contributes its MotionBook grid (``<clip>.tokens.npz``, made by the tokenizer in use) and its
+Each clip contributes its MotionBook grid (``<clip>.tokens.npz``, made by the tokenizer in use; for a clip of a
+clip store, the tokens packed in its record, read in one streaming pass over the store) and its
 texts (``meta["texts"]``: whole-body captions and body-part phrases; ``meta["labels"]``: content and style).
 :meth:`InstructionData.sample` draws a task, a clip and a template and fills it:
 
@@ -27,6 +28,8 @@ import numpy as np
 
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.captions import CONTENTS, STYLES
+from motionlib.motion.store import ClipStore
+from motionlib.tokenizer.tokens import tokens_from_record
 
 from .motion_tokens import clip_grid
 from .sequence import Example, fill
@@ -60,6 +63,26 @@ class DataConfig:
             raise ValueError(f"unknown task(s) {sorted(unknown)}; known: {TASKS}")
 
 
+def store_grids(entries: list[ClipEntry], tokenizer_id: str | None = None
+                ) -> dict[tuple[str, str], np.ndarray | MotionError]:
+    """(store, clip id) -> the token grid packed with the clip (or the error why there is none), for the
+    store entries ``entries``: each store is streamed once (:meth:`ClipStore.iter_records`)."""
+    wanted: dict[str, set[str]] = {}
+    for e in entries:
+        wanted.setdefault(e.store, set()).add(e.clip)
+    out: dict[tuple[str, str], np.ndarray | MotionError] = {}
+    for sp, ids in wanted.items():
+        for cid, arrays, meta in ClipStore.open(sp).iter_records():
+            if cid in ids:
+                try:
+                    out[(sp, cid)] = tokens_from_record(arrays, meta, f"{sp}/{cid}", tokenizer_id).indices
+                except MotionError as err:
+                    out[(sp, cid)] = err
+        for cid in ids:
+            out.setdefault((sp, cid), MotionError("clip is not in the clip store", f"{sp}/{cid}"))
+    return out
+
+
 def style_words(style: str) -> tuple[str, str]:
     """(adjective, manner) for a style label: ("tired", "in a tired way")."""
     st = STYLES.get(style)
@@ -77,12 +100,17 @@ class InstructionData:
         self.entries: list[ClipEntry] = []
         self.grids: dict[str, np.ndarray] = {}
         missing = []
-        for e in manifest.split(split):
+        entries = manifest.split(split)
+        stored = store_grids([e for e in entries if e.store], tokenizer_id)
+        for e in entries:
             try:
-                self.grids[e.id] = clip_grid(e.clip, tokenizer_id)
+                grid = stored[(e.store, e.clip)] if e.store else clip_grid(e.clip, tokenizer_id)
+                if isinstance(grid, MotionError):
+                    raise grid
             except MotionError as err:
                 missing.append(str(err))
                 continue
+            self.grids[e.id] = grid
             self.entries.append(e)
         if not self.entries:
             first = f"; first: {missing[0]}" if missing else ""

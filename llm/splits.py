@@ -13,6 +13,10 @@ The rule (the test split stays out of every training, the MotionBook tokenizer's
 
 Clips without Bandai labels (other datasets) are train or val by the same hash. A clip without captions is
 left out (its reason is recorded).
+
+The clips are clip files (their token files beside them) or the Motion records of clip stores
+(:mod:`motionlib.motion.store`, tokens packed in the record): an entry of a store has ``store`` set to the
+store's folder and ``clip`` to its clip id.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import numpy as np
 from motionlib.motion.atomic import write_text_atomic
 from motionlib.motion.errors import MotionError
 from motionlib.motion.io import find_clips
+from motionlib.motion.store import ClipStore, is_store
+from motionlib.motion.store.records import is_motion_record
 from motionlib.tokenizer.tokens import token_path
 
 FORMAT = "motionlib.lm_manifest"
@@ -51,6 +57,7 @@ class ClipEntry:
     body_parts: dict[str, list[str]] = field(default_factory=dict)
     frames: int = 0
     fps: float = 30.0
+    store: str = ""  # a clip store's folder: ``clip`` is then the clip's id in it
 
     @property
     def tokens(self) -> Path:
@@ -99,22 +106,33 @@ def _clip_meta(path: Path) -> tuple[dict, int, float]:
 
 
 def build_manifest(inputs, val_fraction: float = 0.05) -> Manifest:
-    """Entries for every clip under ``inputs`` (folders or files) with their split."""
+    """Entries for every clip under ``inputs`` (folders, files or clip stores) with their split."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    stores = [Path(p) for p in inputs if is_store(p)]
+    files = [p for p in inputs if not is_store(p)]
+    # (id, clip, store, meta, frames, fps) of every clip
+    found = [(f.stem, str(f), "", *_clip_meta(f)) for f in (find_clips(files, required=not stores) if files else [])]
+    for sp in stores:
+        for cid, arrays, rec in ClipStore.open(sp).iter_records():
+            if is_motion_record(rec):
+                found.append((cid, cid, str(sp), rec.get("meta") or {}, int(arrays["trans"].shape[0]),
+                              float(rec["fps"])))
     entries, skipped = [], {}
-    for f in find_clips(inputs, required=True):
-        meta, frames, fps = _clip_meta(f)
+    for cid, clip, store, meta, frames, fps in found:
         texts = meta.get("texts") or {}
         labels = meta.get("labels") or {}
-        cid = f.stem
         if not texts.get("captions"):
-            skipped[str(f)] = "no captions"
+            skipped[f"{store}/{clip}" if store else clip] = "no captions"
             continue
         dataset, style = str(labels.get("dataset", "")), str(labels.get("style", ""))
-        entries.append(ClipEntry(cid, str(f), split_of(cid, dataset, style, val_fraction), dataset,
+        entries.append(ClipEntry(cid, clip, split_of(cid, dataset, style, val_fraction), dataset,
                                  str(labels.get("content", "")), style, list(texts["captions"]),
-                                 {k: list(v) for k, v in (texts.get("body_parts") or {}).items()}, frames, fps))
+                                 {k: list(v) for k, v in (texts.get("body_parts") or {}).items()}, frames, fps,
+                                 store))
+    if not entries and not skipped:
+        raise MotionError("no motionlib clips found", ", ".join(map(str, inputs)))
     return Manifest(entries, val_fraction, skipped)
 
 

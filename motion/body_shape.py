@@ -69,6 +69,20 @@ def lowest_points(pos: np.ndarray, glob: np.ndarray, scale: float = 1.0) -> np.n
     return np.where(is_box, box, cap)
 
 
+def box_corners(pos: np.ndarray, glob: np.ndarray, joints, scale: float = 1.0) -> np.ndarray:
+    """(T, 8 * len(joints), 3) world corners of the box primitives of ``joints`` (e.g. the feet and toes),
+    posed like :func:`lowest_points` (``pos`` (T, 24, 3), ``glob`` (T, 24, 3, 3))."""
+    is_box, centre, half_axes, _, _ = _primitives()
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+    out = []
+    for j in joints:
+        if not is_box[j]:
+            raise ValueError(f"joint {j} has no box primitive")
+        local = centre[j][None] + signs @ half_axes[j].T  # (8, 3) in the joint's frame
+        out.append(pos[:, j, None] + scale * np.einsum("tkl,pl->tpk", glob[:, j], local))
+    return np.concatenate(out, axis=1)
+
+
 def upright_drops() -> np.ndarray:
     """(24,) how far below each joint its primitive reaches with the mean body upright in the rest
     pose (every global rotation ``SMPL_TO_ZUP``): for the feet, the level-sole offsets of

@@ -8,4 +8,6 @@
 * ``ik``: ``Retargeter``, mink IK over a whole clip; ``collision``: the separating collision limit.
 * ``robot_clip``: the BeyondMimic / mjlab NPZ and the CSV export; ``report``: per-clip figures and totals;
   ``batch``: clip files into a folder, resumable (``motionlib retarget``).
+* ``chain``: one input file through ingest, refine, retarget, export, playback and video
+  (``motionlib robot``).
 """

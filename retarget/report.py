@@ -12,6 +12,12 @@ Per clip (lengths in mm, the definitions of ``motion.metrics`` carried over to t
   where the human foot is planted (``retarget.scaling``: the feet the retargeting holds), against
   ``human_planted_skate_mm``, the human's ankle and toe motion over the same pairs. A human foot that
   slides on the floor is followed, so ``skate_mm`` carries the source's sliding over.
+  The two contact rules differ: the robot's counts every sole point below the contact height (a tilted
+  foot's edge, a sole corner in the swing), the human's the ankle and toe joints by a level-foot proxy.
+  ``human_sole_skate_mm`` measures the human by the robot's rule (the corners of the human's posed foot
+  and toe boxes, ``motion.body_shape``), and ``contact_skate_mm`` the robot over the frame pairs where
+  the human foot is in contact by the human's rule: the like-for-like pairs are ``skate_mm`` against
+  ``human_sole_skate_mm`` and ``contact_skate_mm`` against ``human_skate_mm``.
 * ``penetration_mm`` / ``float_mm``: mean over frames of the robot's lowest collision point below / above
   the floor beyond the 5 mm tolerance (``human_*``: the source clip's).
 * ``self_collision_frames``: share of frames where the robot's own geoms penetrate.
@@ -25,7 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionlib.motion.metrics import CONTACT_HEIGHT_M, TOLERANCE_M, float_mm, penetration_mm, plausibility, skate_mm
+from motionlib.motion.body_shape import box_corners
+from motionlib.motion.metrics import (CONTACT_HEIGHT_M, TOLERANCE_M, body_scale_of, float_mm, penetration_mm,
+                                      plausibility, skate_mm, sole_heights)
+from motionlib.motion.skeleton import FOOT_JOINTS
 
 from .ik import RetargetResult
 from .robot_model import RobotModel
@@ -68,6 +77,9 @@ def clip_report(robot: RobotModel, result: RetargetResult, motion) -> dict:
         "planted_skate_mm": robot_skate_mm(soles, planted=result.targets.planted),
         "human_planted_skate_mm": human_planted_skate_mm(result.targets.human_pos, result.targets.planted),
         "human_skate_mm": skate_mm(result.targets.human_pos, result.targets.human_scale),
+        "human_sole_skate_mm": human_sole_skate_mm(motion),
+        "contact_skate_mm": robot_skate_mm(soles, planted=human_contacts(result.targets.human_pos,
+                                                                         result.targets.human_scale)),
         "penetration_mm": penetration_mm(low[:, None], TOLERANCE_M),
         "float_mm": float_mm(low[:, None], TOLERANCE_M),
         "human_penetration_mm": human["penetration_mm"],
@@ -92,6 +104,22 @@ def robot_skate_mm(soles: dict[str, np.ndarray], contact_height: float = CONTACT
             per_foot = per_foot * (planted[side][:-1] & planted[side][1:])
         total = total + per_foot
     return float(np.mean(total) * 1000.0)
+
+
+def human_contacts(pos: np.ndarray, scale: float, contact_height: float = CONTACT_HEIGHT_M) -> dict[str, np.ndarray]:
+    """side -> (T,) bool: the human foot's ankle or toe in contact by ``motion.metrics.skate_mm``'s rule
+    (level-foot sole height below ``contact_height``)."""
+    h = sole_heights(pos, scale)
+    return {side: (h[:, [FOOT_JOINTS.index(j) for j in joints]] < contact_height).any(axis=1)
+            for side, joints in FOOT_SMPL.items()}
+
+
+def human_sole_skate_mm(motion) -> float:
+    """The human's skate by the robot's contact rule: :func:`robot_skate_mm` of the corners of the posed
+    foot (ankle) and toe boxes of each foot."""
+    pos, glob = motion.joints()
+    scale = body_scale_of(motion)
+    return robot_skate_mm({side: box_corners(pos, glob, joints, scale) for side, joints in FOOT_SMPL.items()})
 
 
 def human_planted_skate_mm(pos: np.ndarray, planted: dict[str, np.ndarray]) -> float:

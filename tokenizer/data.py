@@ -1,8 +1,12 @@
 """Windows of normalised D135 features over a folder of clips.
 
 * Clips are motionlib ``.npz`` files (found recursively; hidden files and
-  ``*.tokens.npz`` token files are skipped), resampled to the tokenizer's fps
-  when needed, and encoded as SMPL-D135 (:mod:`motionlib.motion.features`).
+  ``*.tokens.npz`` token files are skipped), or the Motion records of a clip
+  store (:mod:`motionlib.motion.store`, read in one streaming pass), resampled
+  to the tokenizer's fps when needed, and encoded as SMPL-D135
+  (:mod:`motionlib.motion.features`). A stored clip ``ID`` is named
+  ``STORE/ID.npz``, the name it has as a clip file, so a store packed from a
+  folder splits and orders its clips as the folder does.
 * A clip shorter than one training window, or whose features are not finite,
   is an error naming the file (:class:`MotionError`): silently dropping it
   would change the data set without telling anyone.
@@ -31,6 +35,8 @@ from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats, StatsAccumulator
 from motionlib.motion.features import DIM, encode_clip
 from motionlib.motion.io import find_clips, load_motion
+from motionlib.motion.store import ClipStore, is_store
+from motionlib.motion.store.records import is_motion_record, motion_from_record
 
 from .parts import PART_NAMES, part_indices
 
@@ -97,7 +103,11 @@ def load_clip_features(path: str | os.PathLike, fps: float, min_frames: int = 1,
     """Load a clip, resample it to ``fps``, encode D135 and validate it; ``augment``: of the clip
     under that augmentation (:func:`augmented`)."""
     path = Path(path)
-    clip = load_motion(path)
+    return clip_features(load_motion(path), path, fps, min_frames, augment)
+
+
+def clip_features(clip: Motion, path: Path, fps: float, min_frames: int = 1, augment: str = "") -> ClipFeatures:
+    """:func:`load_clip_features` of a clip already loaded; ``path`` names it."""
     if abs(clip.fps - fps) > 1e-6:
         clip = clip.resample(fps)
     clip = augmented(clip, augment)
@@ -181,9 +191,36 @@ class WindowDataset:
             yield torch.stack(buf), torch.stack(offs)
 
 
+def store_clip_path(store: ClipStore, clip_id: str) -> Path:
+    """The name a stored clip goes by in training: ``STORE/ID.npz`` (see the module docstring)."""
+    return store.path / f"{clip_id}.npz"
+
+
+def load_store_features(store: ClipStore | str | os.PathLike, fps: float, min_frames: int = 1
+                        ) -> list[ClipFeatures]:
+    """Features of every Motion clip of a clip store, streamed shard by shard, ordered by clip name
+    (as :func:`list_clips` orders a folder). Records that are not Motion clips are left out."""
+    store = store if isinstance(store, ClipStore) else ClipStore.open(store)
+    clips = []
+    for cid, arrays, meta in store.iter_records():
+        if not is_motion_record(meta):
+            continue
+        path = store_clip_path(store, cid)
+        clips.append(clip_features(motion_from_record(arrays, meta, str(path)), path, fps, min_frames))
+    return sorted(clips, key=lambda c: str(c.path))
+
+
 def load_split(clips_dir: str | os.PathLike, fps: float, window: int, val_fraction: float
                ) -> tuple[list[ClipFeatures], list[ClipFeatures], FeatureStats]:
-    """Load every clip of a folder, split it, and compute statistics on the train split."""
+    """Load every clip of a folder (or clip store), split it, and compute statistics on the train split."""
+    if is_store(clips_dir):
+        clips = load_store_features(clips_dir, fps, window)
+        if not clips:
+            raise MotionError("no Motion clips in the clip store", str(clips_dir))
+        by_path = {c.path: c for c in clips}
+        train_p, val_p = split_clips([c.path for c in clips], val_fraction)
+        train = [by_path[p] for p in train_p]
+        return train, [by_path[p] for p in val_p], compute_train_stats(train)
     paths = list_clips(clips_dir)
     if not paths:
         raise MotionError("no clips found", str(clips_dir))

@@ -102,3 +102,46 @@ def read_tokenizer_id(path: str | os.PathLike) -> str | None:
             return str(z["tokenizer_id"])
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError):
         return None
+
+
+# A clip's tokens inside its clip store record (motionlib.motion.store): the arrays ``tokens.indices``
+# (and ``tokens.offsets`` when the token file has them) and the other fields under ``meta["tokens"]``.
+RECORD_PREFIX = "tokens."
+RECORD_META = "tokens"
+
+
+def tokens_to_record(tf: TokenFile) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, meta entry) of a token file, to add to its clip's store record."""
+    arrays = {RECORD_PREFIX + "indices": np.asarray(tf.indices).astype(np.int32)}
+    if tf.offsets is not None:
+        arrays[RECORD_PREFIX + "offsets"] = np.asarray(tf.offsets, dtype=np.float64)
+    meta = {"tokenizer_id": tf.tokenizer_id, "config_hash": tf.config_hash, "config": tf.config,
+            "num_frames": int(tf.num_frames), "fps": float(tf.fps), "origin": tf.origin,
+            "body_scale": float(tf.body_scale), "source": tf.source}
+    return arrays, meta
+
+
+def has_record_tokens(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bool:
+    return RECORD_PREFIX + "indices" in arrays and isinstance(meta.get(RECORD_META), dict)
+
+
+def tokens_from_record(arrays: dict[str, np.ndarray], meta: dict[str, Any], source: str,
+                       tokenizer_id: str | None = None) -> TokenFile:
+    """The token file held in a clip store record (:func:`tokens_to_record`); ``tokenizer_id``: refuse
+    tokens of another tokenizer. Errors are :class:`MotionError` naming ``source``."""
+    if not has_record_tokens(arrays, meta):
+        raise MotionError("clip has no tokens in the store (pack its .tokens.npz with it)", source)
+    t = meta[RECORD_META]
+    try:
+        tf = TokenFile(indices=np.asarray(arrays[RECORD_PREFIX + "indices"]).astype(np.int64),
+                       tokenizer_id=str(t["tokenizer_id"]), config_hash=str(t["config_hash"]),
+                       num_frames=int(t["num_frames"]), fps=float(t["fps"]), config=dict(t.get("config") or {}),
+                       origin=t.get("origin"), body_scale=float(t.get("body_scale", 1.0)),
+                       offsets=arrays.get(RECORD_PREFIX + "offsets"), source=str(t.get("source", "")))
+    except (KeyError, TypeError, ValueError) as e:
+        raise MotionError(f"stored tokens are incomplete ({e})", source) from None
+    if tf.indices.ndim != 2:
+        raise MotionError(f"token indices must be (T', P), got {tf.indices.shape}", source)
+    if tokenizer_id is not None and tf.tokenizer_id != tokenizer_id:
+        raise MotionError(f"tokens were made by tokenizer {tf.tokenizer_id}, not {tokenizer_id}", source)
+    return tf

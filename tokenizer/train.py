@@ -111,7 +111,7 @@ def _writer(tcfg: TokenizerTrainConfig):
 
 def train_tokenizer(clips_dir: str | os.PathLike, cfg: TokenizerConfig, tcfg: TokenizerTrainConfig,
                     resume: bool = True) -> TrainResult:
-    """Train (or resume) a tokenizer on the clips under ``clips_dir``."""
+    """Train (or resume) a tokenizer on the clips under ``clips_dir`` (a folder or a clip store)."""
     train_clips, val_clips, stats = load_split(clips_dir, cfg.fps, cfg.window, tcfg.val_fraction)
     return train_on_clips(train_clips, val_clips, stats, cfg, tcfg, resume)
 
