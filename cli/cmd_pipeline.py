@@ -20,8 +20,8 @@ def register(sub) -> None:
                     "load is not redone, so a stopped run is simply rerun. Embedded Ray on the local cores by "
                     "default (RAY_AUTH_MODE=disabled is set for it unless given), a running cluster with "
                     "--address. Exit code 1 when any clip failed.")
-    r.add_argument("sources", nargs="+", help="files and folders: BVH / AMASS / WHAM / motionlib clips when the "
-                                              "stages start with ingest, else motionlib clips")
+    r.add_argument("sources", nargs="+", help="files and folders: BVH / AMASS / WHAM / motionlib clips or clip "
+                                              "stores when the stages start with ingest, else motionlib clips")
     r.add_argument("--out", required=True, type=Path, help="the run folder (outputs, manifest.json)")
     r.add_argument("--stages", default=None,
                    help="comma-separated, run in the pipeline's order (default: ingest,refine,features,tokenize)")
@@ -50,6 +50,8 @@ def register(sub) -> None:
     g.add_argument("--tokenizer", default=None,
                    help="checkpoint .pt or run folder (default: $MOTIONLIB_TOKENIZER, else the shipped tokenizer)")
     g.add_argument("--tokenizer-device", default="cpu", help="cpu or cuda: where the tokenizer runs")
+    r.add_argument("--store", action="store_true",
+                   help="also write each stage's outputs into a clip store, DIR/store/<stage>/ (one shard per task)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     add_json_flag(r)
     r.set_defaults(func=run)
@@ -67,7 +69,7 @@ def run(args) -> int:
                              fit_iters=args.iters),
         refine=RefineOptions(policy=args.policy, backend=args.backend, device=args.device, gpus=args.gpus,
                              batch=args.refine_batch),
-        tokenizer=args.tokenizer, tokenizer_device=args.tokenizer_device,
+        tokenizer=args.tokenizer, tokenizer_device=args.tokenizer_device, store=args.store,
         progress=not (args.quiet or args.json))
     summary = run_pipeline(args.sources, cfg)
     if args.json:

@@ -61,6 +61,7 @@ class PipelineConfig:
     refine: RefineOptions = field(default_factory=RefineOptions)
     tokenizer: str | None = None  # checkpoint or run folder (None: $MOTIONLIB_TOKENIZER, else the shipped one)
     tokenizer_device: str = "cpu"
+    store: bool = False  # also write each stage's outputs into a clip store, DIR/store/<stage>/
     progress: bool = True
     flush_s: float = 1.0  # the manifest is rewritten at most this often while results arrive (and at the end)
 

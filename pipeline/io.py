@@ -1,13 +1,17 @@
 """Where a run's clips come from (sources) and where each stage's outputs go (sinks).
 
-A *unit* is one clip of the run (one source file), named by its id (the file's stem), which every
-stage's outputs and the manifest use. Sources: files and folders (``folder_units``). A sink is one stage's
-output folder, ``DIR/<folder>/``, with one record per unit, ``DIR/.records/<stage>/<id>.json``, written by
-the task after the unit's outputs (its presence says they are complete, and which they are).
+A *unit* is one clip of the run (one source file or one clip of a clip store), named by its id (the file's
+stem, the store's clip id), which every stage's outputs and the manifest use. Sources: files, folders and clip
+stores (``folder_units``); a stored clip's reference is ``store:STORE/ID`` (ids never hold a ``/``), read by
+:func:`load_input_clip`. A sink is one stage's output folder, ``DIR/<folder>/``, with one record per unit,
+``DIR/.records/<stage>/<id>.json``, written by the task after the unit's outputs (its presence says they are
+complete, and which they are); ``--store`` adds a clip store per stage (:mod:`.store_sink`).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,12 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from motionlib.motion.atomic import write_text_atomic
+from motionlib.motion.clip import Motion
+from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.dataset import collect_sources
-from motionlib.motion.io import find_clips
+from motionlib.motion.io import find_clips, load_motion
+from motionlib.motion.store import ClipStore, is_store
 
 # each stage's output folder under DIR
 STAGE_FOLDERS = {"ingest": "clips", "refine": "refined", "features": "features", "tokenize": "tokens"}
 RECORDS = ".records"
+STORE_REF = "store:"  # a stored clip as a unit's source: store:STORE/ID
 
 
 @dataclass
@@ -46,6 +54,17 @@ def folder_units(sources: list[str | os.PathLike], raw: bool) -> tuple[list[Unit
     unpacked (or ingested with ``motionlib ingest``) first."""
     problems = UnitProblems()
     files: list[str] = []
+    stores = [s for s in sources if is_store(s)]
+    if stores and not raw:
+        problems.errors += [(str(s), f"{s}: a clip store is read by the ingest stage (add it to --stages)")
+                            for s in stores]
+    elif stores:
+        for s in stores:
+            try:
+                files += [f"{STORE_REF}{s}/{cid}" for cid in ClipStore.open(s).ids()]
+            except MotionError as e:
+                problems.errors.append((str(s), str(e)))
+    sources = [s for s in sources if not is_store(s)]
     if raw:
         found, missing = collect_sources(sources)
         problems.errors += [(p.split(":")[0], p) for p in missing]
@@ -76,8 +95,52 @@ def folder_units(sources: list[str | os.PathLike], raw: bool) -> tuple[list[Unit
 
 
 def _unit_id(path: str) -> str:
+    if path.startswith(STORE_REF):
+        return path.rpartition("/")[2]
     name = Path(path).name
     return name[: -len(".tokens.npz")] if name.endswith(".tokens.npz") else Path(name).stem
+
+
+def store_input(ref: str) -> tuple[str, str] | None:
+    """(store folder, clip id) of a ``store:STORE/ID`` reference, None for a file."""
+    if not ref.startswith(STORE_REF):
+        return None
+    store, _, cid = ref[len(STORE_REF):].rpartition("/")
+    return store, cid
+
+
+@functools.lru_cache(maxsize=8)
+def _opened(store: str) -> ClipStore:
+    return ClipStore.open(store)  # once per worker process: a run reads the clips its driver listed
+
+
+def load_input_clip(ref: str) -> Motion:
+    """The clip a unit's input names: a motionlib clip file or a stored clip."""
+    where = store_input(ref)
+    if where is None:
+        return load_motion(ref)
+    try:
+        return _opened(where[0]).read_motion(where[1])
+    except KeyError as e:
+        raise MotionError(str(e).strip("'\""), ref) from None
+
+
+def input_digest(ref: str) -> str:
+    """SHA-256 of an input: the file's bytes, or a stored clip's arrays and metadata."""
+    h = hashlib.sha256()
+    where = store_input(ref)
+    if where is None:
+        with open(ref, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    try:
+        arrays, meta = _opened(where[0]).read(where[1])
+    except KeyError as e:
+        raise MotionError(str(e).strip("'\""), ref) from None
+    for k in sorted(arrays):
+        h.update(k.encode() + str(arrays[k].dtype).encode() + str(arrays[k].shape).encode())
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    h.update(json.dumps(meta, sort_keys=True, default=_json_default).encode())
+    return h.hexdigest()
 
 
 class FolderSink:

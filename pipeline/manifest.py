@@ -5,7 +5,7 @@
     {"format": "motionlib.pipeline", "version": 1, "stages": ["ingest", ...],
      "clips": {"<id>": {"source": "<file>",
                         "stages": {"ingest": {"status": "done", "outputs": ["clips/<id>.npz"], "frames": 120,
-                                              "motion_s": 4.0, "seconds": 1.9},
+                                              "motion_s": 4.0, "seconds": 1.9, "shard": "<with --store>"},
                                    "refine": {"status": "failed", "error": "<file>: ..."},
                                    "features": {"status": "pending", "after": "refine failed"}}}},
      "problems": [{"source": "<path>", "error": "..."}]}
@@ -81,7 +81,7 @@ class Manifest:
         if result["status"] == "failed":
             rec = {"status": "failed", "error": result["error"]}
         else:
-            rec = {"status": "done", **{k: result[k] for k in ("outputs", "frames", "motion_s", "seconds")
+            rec = {"status": "done", **{k: result[k] for k in ("outputs", "frames", "motion_s", "seconds", "shard")
                                         if k in result}}
             if result.get("info") is not None:
                 rec["info"] = result["info"]

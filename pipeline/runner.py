@@ -45,7 +45,15 @@ def _run_task(stage: str, jobs: list, out: str, cfg: PipelineConfig, key: dict) 
     write_text_atomic(marker, json.dumps({"pid": os.getpid(), "node": socket.gethostname(),
                                          "ids": [j[0] for j in jobs]}))
     try:
-        return run_jobs(stage, jobs, out, cfg, key)
+        results = run_jobs(stage, jobs, out, cfg, key)
+        if cfg.store:
+            from .store_sink import write_shard
+
+            shard = write_shard(out, stage, results)
+            for r in results:
+                if r["status"] != "failed" and r.get("outputs"):
+                    r["shard"] = shard
+        return results
     finally:
         marker.unlink(missing_ok=True)
 
@@ -81,6 +89,10 @@ def run_pipeline(sources: list[str | os.PathLike], cfg: PipelineConfig) -> dict:
     manifest.start(cfg.stages, units, problems.errors)
     manifest.flush(force=True)
     keys = {s: stage_key(s, cfg) for s in cfg.stages}  # before Ray: a missing policy is an error at once
+    if cfg.store:
+        from .store_sink import create_stores
+
+        create_stores(out, cfg.stages)
     started, cpus = init_ray(cfg)
     if "refine" in cfg.stages and cfg.refine.uses_gpu and not ray.cluster_resources().get("GPU"):
         if started:

@@ -9,7 +9,7 @@ features   the clip(s) of the latest clip stage       ``features/<name>.npy`` (D
 tokenize   the clip(s) of the latest clip stage       ``tokens/<name>.tokens.npz``
 =========  =========================================  ==============================================
 
-Ingest is ``motionlib ingest``'s per-source conversion, refine ``motionlib refine``'s (the shipped tracker
+Ingest is ``motionlib ingest``'s per-source conversion (a stored clip is written out as it is), refine ``motionlib refine``'s (the shipped tracker
 by default, segments cut at restarts), features ``motionlib features``' encoding and tokenize ``motionlib
 tokenize``'s. A clip's work is skipped when its record says it was done with the same settings (``key``)
 from the same inputs and every output it lists loads (:func:`done_before`); otherwise the earlier outputs
@@ -35,7 +35,7 @@ from motionlib.motion.features import DIM
 from motionlib.motion.io import load_motion, save_motion
 
 from .config import PipelineConfig
-from .io import FolderSink
+from .io import FolderSink, input_digest, load_input_clip, store_input
 
 Job = tuple[str, list[str]]  # (clip id, its input files)
 
@@ -98,8 +98,8 @@ def run_jobs(stage: str, jobs: list[Job], out: str, cfg: PipelineConfig, key: di
     hashes: dict[str, list[str]] = {}
     for uid, inputs in jobs:
         try:
-            hashes[uid] = [_sha256(p) for p in inputs]
-        except OSError as e:
+            hashes[uid] = [input_digest(p) for p in inputs]
+        except (OSError, MotionError) as e:
             results[uid] = _failed(uid, e, inputs)
             continue
         rec = done_before(spec, sink, uid, key, hashes[uid])
@@ -183,6 +183,10 @@ def _ingest(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[dict
 
     def one(uid: str, inputs: list[str], t0: float) -> dict:
         (src,) = inputs
+        if store_input(src) is not None:  # a stored clip: written out as the run's clip file
+            clip = load_input_clip(src)
+            save_motion(clip, sink.path(f"{uid}.npz"))
+            return _done(uid, [f"{uid}.npz"], clip.num_frames, clip.duration, t0, {"format": "store"})
         recs = _convert_one(Item(src, src, _key(src)), str(sink.folder), opts, n_captions)
         bad = [r for r in recs if r["status"] != "ok"]
         if bad:
@@ -216,7 +220,7 @@ def _refine(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[dict
     clips = []
     for uid, inputs in jobs:
         try:
-            mine = [load_motion(p) for p in inputs]
+            mine = [load_input_clip(p) for p in inputs]
         except Exception as e:
             results[uid] = _failed(uid, e, inputs, t0)
             continue
@@ -269,7 +273,7 @@ def _features(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[di
     def one(uid: str, inputs: list[str], t0: float) -> dict:
         names, frames, secs = [], 0, 0.0
         for f in inputs:
-            clip = load_motion(f)
+            clip = load_input_clip(f)
             feats, _ = encode(clip)
             name = f"{Path(f).stem}.npy"
             with atomic_path(sink.path(name)) as tmp:

@@ -67,7 +67,16 @@ STAGES = ("ingest", "features")  # of the runs that kill a process: the cheap on
 
 
 def _check_outputs_once(out: Path, ids: list[str]) -> None:
-    """Every clip's outputs of ingest and features are there once, load, and nothing else is."""
+    """Every clip's outputs of ingest and features are there once, load, and nothing else is; so in the
+    stages' clip stores (written with --store)."""
+    from motionlib.motion.store import ClipStore
+
+    for stage in STAGES:
+        store = ClipStore.open(out / "store" / stage)
+        assert sorted(store.ids()) == sorted(ids) and not store.duplicates(), stage
+        assert not [p for p in store.shards_dir.iterdir() if p.name.startswith(".")]  # no temporary file
+    assert ClipStore.open(out / "store" / "ingest").read_motion(ids[0]).num_frames == CROP
+    assert ClipStore.open(out / "store" / "features").read(ids[0])[0]["features"].shape == (CROP, 135)
     for folder, suffix in {"clips": ".npz", "features": ".npy"}.items():
         names = sorted(p.name for p in (out / folder).iterdir())
         assert names == sorted(f"{i}{suffix}" for i in ids), folder  # no temporary file left, no duplicate
@@ -95,7 +104,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_and_every_output_is_there_once(crops, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen(_cmd(crops, out, "--stages", ",".join(STAGES), "--workers", "2"),
+    proc = subprocess.Popen(_cmd(crops, out, "--stages", ",".join(STAGES), "--workers", "2", "--store"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
                             start_new_session=True)
     killed = None
@@ -118,7 +127,9 @@ def test_a_killed_worker_is_retried_and_every_output_is_there_once(crops, tmp_pa
     assert proc.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout.strip().splitlines()[-1])
     ids = sorted(p.stem for p in crops.glob("*.npz"))
-    assert all(summary["stages"][s]["done"] == N_CLIPS for s in STAGES)
+    # the retry skips what the killed attempt had finished (its record written) and does the rest
+    assert all(summary["stages"][s]["done"] + summary["stages"][s]["skipped"] == N_CLIPS for s in STAGES)
+    assert all(summary["stages"][s]["failed"] == 0 for s in STAGES)
     assert set(killed["ids"]) <= set(ids)
     _check_outputs_once(out, ids)
 
@@ -126,7 +137,7 @@ def test_a_killed_worker_is_retried_and_every_output_is_there_once(crops, tmp_pa
 @pytest.mark.slow
 def test_a_killed_driver_loses_only_its_tasks_in_flight_and_a_rerun_completes(crops, tmp_path):
     out = tmp_path / "run"
-    args = ("--stages", ",".join(STAGES), "--workers", "1")
+    args = ("--stages", ",".join(STAGES), "--workers", "1", "--store")
     proc = subprocess.Popen(_cmd(crops, out, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=_env(), start_new_session=True)
     done_before = 0
@@ -257,3 +268,42 @@ def test_the_manifest_is_rewritten_at_most_every_flush_interval(tmp_path):
     assert back.counts("ingest") == {"done": 1, "failed": 1, "pending": 0}
     assert back.entry("b", "ingest")["error"] == "b.bvh: broken"
     assert back.doc["problems"] == [{"source": "c.tar", "error": "c.tar: an archive"}]
+
+
+def test_a_store_is_a_source_and_a_retried_task_writes_its_shard_once(tmp_path, crops):
+    from motionlib.motion.store import ClipStore
+    from motionlib.pipeline.config import PipelineConfig
+    from motionlib.pipeline.io import folder_units
+    from motionlib.pipeline.stages import run_jobs, stage_key
+    from motionlib.pipeline.store_sink import create_stores, write_shard
+
+    src = ClipStore.create(tmp_path / "src")
+    files = sorted(crops.glob("*.npz"))[:3]
+    with src.writer() as w:
+        for f in files:
+            w.add_motion(f.stem, load_motion(f))
+    units, problems = folder_units([tmp_path / "src"], raw=True)
+    assert sorted(u.id for u in units) == sorted(f.stem for f in files) and not problems.errors
+    _, problems = folder_units([tmp_path / "src"], raw=False)  # without ingest a store is not read
+    assert "ingest" in problems.errors[0][1]
+
+    out = tmp_path / "run"
+    cfg = PipelineConfig(out=out, stages=("ingest",), store=True)
+    create_stores(out, cfg.stages)
+    jobs = [(u.id, [u.source]) for u in units]
+    results = run_jobs("ingest", jobs, str(out), cfg, stage_key("ingest", cfg))
+    assert [r["status"] for r in results] == ["done"] * 3
+    assert load_motion(out / "clips" / f"{files[0].stem}.npz").num_frames == CROP
+    shard = write_shard(out, "ingest", results)
+    store = ClipStore.open(out / "store" / "ingest")
+    tar = store.shard_path(shard)
+    size = tar.stat().st_size
+    # a retry of the task: the same shard, not a second one
+    assert write_shard(out, "ingest", run_jobs("ingest", jobs, str(out), cfg, stage_key("ingest", cfg))) == shard
+    # a commit cut short (the tar without its index) is written again under its name
+    index = next(p for p in store.shards_dir.iterdir() if p.name.endswith(".idx.json"))
+    index.unlink()
+    assert write_shard(out, "ingest", results) == shard and tar.stat().st_size == size
+    store = ClipStore.open(out / "store" / "ingest")
+    assert store.shards() == [shard] and sorted(store.ids()) == sorted(f.stem for f in files)
+    assert not store.duplicates()
