@@ -25,7 +25,7 @@ from motionlib import __version__
 COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "tracker-sets", "wham-like", "train-tracker",
             "eval-tracker", "plot-curve", "refine", "train-tokenizer", "export-tokenizer", "tokenize", "detokenize",
             "eval-tokenizer", "tokenizer-profile", "train-lm", "generate", "caption", "train-evaluator", "eval-lm",
-            "retarget", "render-robot", "robot", "playback", "store")
+            "retarget", "render-robot", "robot", "playback", "store", "pipeline")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ DOCS = ROOT / "docs"
 MAX_README_LINES = 350
 
 # the project's code and scripts (tests/ is left out: this file quotes the words it looks for)
-CODE_DIRS = ("motion", "sim", "policies", "tokenizer", "llm", "retarget", "cli", "motionlib", "scripts",
+CODE_DIRS = ("motion", "sim", "policies", "tokenizer", "llm", "retarget", "pipeline", "cli", "motionlib", "scripts",
              "benchmarks", "tools")
 CODE_FILES = ("Makefile", ".ci/run", "pyproject.toml")
 TEXT_SUFFIXES = {".py", ".sh", ".md", ".toml", ".json", ".txt", ".cfg", ".ini", ".yaml", ".yml"}

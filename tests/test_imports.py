@@ -4,7 +4,7 @@ Every ``import`` statement of every module is read with :mod:`ast`, including th
 functions (a cycle hidden behind a function-level import is still a cycle: the two modules cannot be
 understood, tested or moved apart). Stages (top-level folders, one import namespace ``motionlib.*``):
 
-    motion -> sim -> policies -> tokenizer -> llm -> retarget,   cli composes them
+    motion -> sim -> policies -> tokenizer -> llm -> retarget -> pipeline,   cli composes them
 
 with the allowed imports of each stage listed in ``ALLOWED`` (the project's design).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("motion", "sim", "policies", "tokenizer", "llm", "retarget", "cli")
+STAGES = ("motion", "sim", "policies", "tokenizer", "llm", "retarget", "pipeline", "cli")
 # which stages each stage may import (itself included)
 ALLOWED = {
     "motionlib": set(),
@@ -27,6 +27,8 @@ ALLOWED = {
     "tokenizer": {"motion", "tokenizer"},
     "llm": {"motion", "tokenizer", "policies", "llm"},
     "retarget": {"motion", "sim", "policies", "retarget"},
+    # the dataset pipeline composes the stages it runs (never retarget, never the command line)
+    "pipeline": {"motion", "sim", "policies", "tokenizer", "llm", "pipeline"},
     "cli": {"motionlib", *STAGES},
 }
 
