@@ -173,7 +173,7 @@ def _each(jobs: list[Job], one: Callable[[str, list[str], float], dict]) -> list
 
 
 def _ingest(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[dict]:
-    from motionlib.motion.ingest.dataset import Item, IngestConfig, _convert_one, _key
+    from motionlib.motion.ingest.dataset import Item, IngestConfig, convert_item, item_key
     from motionlib.motion.ingest.formats import ReadOptions
 
     o = cfg.ingest
@@ -187,7 +187,7 @@ def _ingest(jobs: list[Job], sink: FolderSink, cfg: PipelineConfig) -> list[dict
             clip = load_input_clip(src)
             save_motion(clip, sink.path(f"{uid}.npz"))
             return _done(uid, [f"{uid}.npz"], clip.num_frames, clip.duration, t0, {"format": "store"})
-        recs = _convert_one(Item(src, src, _key(src)), str(sink.folder), opts, n_captions)
+        recs = convert_item(Item(src, src, item_key(src)), str(sink.folder), opts, n_captions)
         bad = [r for r in recs if r["status"] != "ok"]
         if bad:
             return _failed(uid, MotionError(bad[0]["error"]), inputs, t0)

@@ -84,7 +84,8 @@ class IngestSummary:
         return self.converted / self.seconds if self.seconds > 0 else 0.0
 
 
-def _key(label: str) -> str:
+def item_key(label: str) -> str:
+    """A source's unique name: its stem and a short hash of its label (path, or archive:member)."""
     stem = Path(label.split(":")[-1]).stem
     digest = hashlib.sha1(label.encode()).hexdigest()[:8]
     return f"{stem}-{digest}"
@@ -130,7 +131,7 @@ def _extract_archive(archive: str, dest: Path) -> list[Item]:
                     shutil.copyfileobj(fsrc, fdst)
                 if is_clip_candidate(name):
                     label = f"{archive}:{name}"
-                    items.append(Item(str(target), label, _key(label)))
+                    items.append(Item(str(target), label, item_key(label)))
     except (tarfile.TarError, OSError, EOFError) as e:
         raise MotionError(f"cannot read archive ({e})", archive) from None
     return items
@@ -149,7 +150,7 @@ def _texts_for(path: str, fmt: str, n_captions: int, key: str) -> tuple[dict | N
     return labels, bandai_texts(labels, n_captions=n_captions, seed=seed)
 
 
-def _convert_one(item: Item, clips_dir: str, opts: ReadOptions, n_captions: int) -> list[dict]:
+def convert_item(item: Item, clips_dir: str, opts: ReadOptions, n_captions: int) -> list[dict]:
     """Worker: convert one source; returns manifest records. Never raises."""
     t0 = time.perf_counter()
     from ..io import save_motion
@@ -213,11 +214,11 @@ def build_dataset(sources: Iterable[str | os.PathLike], cfg: IngestConfig,
         for kind, path in found:
             if kind == "archive":
                 try:
-                    items.extend(_extract_archive(path, tmp_root / _key(path)))
+                    items.extend(_extract_archive(path, tmp_root / item_key(path)))
                 except MotionError as e:
                     records.append({"id": None, "status": "failed", "source": path, "error": str(e)})
             else:
-                items.append(Item(path, path, _key(path)))
+                items.append(Item(path, path, item_key(path)))
         if cfg.limit is not None:
             items = items[: cfg.limit]
         summary.sources = len(items)
@@ -247,12 +248,12 @@ def build_dataset(sources: Iterable[str | os.PathLike], cfg: IngestConfig,
         bar = _progress(len(todo), cfg.progress)
         if cfg.workers <= 1 or len(todo) <= 1:
             for it in todo:
-                _finish(it, _convert_one(it, str(clips_dir), opts, cfg.n_captions))
+                _finish(it, convert_item(it, str(clips_dir), opts, cfg.n_captions))
                 bar.update(1)
         else:
             ctx = mp.get_context("forkserver")
             with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx, initializer=_worker_init) as pool:
-                futs = {pool.submit(_convert_one, it, str(clips_dir), opts, cfg.n_captions): it for it in todo}
+                futs = {pool.submit(convert_item, it, str(clips_dir), opts, cfg.n_captions): it for it in todo}
                 for fut in as_completed(futs):
                     _finish(futs[fut], fut.result())
                     bar.update(1)
