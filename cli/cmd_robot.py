@@ -223,4 +223,8 @@ def print_summary(result: dict, reports: list[dict]) -> None:
               f"{g['frames_kept']} of {g['frames_input']} frames kept; penetration {b['penetration_mm']:.1f} -> "
               f"{a.get('penetration_mm', float('nan')):.1f} mm, skate {b['skate_mm']:.1f} -> "
               f"{a.get('skate_mm', float('nan')):.1f} mm")
+    reasons = sorted({c["playback"].get("reason", "") for r in reports if r.get("status") == "ok"
+                      for c in r["clips"] if c["playback"].get("status") == "skipped"} - {""})
+    for reason in reasons:
+        print(f"  playback skipped: {reason}")
     print("  wall s: " + ", ".join(f"{k} {v:.1f}" for k, v in t["wall_s"].items()))

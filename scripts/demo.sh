@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the bundled sample clips.
 # Ingest (BVH -> SMPL fit) -> inspect -> D135 round trip -> tokens round trip -> render a video ->
-# physics refine.
+# physics refine -> the walk on the Unitree G1 (ingest, refine, retarget, export in one command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=.venv/bin/motionlib
@@ -29,5 +29,9 @@ echo
 echo "== 6. physics refinement with the shipped tracking policy (report + before/after video)"
 $ML refine "$CLIP" --out "$OUT/refined" --video --no-resume  # always refine: a rerun would keep the last result
 echo
+echo "== 7. the walk on the Unitree G1: BVH -> ingest -> refine -> retarget (mink IK) -> export, one report"
+$ML robot data/samples/bandai/dataset-1_walk_normal_001.bvh --robot g1 --out "$OUT/robot" --format npz,csv --no-resume
+echo
 echo "demo outputs in $OUT: clips/ (with <clip>.tokens.npz), detokenized/, manifest.json, walk.mp4, walk_frame60.png,"
-echo "  refined/clips/, refined/report.json, refined/dataset-1_walk_normal_001_before_after.mp4"
+echo "  refined/clips/, refined/report.json, refined/dataset-1_walk_normal_001_before_after.mp4,"
+echo "  robot/report.json, robot/dataset-1_walk_normal_001/g1/ (robot clip .npz and .csv)"
