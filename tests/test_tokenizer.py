@@ -205,6 +205,10 @@ def test_run_starts_from_another_checkpoints_weights(walk_dir, tmp_path):
                if v.is_floating_point()) < 1e-5
     again = train_tokenizer(walk_dir, tiny(w_global=3.0), quiet_train(tmp_path / "b", 2, init_from=str(src)))
     assert again.resumed_from == 1 and again.step == 2
+    # the command's flags reach the run (the lfq2d-14 preset is not the tiny model's architecture)
+    with pytest.raises(MotionError, match=r"architecture differs \(width: run has 64, checkpoint has 32"):
+        cli(["train-tokenizer", "--clips", str(walk_dir), "--out", str(tmp_path / "c"), "--steps", "1",
+             "--global-weight", "2", "--init-from", str(src), "--no-tensorboard", "--json"])
 
 
 # --------------------------------------------------------------------- token files
