@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", help="start every run from this tokenizer checkpoint's weights and statistics "
                                        "(fine-tuning; the run's config may differ in its loss weights only)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the run's own)")
+    p.add_argument("--batch", type=int, help="windows per training batch (default: the run's own)")
     p.add_argument("--warmup-steps", type=int, help="learning-rate warm-up steps (default: the run's own)")
     p.add_argument("--eval-every", type=int, help="steps between validations and checkpoints (default 2000)")
     p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")

@@ -162,8 +162,9 @@ def test_checkpoint_choice_and_run_configs(tmp_path):
     import argparse
 
     spec = m.spec_named("main_lfq2d_14_global")
-    args = argparse.Namespace(weight_decay=0.1, part_mix=0.0, ema_decay=0.0, lr=2e-4, warmup_steps=None,
+    args = argparse.Namespace(weight_decay=0.1, part_mix=0.0, ema_decay=0.0, lr=2e-4, batch=64, warmup_steps=None,
                               eval_every=250, init_from="ship.pt")
     tcfg = spec.train_config(tmp_path, "cpu", 1.0, 1, **m.train_overrides(args))
-    assert (tcfg.lr, tcfg.eval_every, tcfg.init_from, tcfg.warmup_steps) == (2e-4, 250, "ship.pt", spec.warmup)
+    assert (tcfg.lr, tcfg.batch, tcfg.eval_every, tcfg.init_from, tcfg.warmup_steps) == (2e-4, 64, 250, "ship.pt",
+                                                                                          spec.warmup)
     assert spec.train_config(tmp_path, "cpu", 1.0, 1).eval_every == 2000

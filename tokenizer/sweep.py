@@ -23,8 +23,8 @@ sets AdamW's decoupled weight decay of the runs it trains (default 0);
 another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`);
 ``--ema-decay D`` validates and saves a moving average of the weights
 (``TokenizerTrainConfig.ema_decay``); ``--init-from CKPT`` starts the runs from
-a checkpoint's weights and statistics (fine-tuning; ``--lr``, ``--warmup-steps``
-and ``--eval-every`` then usually shorten the run's own schedule).
+a checkpoint's weights and statistics (fine-tuning; ``--lr``, ``--batch``,
+``--warmup-steps`` and ``--eval-every`` then usually shorten the run's own schedule).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -80,8 +80,8 @@ def clip_role(path: Path, split: str, held_out_styles: set[str]) -> str | None:
 
 # TokenizerTrainConfig fields set for every run by a flag of the same name (--weight-decay ...); train_all passes
 # them on to its worker processes, train_one into each run's TokenizerTrainConfig
-# (the last four default to None: the run's own value, or none for init_from)
-TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay", "lr", "warmup_steps", "eval_every", "init_from")
+# (the last five default to None: the run's own value, or none for init_from)
+TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay", "lr", "batch", "warmup_steps", "eval_every", "init_from")
 
 
 def train_overrides(args) -> dict:
