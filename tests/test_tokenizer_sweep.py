@@ -157,7 +157,7 @@ def test_checkpoint_choice_and_run_configs(tmp_path):
     sixteen = m.spec_named("main_lfq2d_16").config()
     assert sixteen.bits == 16 and sixteen.entropy_max_tokens == 256
     glob = m.spec_named("main_lfq2d_14_global").config()
-    assert glob.w_global == 5.0 and glob.w_fk == 5.0 and fk5.w_global == 0.0
+    assert glob.w_global == 5.0 and glob.w_fk == 5.0 and glob.entropy_max_tokens == 256 and fk5.w_global == 0.0
     # fine-tuning flags reach the run's TokenizerTrainConfig; unset ones keep the run's own values
     import argparse
 
