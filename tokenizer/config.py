@@ -67,7 +67,7 @@ class TokenizerConfig:
     w_fk: float = 5.0
     # L1 on *global* joint positions (metres) within the training window: the root path integrated from the decoded
     # root velocity and heading from the window's first frame, as the windowed global MPJPE does. The FK term above
-    # is root-relative and the feature terms give the 3 root-motion numbers 3/135 of their weight, so without it
+    # is root-relative and the feature terms give the two ground-velocity numbers 2/135 of their weight, so without it
     # the decoded ground velocity is off by ~0.3 m/s on held-out clips and the root drifts ~0.15 m within a second
     w_global: float = 0.0
     w_commit: float = 0.02  # commitment weight (LFQ and VQ)
