@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability that a training window's arms come from another window of its batch")
     p.add_argument("--ema-decay", type=float, default=0.0,
                    help="> 0: validate and save an exponential moving average of the weights (e.g. 0.999)")
+    p.add_argument("--init-from", help="start every run from this tokenizer checkpoint's weights and statistics "
+                                       "(fine-tuning; the run's config may differ in its loss weights only)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the run's own)")
+    p.add_argument("--batch", type=int, help="windows per training batch (default: the run's own)")
+    p.add_argument("--warmup-steps", type=int, help="learning-rate warm-up steps (default: the run's own)")
+    p.add_argument("--eval-every", type=int, help="steps between validations and checkpoints (default 2000)")
     p.add_argument("--force", action="store_true", help="retrain / re-evaluate finished runs")
     return p
 

@@ -33,6 +33,12 @@ def register(sub) -> None:
     p.add_argument("--width", type=int, default=None, help="conv channels")
     p.add_argument("--depth", type=int, default=None, help="residual blocks per stage")
     p.add_argument("--fk-weight", type=float, default=None, help="weight of the FK joint position loss")
+    p.add_argument("--global-weight", type=float, default=None,
+                   help="weight of the loss on global joint positions within the window (root path integrated "
+                        "from the decoded root velocity; 0: off)")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from this tokenizer checkpoint's weights and statistics (fine-tuning; its config may "
+                        "differ in the loss weights only); ignored when OUT/last.pt is resumed")
     p.add_argument("--entropy-weight", type=float, default=None, help="LFQ entropy loss weight")
     p.add_argument("--commit-weight", type=float, default=None, help="commitment loss weight")
     p.add_argument("--time-limit", type=float, default=0.0,
@@ -54,7 +60,8 @@ def run(args) -> int:
     from motionlib.tokenizer.train import train_tokenizer
 
     overrides = {"kind": args.kind, "bits": args.bits, "vq_codebook_size": args.codebook, "window": args.window,
-                 "width": args.width, "depth": args.depth, "w_fk": args.fk_weight, "w_entropy": args.entropy_weight,
+                 "width": args.width, "depth": args.depth, "w_fk": args.fk_weight, "w_global": args.global_weight,
+                 "w_entropy": args.entropy_weight,
                  "w_commit": args.commit_weight}
     cfg = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
     tcfg = TokenizerTrainConfig(out=str(args.out), steps=args.steps, batch=args.batch, lr=args.lr,
@@ -62,7 +69,8 @@ def run(args) -> int:
                        warmup_steps=min(args.warmup, args.steps - 1), seed=args.seed,
                        eval_every=min(args.eval_every, args.steps), log_every=min(50, args.steps),
                        val_fraction=args.val_fraction, tensorboard=not args.no_tensorboard, progress=not args.json,
-                       num_threads=args.threads, device=args.device, time_limit_s=args.time_limit)
+                       num_threads=args.threads, device=args.device, time_limit_s=args.time_limit,
+                       init_from=str(args.init_from or ""))
     res = train_tokenizer(args.clips, cfg, tcfg, resume=not args.no_resume)
     result = {"checkpoint": str(res.checkpoint), "tokenizer_id": res.tokenizer_id, "kind": cfg.kind,
               "codebook_size": cfg.codebook_size, "step": res.step, "resumed_from": res.resumed_from,

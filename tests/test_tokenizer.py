@@ -162,6 +162,55 @@ def test_lfq2d_overfits_two_windows():
     assert after_g < 0.5 * const_g, (const_g, after_g)
 
 
+def test_global_position_loss_is_zero_only_for_the_same_root_path():
+    """The global joint-position term: zero for identical windows, positive for a changed pose and for a
+    changed root velocity, which the root-relative FK term does not see at all."""
+    f = encode_clip(make_walking_clip(seconds=2.0))
+    stats = compute_stats([f])
+    x = torch.from_numpy(stats.normalize(f[None, :32]).astype(np.float32))
+    on, off = TokenizerLoss(tiny(w_global=2.0), stats), TokenizerLoss(tiny(w_global=0.0), stats)
+    _, same = on(x.clone(), x)
+    assert same["global"] == 0.0 and same["fk"] == 0.0 and same["total"] == 0.0
+    assert "global" not in off(x.clone(), x)[1]
+    faster = stats.normalize(f[None, :32]).astype(np.float32)
+    faster[..., 6] = (f[:32, 6] + 0.3 - stats.mean[6]) / stats.std[6]  # 0.3 m/s more forward speed
+    total_on, drift = on(torch.from_numpy(faster), x)
+    total_off, _ = off(torch.from_numpy(faster), x)
+    assert drift["fk"] < 1e-6 and drift["global"] > 0.01, drift  # ~0.3 m/s over ~0.5 s on average: ~0.05 m in x
+    assert float(total_on) > float(total_off) + 2.0 * 0.01
+    bent = x.clone()
+    bent[..., joint_slice(18)] += 0.5  # the left elbow
+    _, pose = on(bent, x)
+    assert pose["global"] > 0 and pose["fk"] > 0
+
+
+def test_run_starts_from_another_checkpoints_weights(walk_dir, tmp_path):
+    """init_from: a new run takes a checkpoint's weights and statistics (its loss weights may differ);
+    another architecture is refused, and a run with its own last.pt resumes from that instead."""
+    from motionlib.tokenizer.train import init_weights
+
+    src = train_tokenizer(walk_dir, tiny(), quiet_train(tmp_path / "a", 2)).checkpoint
+    ck = load_checkpoint(src)
+    model = build_tokenizer(tiny(w_global=3.0, w_fk=1.0))
+    stats = init_weights(model, tiny(w_global=3.0, w_fk=1.0), src)
+    assert np.array_equal(stats.mean, ck.stats.mean)
+    assert all(torch.equal(v, ck.model_state[k]) for k, v in model.state_dict().items())
+    with pytest.raises(MotionError, match=r"architecture differs \(bits: run has 12, checkpoint has 8\)"):
+        init_weights(build_tokenizer(tiny(bits=12)), tiny(bits=12), src)
+    # one step at a tiny learning rate stays next to the starting weights (a fresh start would not)
+    res = train_tokenizer(walk_dir, tiny(w_global=3.0), quiet_train(tmp_path / "b", 1, lr=1e-9, init_from=str(src)))
+    tuned = load_checkpoint(res.checkpoint)
+    assert np.array_equal(tuned.stats.mean, ck.stats.mean) and "global" in res.last_losses
+    assert max(float((v - ck.model_state[k]).abs().max()) for k, v in tuned.model_state.items()
+               if v.is_floating_point()) < 1e-5
+    again = train_tokenizer(walk_dir, tiny(w_global=3.0), quiet_train(tmp_path / "b", 2, init_from=str(src)))
+    assert again.resumed_from == 1 and again.step == 2
+    # the command's flags reach the run (the lfq2d-14 preset is not the tiny model's architecture)
+    with pytest.raises(MotionError, match=r"architecture differs \(width: run has 64, checkpoint has 32"):
+        cli(["train-tokenizer", "--clips", str(walk_dir), "--out", str(tmp_path / "c"), "--steps", "1",
+             "--global-weight", "2", "--init-from", str(src), "--no-tensorboard", "--json"])
+
+
 # --------------------------------------------------------------------- token files
 def test_tokens_roundtrip_save_load(tmp_path):
     rng = np.random.default_rng(0)

@@ -150,9 +150,21 @@ def test_checkpoint_choice_and_run_configs(tmp_path):
     with pytest.raises(ValueError, match="no run matches"):
         m.select("nothing_*")
     assert [r.name for r in m.select("main_lfq2d_14*")] == ["main_lfq2d_14", "main_lfq2d_14_ent0.1",
-                                                             "main_lfq2d_14_fk5"]
+                                                             "main_lfq2d_14_fk5", "main_lfq2d_14_global"]
     assert m.spec_named("main_lfq2d_14").config().w_fk == 1.0
     fk5 = m.spec_named("main_lfq2d_14_fk5").config()
     assert fk5.w_fk == 5.0 and fk5.w_entropy == 0.01
     sixteen = m.spec_named("main_lfq2d_16").config()
     assert sixteen.bits == 16 and sixteen.entropy_max_tokens == 256
+    glob = m.spec_named("main_lfq2d_14_global").config()
+    assert glob.w_global == 5.0 and glob.w_fk == 5.0 and glob.entropy_max_tokens == 256 and fk5.w_global == 0.0
+    # fine-tuning flags reach the run's TokenizerTrainConfig; unset ones keep the run's own values
+    import argparse
+
+    spec = m.spec_named("main_lfq2d_14_global")
+    args = argparse.Namespace(weight_decay=0.1, part_mix=0.0, ema_decay=0.0, lr=2e-4, batch=64, warmup_steps=None,
+                              eval_every=250, init_from="ship.pt")
+    tcfg = spec.train_config(tmp_path, "cpu", 1.0, 1, **m.train_overrides(args))
+    assert (tcfg.lr, tcfg.batch, tcfg.eval_every, tcfg.init_from, tcfg.warmup_steps) == (2e-4, 64, 250, "ship.pt",
+                                                                                          spec.warmup)
+    assert spec.train_config(tmp_path, "cpu", 1.0, 1).eval_every == 2000

@@ -19,6 +19,8 @@ Defaults and where they come from:
   41-42 mm (weight 1, T2M-GPT-style recipes) to 35.7 mm at the same
   training length and 33.9 mm trained longer (docs/tokenizer.md); the 1D
   baselines keep weight 1, as they were benchmarked.
+* Global joint-position loss (``w_global``): off (0) by default, see
+  :mod:`.losses` and docs/tokenizer.md.
 * The defaults are the shipped 2D-LFQ tokenizer (preset ``lfq2d-14`` in
   :mod:`.presets`, which also holds the 1D baselines).
 
@@ -63,6 +65,11 @@ class TokenizerConfig:
     # loss late in a run (0.012 m against 0.08 of the feature term) and the held-out error 41-42 mm; at 5, 35.7 mm
     # at the same length, 33.9 mm trained longer
     w_fk: float = 5.0
+    # L1 on *global* joint positions (metres) within the training window: the root path integrated from the decoded
+    # root velocity and heading from the window's first frame, as the windowed global MPJPE does. The FK term above
+    # is root-relative and the feature terms give the two ground-velocity numbers 2/135 of their weight, so without it
+    # the decoded ground velocity is off by ~0.3 m/s on held-out clips and the root drifts ~0.15 m within a second
+    w_global: float = 0.0
     w_commit: float = 0.02  # commitment weight (LFQ and VQ)
     w_entropy: float = 0.01  # LFQ entropy penalty weight (0.1 gave worse validation MPJPE, docs/tokenizer.md)
     entropy_gamma: float = 1.0  # LFQ diversity gamma (weight of the codebook-entropy term)
@@ -116,6 +123,12 @@ class TokenizerConfig:
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
 
+# fields that weigh the training losses: a run may start from the weights of a checkpoint that differs from its
+# config only in these (TokenizerTrainConfig.init_from)
+LOSS_FIELDS = ("w_recon", "w_vel", "w_fk", "w_global", "w_commit", "w_entropy", "entropy_gamma", "entropy_max_tokens",
+               "inv_temperature")
+
+
 def config_hash(cfg: TokenizerConfig) -> str:
     """Short stable hash of the architecture/loss configuration."""
     text = json.dumps(cfg.to_dict(), sort_keys=True)
@@ -151,6 +164,9 @@ class TokenizerTrainConfig:
     num_threads: int = 0  # torch.set_num_threads when > 0
     device: str = "cpu"
     time_limit_s: float = 0.0  # > 0: checkpoint and stop after this many seconds (resume later to go on)
+    # a tokenizer checkpoint to start from (fine-tuning): its weights and normalisation statistics, when the run
+    # has no last.pt to resume; its config may differ from the run's in the loss weights only (LOSS_FIELDS)
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1 or self.eval_every < 1 or self.log_every < 1:

@@ -12,6 +12,13 @@
   root-relative positions of joints 0..21. Root-relative keeps the term about
   the pose; the root path is covered by the feature terms and by the
   global MPJPE metric.
+* global joint positions (``w_global``): L1 (metres) between the same FK
+  positions *without* subtracting the root, both root paths integrated from
+  the window's first frame (origin at x = y = 0, the first frame's heading
+  removed), which is what the windowed global MPJPE of :mod:`.metrics`
+  measures. It is the only term that sees the integrated root path: an error
+  in the decoded ground velocity or heading costs in proportion to how far it
+  carries the body, not to its share of the 135 features.
 
 The quantizer's own losses (commitment, LFQ entropy) come in already
 weighted as ``aux`` (see :mod:`.quantizers`).
@@ -57,6 +64,12 @@ def joint_positions(feats: torch.Tensor, offsets: torch.Tensor, fps: float) -> t
     return decode_positions_t(feats, offsets, fps)[:, :, :BODY_JOINTS]
 
 
+def global_position_loss(p_rec: torch.Tensor, p_gt: torch.Tensor) -> torch.Tensor:
+    """Mean L1 (metres) between global joint positions (B, T, J, 3) whose root paths both start at the
+    window's canonical origin (:func:`joint_positions`): zero only when the root paths and the poses agree."""
+    return (p_rec - p_gt).abs().mean()
+
+
 class TokenizerLoss(nn.Module):
     """Weighted sum of the reconstruction, velocity, FK and quantizer terms."""
 
@@ -74,13 +87,18 @@ class TokenizerLoss(nn.Module):
         vel = F.smooth_l1_loss(velocity(recon), velocity(target)) if target.shape[1] > 1 else recon.new_zeros(())
         total = cfg.w_recon * rec + cfg.w_vel * vel
         parts = {"recon": float(rec.detach()), "vel": float(vel.detach())}
-        if cfg.w_fk > 0:
+        if cfg.w_fk > 0 or cfg.w_global > 0:
             p_rec = joint_positions(self.denorm(recon), self.offsets, cfg.fps)
             with torch.no_grad():
                 p_gt = joint_positions(self.denorm(target), self.offsets, cfg.fps)
-            fk = (p_rec - p_rec[:, :, :1] - (p_gt - p_gt[:, :, :1])).abs().mean()
-            total = total + cfg.w_fk * fk
-            parts["fk"] = float(fk.detach())
+            if cfg.w_fk > 0:
+                fk = (p_rec - p_rec[:, :, :1] - (p_gt - p_gt[:, :, :1])).abs().mean()
+                total = total + cfg.w_fk * fk
+                parts["fk"] = float(fk.detach())
+            if cfg.w_global > 0:
+                glob = global_position_loss(p_rec, p_gt)
+                total = total + cfg.w_global * glob
+                parts["global"] = float(glob.detach())
         if aux is not None:
             total = total + aux
             parts["aux"] = float(aux.detach())

@@ -22,7 +22,9 @@ sets AdamW's decoupled weight decay of the runs it trains (default 0);
 ``--part-mix P`` gives each training window, with probability P, the arms of
 another window of its batch (:func:`motionlib.tokenizer.data.mix_parts`);
 ``--ema-decay D`` validates and saves a moving average of the weights
-(``TokenizerTrainConfig.ema_decay``).
+(``TokenizerTrainConfig.ema_decay``); ``--init-from CKPT`` starts the runs from
+a checkpoint's weights and statistics (fine-tuning; ``--lr``, ``--batch``,
+``--warmup-steps`` and ``--eval-every`` then usually shorten the run's own schedule).
 Clips shorter than the training window are left out of training (counted in
 the log). D135 features are encoded once into ``--cache-dir`` (or given as
 ready caches with ``--train-cache`` / ``--eval-cache``).
@@ -78,11 +80,12 @@ def clip_role(path: Path, split: str, held_out_styles: set[str]) -> str | None:
 
 # TokenizerTrainConfig fields set for every run by a flag of the same name (--weight-decay ...); train_all passes
 # them on to its worker processes, train_one into each run's TokenizerTrainConfig
-TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay")
+# (the last five default to None: the run's own value, or none for init_from)
+TRAIN_FLAGS = ("weight_decay", "part_mix", "ema_decay", "lr", "batch", "warmup_steps", "eval_every", "init_from")
 
 
 def train_overrides(args) -> dict:
-    return {f: getattr(args, f) for f in TRAIN_FLAGS}
+    return {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f, None) is not None}
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,13 @@ class RunSpec:
     w_entropy: float | None = None  # LFQ entropy weight; None: the preset's
     entropy_tokens: int | None = None  # tokens per batch in the LFQ entropy term; None: the preset's
     w_fk: float | None = None  # weight of the FK joint-position loss; None: the preset's
+    w_global: float | None = None  # weight of the global joint-position loss; None: the preset's
 
     def config(self):
         from motionlib.tokenizer.presets import preset
 
-        extra = {"w_entropy": self.w_entropy, "entropy_max_tokens": self.entropy_tokens, "w_fk": self.w_fk}
+        extra = {"w_entropy": self.w_entropy, "entropy_max_tokens": self.entropy_tokens, "w_fk": self.w_fk,
+                 "w_global": self.w_global}
         return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook,
                       **{k: v for k, v in extra.items() if v is not None})
 
@@ -114,10 +119,10 @@ class RunSpec:
         """The run's TokenizerTrainConfig; ``overrides``: its other fields (``train_overrides``)."""
         from .config import TokenizerTrainConfig
 
-        return TokenizerTrainConfig(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr,
-                                    warmup_steps=self.warmup, eval_every=2000, log_every=50, val_fraction=0.05,
-                                    time_limit_s=self.budget_s * scale, device=device, num_threads=threads,
-                                    progress=False, **overrides)
+        fields = dict(out=str(out), steps=self.max_steps, batch=self.batch, lr=self.lr, warmup_steps=self.warmup,
+                      eval_every=2000, log_every=50, val_fraction=0.05, time_limit_s=self.budget_s * scale,
+                      device=device, num_threads=threads, progress=False)
+        return TokenizerTrainConfig(**{**fields, **overrides})
 
 
 def build_plan() -> list[RunSpec]:
@@ -130,7 +135,11 @@ def build_plan() -> list[RunSpec]:
             # at that of 2^14 codes on 1,024 tokens (2.3 s a step on 2 CPU cores, batch 256)
             RunSpec("main_lfq2d_16", "main", "lfq2d-14", bits=16, entropy_tokens=256, w_fk=1.0),
             # the FK loss is ~10 % of the total at weight 1 (0.012 m against 0.08 of the feature loss late in a run)
-            RunSpec("main_lfq2d_14_fk5", "main", "lfq2d-14", w_fk=5.0)]
+            RunSpec("main_lfq2d_14_fk5", "main", "lfq2d-14", w_fk=5.0),
+            # the FK loss is root-relative: this adds the loss on global joint positions within the window (the
+            # root path integrated from the decoded root velocity); meant to fine-tune the shipped model
+            # (--init-from). The entropy term on 256 tokens a batch: on 1,024 it is 2/3 of a CPU step at batch 64
+            RunSpec("main_lfq2d_14_global", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, entropy_tokens=256)]
     sweep = []
     for b in range(16, 7, -1):
         sweep.append(RunSpec(f"sweep_vq1d_{b:02d}", "sweep", "vq1d-512", codebook=2**b, budget_s=75.0))

@@ -24,6 +24,10 @@ weights (Polyak averaging, as image tokenizers such as MAGVIT-v2 and
 diffusion models are trained): validation, ``best.pt`` and the tokenizing
 weights of ``last.pt`` are the average; ``last.pt`` also keeps the raw weights
 to resume from.
+
+``TokenizerTrainConfig.init_from`` starts a new run from another checkpoint's
+weights and statistics (fine-tuning, e.g. the shipped model with another loss
+weight); the optimizer and the schedule start afresh.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from motionlib.motion.errors import MotionError
 from motionlib.motion.feature_stats import FeatureStats
 
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
-from .config import TokenizerConfig, TokenizerTrainConfig
+from .config import LOSS_FIELDS, TokenizerConfig, TokenizerTrainConfig
 from .data import ClipFeatures, WindowDataset, load_split, mix_parts
 from .losses import TokenizerLoss
 from .metrics import code_counts, evaluate_windows, perplexity, utilization
@@ -80,6 +84,18 @@ class WeightAverage:
         torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1.0 - d)
         for b_avg, b in zip(self.model.buffers(), model.buffers()):
             b_avg.copy_(b)
+
+
+def init_weights(model: torch.nn.Module, cfg: TokenizerConfig, path: str | os.PathLike) -> FeatureStats:
+    """Load the tokenizing weights of checkpoint ``path`` into ``model`` (built from ``cfg``) and return its
+    normalisation statistics; the checkpoint's config may differ from ``cfg`` in the loss weights only."""
+    ck = load_checkpoint(path)
+    diff = {k: v for k, v in cfg.diff(ck.config).items() if k not in LOSS_FIELDS}
+    if diff:
+        what = ", ".join(f"{k}: run has {a!r}, checkpoint has {b!r}" for k, (a, b) in diff.items())
+        raise MotionError(f"cannot start from this checkpoint: its architecture differs ({what})", str(path))
+    load_state_into(model, ck)
+    return ck.stats
 
 
 def schedule_progress(step: int, elapsed_s: float, tcfg: TokenizerTrainConfig) -> float:
@@ -146,6 +162,8 @@ def train_on_clips(train_clips: list[ClipFeatures], val_clips: list[ClipFeatures
         start, stats = ck.step, ck.stats
         best = float(ck.extra.get("best_val_mpjpe_mm", best))
         seconds_before = float(ck.extra.get("train_seconds", 0.0))
+    elif tcfg.init_from:
+        stats = init_weights(model, cfg, tcfg.init_from)
     dev = torch.device(tcfg.device)
     model.to(dev)
     avg = None
