@@ -95,7 +95,8 @@ def test_the_ramp_starts_at_the_previous_target_and_ends_at_the_new_one(walk):
     assert not np.allclose(foh_q[-1], zoh_q[-1])  # the ramp changes the trajectory
     # a restart starts its world's ramp at its new start frame's target
     env.restart(torch.tensor([1]), torch.zeros(1, dtype=torch.long), torch.tensor([30]))
-    assert torch.equal(env.prev_target[1], env.reference_target(env.ref.index(torch.tensor([0]), torch.tensor([30])))[0])
+    at_30 = env.reference_target(env.ref.index(torch.tensor([0]), torch.tensor([30])))
+    assert torch.equal(env.prev_target[1], at_30[0])
     env.close()
     # the lead: the same ramp half a control step ahead
     lead = _env(walk, "foh_lead", substeps=4)
