@@ -12,8 +12,11 @@ refine writes, over that of the input clip), the share of clips with a ratio <= 
 
 A setting is ``KIND[:ALPHA]`` of the action filter (:mod:`motionlib.sim.action_filter`: ``none``,
 ``lowpass``, ``critical``), optionally ``+substeps:N`` (physics substeps per control step; the
-policy was trained with 4), ``+gain:S`` (the humanoid's PD gains times S) and ``+damping:D`` (passive
-joint damping, N m s/rad; the humanoid's is 2).
+policy was trained with 4), ``+hold:foh`` (the PD target ramped over the substeps from the previous
+control step's instead of held, ``TrackingConfig.target_hold``), ``+gain:S`` (the humanoid's PD gains
+times S), ``+damping:D`` (passive joint damping, N m s/rad; the humanoid's is 2) and ``+armature:S``
+(the joints' armature times S; the humanoid's is 0.02, 0.01 on light links). A setting changes the
+policy file's physics (armature 1), not refine's defaults: ``none`` is the policy as trained.
 
 ``--diagnose``: where the jitter comes from, per setting, on the clips tracked from frame 0 without
 restarts: the jerk (third difference x fps^3, rad/s^3, mean over joints and frames) of the policy's
@@ -43,23 +46,33 @@ def parse_setting(text: str):
         name, _, value = part.partition(":")
         if name == "zero":
             continue  # diagnose: zero residual actions
-        if name in ("substeps", "gain", "damping"):
+        if name in ("substeps", "gain", "damping", "armature"):
             physics[name] = float(value)
+        elif name == "hold":
+            physics[name] = value
         else:
             kind, alpha = name, float(value) if value else 1.0
     return ActionFilterConfig(kind, alpha), physics
 
 
 def policy_for(policy, physics: dict):
-    """``policy`` with its tracking substeps, humanoid PD gains (times ``gain``) or joint damping replaced."""
+    """``policy`` with its tracking substeps or target hold, humanoid PD gains (times ``gain``), joint damping
+    or joint armature (times ``armature``) replaced."""
     tracking, humanoid = policy.tracking, policy.humanoid
     if "substeps" in physics:
         tracking = dataclasses.replace(tracking, substeps=int(physics["substeps"]))
+    if "hold" in physics:
+        tracking = dataclasses.replace(tracking, target_hold=physics["hold"])
     if "gain" in physics:
         humanoid = dataclasses.replace(humanoid, gain_scale=humanoid.gain_scale * physics["gain"])
     if "damping" in physics:
         humanoid = dataclasses.replace(humanoid, damping=physics["damping"])
-    return dataclasses.replace(policy, tracking=tracking, humanoid=humanoid)
+    policy = dataclasses.replace(policy, tracking=tracking, humanoid=humanoid)
+    if "armature" in physics:
+        from motionlib.policies.rollout import with_armature
+
+        policy = with_armature(policy, physics["armature"])
+    return policy
 
 
 def jerk(x: np.ndarray, fps: float) -> float:
@@ -75,8 +88,10 @@ def sweep(clips, names, policy, settings, threads: int, out: Path | None) -> lis
         filt, physics = parse_setting(text)
         t0 = time.perf_counter()
         substeps = physics.pop("substeps", None)
+        # the setting's physics on the policy's own (armature 1, whatever refine's default)
         results, totals = refine_clips(clips, policy_for(policy, physics), threads=threads, lanes=1,
-                                       action_filter=filt, substeps=None if substeps is None else int(substeps))
+                                       action_filter=filt, substeps=None if substeps is None else int(substeps),
+                                       armature_scale=1.0)
         per = []
         for name, r in zip(names, results):
             rep = r.report

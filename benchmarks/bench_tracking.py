@@ -1,6 +1,6 @@
 """Physics and tracking-environment throughput, and refine's real-time factor.
 
-    python benchmarks/bench_tracking.py [--envs 64] [--threads 2] [--policy CKPT]
+    python benchmarks/bench_tracking.py [--envs 64] [--threads 2] [--policy CKPT] [--armature-scale S] [--substeps N]
 
 Prints
   * raw physics rate of the SMPL humanoid: ``mj_step`` on one world (1 thread),
@@ -21,11 +21,15 @@ Prints
     clips simulated together) and, for contrast, 4 clips: at small batches the
     per-step torch overhead of observations and policy dominates, at the CLI's
     batch the physics does. Also per CPU second of the process (time.process_time).
+
+Every measurement runs the humanoid with refine's joint armature (``--armature-scale``; 1: the policy
+file's own).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -51,13 +55,18 @@ def main() -> None:
     ap.add_argument("--policy", default=None)
     ap.add_argument("--refine-batch", type=int, nargs="+", default=[4, 64],
                     help="clips per refine batch to time (motionlib refine's --batch default is 64)")
+    ap.add_argument("--armature-scale", type=float, default=None, metavar="S",
+                    help="the humanoid's joint armature times S, in every measurement (default: refine's, "
+                         "motionlib.policies.refine.ARMATURE_SCALE; 1: the policy file's)")
+    ap.add_argument("--substeps", type=int, default=None, metavar="N",
+                    help="physics steps per control step in every measurement (default: the policy's)")
     args = ap.parse_args()
 
     from motionlib.motion.ingest.bvh_fit import bvh_to_motion
     from motionlib.policies.actor import TrackingPolicy
     from motionlib.policies.default import default_policy_path
-    from motionlib.policies.refine import refine_clips
-    from motionlib.policies.rollout import rollout
+    from motionlib.policies.refine import ARMATURE_SCALE, refine_clips
+    from motionlib.policies.rollout import rollout, with_armature
     from motionlib.sim.backend_cpu import CpuBackendConfig, torch_single_thread
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_env import TrackingEnv
@@ -68,6 +77,10 @@ def main() -> None:
         policy_label = str(args.policy or "shipped default")
     except Exception as e:  # noqa: BLE001
         raise SystemExit(f"no policy to benchmark: {e}")
+    armature = ARMATURE_SCALE if args.armature_scale is None else args.armature_scale
+    policy = with_armature(policy, armature)  # refine_clips below then runs it as it is (armature_scale=1)
+    if args.substeps:
+        policy = dataclasses.replace(policy, tracking=dataclasses.replace(policy.tracking, substeps=args.substeps))
     tcfg = TrackingConfig(**{**policy.tracking.__dict__, "num_envs": args.envs})
     env = TrackingEnv([clip], tcfg, policy.humanoid, backend_cfg=CpuBackendConfig(threads=args.threads))
     env.reset()
@@ -152,8 +165,9 @@ def main() -> None:
     lane1_share, lane2_share = np.median(a[:, 5] / a[:, 0]), np.median(a[:, 6] / a[:, 0])
     lane2_lo, lane2_hi = (a[:, 6] / a[:, 0]).min(), (a[:, 6] / a[:, 0]).max()
 
-    print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF), {1 / m.opt.timestep:.0f} Hz physics, "
-          f"{tcfg.control_fps:.0f} Hz control, {args.envs} envs, {args.threads} threads")
+    print(f"tracking benchmark: SMPL humanoid ({m.nv - 6} hinge DoF, armature x{armature:g}), "
+          f"{1 / m.opt.timestep:.0f} Hz physics, {tcfg.control_fps:.0f} Hz control, {args.envs} envs, "
+          f"{args.threads} threads")
     print(f"  raw mj_step, 1 world, 1 thread     : {mj_rate:10,.0f} physics steps/s "
           f"({mj_rate / sub:,.0f} env-steps/s)")
     print(f"  raw mujoco.rollout, {args.envs} worlds     : {raw * sub:10,.0f} physics steps/s ({raw:,.0f} env-steps/s)")
@@ -184,7 +198,7 @@ def refine_rtf(refine_clips, clips, policy, repeats: int = 5) -> tuple[float, fl
     try:
         for _ in range(repeats):
             cpu0 = time.process_time()
-            _, totals = refine_clips(clips, policy, retry=True, threads=1)
+            _, totals = refine_clips(clips, policy, retry=True, threads=1, armature_scale=1.0)
             cpu.append(totals["seconds_of_motion"] / (time.process_time() - cpu0))
             wall.append(totals["realtime_factor"])
     finally:

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_json_flag,
-                                  add_physics_flags, print_json)
+                                  add_physics_flags, armature_scale, print_json)
 
 
 def register(sub) -> None:
@@ -45,6 +45,7 @@ def run(args) -> int:
     from motionlib.sim.action_filter import ActionFilterConfig
 
     action_filter = action_filter_config(args, ActionFilterConfig())
+    armature = armature_scale(args)
     files = find_clips(args.clips, required=True)
     paths = args.policy or [default_policy_path()]
 
@@ -56,6 +57,10 @@ def run(args) -> int:
             tot["action_filter"] = dataclasses.asdict(action_filter)
         if args.substeps:
             tot["substeps"] = args.substeps
+        if args.target_hold:
+            tot["target_hold"] = args.target_hold
+        if armature != 1.0:  # the policy's own physics: the totals as before
+            tot["armature_scale"] = armature
         return tot
 
     failures = Failures()  # unreadable clips are reported and left out; the others are evaluated
@@ -69,7 +74,8 @@ def run(args) -> int:
                 continue
             for res in rollout(policy, clips, threads=args.threads, lanes=args.lanes, backend=args.backend, device=args.device,
                                start_every=args.start_every, num_envs=args.worlds, progress=progress,
-                               action_filter=action_filter, substeps=args.substeps):
+                               action_filter=action_filter, substeps=args.substeps, target_hold=args.target_hold,
+                               armature_scale=armature):
                 name = chunk[res.clip].stem + (f"@{res.start}" if args.start_every > 0 else "")
                 reports.append({"id": name, **tracking_report(res, policy.tracking.control_fps)})
                 labels.append(clip_label(clips[res.clip], args.group_by) if args.group_by else None)

@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from motionlib.cli.common import (Failures, action_filter_config, add_control_flags, add_cleanup_flags,
-                                  add_json_flag, add_physics_flags, cleanup_config, print_json)
+from motionlib.cli.common import (Failures, action_filter_config, add_cleanup_flags, add_control_flags,
+                                  add_json_flag, add_physics_flags, armature_scale, cleanup_config, print_json)
 
 
 def register(sub) -> None:
@@ -69,6 +69,7 @@ def run(args) -> int:
     policy = TrackingPolicy.load(policy_path)
     cleanup = cleanup_config(args)
     action_filter = action_filter_config(args, ACTION_FILTER)
+    armature = armature_scale(args)
     rewind = {} if args.rewind is None else {"rewind": args.rewind}
     min_segment = MIN_SEGMENT_S if args.min_segment is None else args.min_segment
     files = find_clips(args.inputs, required=True)
@@ -83,7 +84,10 @@ def run(args) -> int:
                                  # only a filter that acts: the clips refined unfiltered before still resume
                                  **({"action_filter": dataclasses.asdict(action_filter)}
                                     if action_filter.enabled else {}),
-                                 **({"substeps": args.substeps} if args.substeps else {})}))
+                                 **({"substeps": args.substeps} if args.substeps else {}),
+                                 **({"target_hold": args.target_hold} if args.target_hold else {}),
+                                 # the policy's own armature (as refined before the setting) keeps the old key
+                                 **({"armature_scale": armature} if armature != 1.0 else {})}))
     by_file: dict[Path, dict] = {}  # each input's report
     wall, motion_s, settings = 0.0, 0.0, {}
     for f in [] if args.no_resume else files:
@@ -104,9 +108,11 @@ def run(args) -> int:
                                         cleanup=cleanup, progress=not (args.quiet or args.json),
                                         retry_distance=args.retry_distance, keep_restarts=args.keep_restarts,
                                         min_segment_s=min_segment, action_filter=action_filter,
-                                        substeps=args.substeps, **rewind)
+                                        substeps=args.substeps, target_hold=args.target_hold,
+                                        armature_scale=armature, **rewind)
         settings = {k: totals[k] for k in ("cleanup", "retry_distance_m", "rewind_frames", "keep_restarts",
-                                           "min_segment_s", "action_filter", "substeps")}
+                                           "min_segment_s", "action_filter", "substeps", "target_hold",
+                                           "armature_scale")}
         wall += totals["wall_s"]
         motion_s += totals["seconds_of_motion"]
         for f, clip, r in zip(chunk, clips, results):

@@ -142,7 +142,8 @@ def cleanup_config(args):
 def add_control_flags(parser, default: str) -> None:
     """The control loop around the policy: the low-pass filter on its actions (``motionlib.sim.action_filter``;
     ``default`` says in the help what the command does without the flags; :func:`action_filter_config` turns
-    the parsed flags into the config) and the physics substeps per control step (``--substeps``)."""
+    the parsed flags into the config), the physics substeps per control step (``--substeps``) and how the PD
+    target moves over them (``--target-hold``), and the humanoid's joint armature (``--armature-scale``)."""
     from motionlib.sim.action_filter import KINDS
 
     parser.add_argument("--action-filter", choices=KINDS, default=None,
@@ -154,6 +155,23 @@ def add_control_flags(parser, default: str) -> None:
     parser.add_argument("--substeps", type=int, default=None, metavar="N",
                         help="physics steps per control step (default: the policy's, 4 for the shipped one: "
                              "physics at 120 Hz under 30 Hz control); 8 halves the physics step at twice its cost")
+    parser.add_argument("--target-hold", choices=("zoh", "foh", "foh_lead"), default=None,
+                        help="how the PD target moves over a control step's substeps: zoh holds the new target, "
+                             "foh ramps it from the previous step's, foh_lead ramps it half a control step ahead "
+                             "(default: the policy's, zoh)")
+    parser.add_argument("--armature-scale", type=float, default=None, metavar="S",
+                        help="the humanoid's joint armature times S (the policy file is not changed; default: "
+                             "refine's and evaluation's, motionlib.policies.refine.ARMATURE_SCALE)")
+
+
+def armature_scale(args) -> float:
+    """``--armature-scale``, or refine's and evaluation's default where it is not given."""
+    from motionlib.policies.refine import ARMATURE_SCALE
+
+    scale = ARMATURE_SCALE if args.armature_scale is None else float(args.armature_scale)
+    if scale <= 0:
+        raise SystemExit(f"--armature-scale {scale:g}: must be > 0")
+    return scale
 
 
 def action_filter_config(args, default):

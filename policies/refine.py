@@ -40,6 +40,9 @@ REWIND_FRAMES = 3
 MIN_SEGMENT_S = 1.0
 # the low-pass filter on the policy's actions in refine's control loop (docs/tracking.md "Smooth output")
 ACTION_FILTER = ActionFilterConfig()
+# the SMPL humanoid's joint armature in refine's and evaluation's physics, times the policy's (rollout's
+# ``armature_scale``; docs/tracking.md "Smooth output")
+ARMATURE_SCALE = 4.0
 
 
 @dataclass
@@ -108,7 +111,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                  lanes: int | None = None, keep_restarts: bool = False,
                  min_segment_s: float = MIN_SEGMENT_S,
                  action_filter: ActionFilterConfig = ACTION_FILTER,
-                 substeps: int | None = None) -> tuple[list[RefineResult], dict]:
+                 substeps: int | None = None, target_hold: str | None = None,
+                 armature_scale: float = ARMATURE_SCALE) -> tuple[list[RefineResult], dict]:
     """Refine ``clips``. ``cleanup``: the kinematic clean-up (smoothing, grounding; see
     :mod:`motionlib.motion.cleanup`) of the reference the policy tracks, adapted to each clip's
     estimated rotation noise (both are in the clip's report, ``cleanup``); None tracks the
@@ -130,7 +134,10 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
     ``action_filter``: the low-pass filter on the policy's actions inside the control loop
     (:mod:`motionlib.sim.action_filter`; docs/tracking.md "Smooth output"); the output stays the
     simulated trajectory. ``substeps``: physics steps per control step (None: the policy's; more give a
-    finer physics step at the same control rate, at their cost).
+    finer physics step at the same control rate, at their cost). ``target_hold``: "zoh" holds the PD
+    target over a control step's substeps, "foh" ramps it from the previous step's (None: the policy's).
+    ``armature_scale``: the humanoid's joint armature times this (:func:`~motionlib.policies.rollout.with_armature`;
+    the policy file is not touched).
 
     Output (docs/tracking.md "Continuous output"): each result's ``segments`` are what refine writes. By
     default the trajectory is cut at every jump to the reference (``cuts`` in the report: frame, the frame
@@ -156,7 +163,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
             targets[i] = clean_for_tracking(c, cleanup, applied[i]["strength"])
     results = rollout(policy, targets, retry=retry, threads=threads, progress=progress, backend=backend, device=device,
                       num_envs=num_envs, retry_distance=retry_distance, rewind=rewind, lanes=lanes,
-                      action_filter=action_filter, substeps=substeps)
+                      action_filter=action_filter, substeps=substeps, target_hold=target_hold,
+                      armature_scale=armature_scale)
     t_sim = time.perf_counter() - t0
     out: list[RefineResult] = []
     for clip, target, res, how in zip(inputs, targets, results, applied):
@@ -198,7 +206,8 @@ def refine_clips(clips: list[Motion], policy: TrackingPolicy, retry: bool = True
                    "threads": threads, "lanes": lanes, "cleanup": None if cleanup is None else asdict(cleanup),
                    "retry_distance_m": retry_distance, "rewind_frames": rewind if retry else 0,
                    "keep_restarts": keep_restarts, "min_segment_s": None if keep_restarts else min_segment_s,
-                   "action_filter": asdict(action_filter), "substeps": substeps or policy.tracking.substeps})
+                   "action_filter": asdict(action_filter), "substeps": substeps or policy.tracking.substeps,
+                   "target_hold": target_hold or policy.tracking.target_hold, "armature_scale": armature_scale})
     return out, totals
 
 

@@ -55,7 +55,8 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             device: str = "cpu", backend: str = "cpu", start_every: int = 0,
             num_envs: int | None = None, retry_distance: float | None = None, rewind: int = 0,
             lanes: int | None = None, action_filter: ActionFilterConfig | None = None,
-            substeps: int | None = None, body: SimBody | None = None) -> list[RolloutResult]:
+            substeps: int | None = None, body: SimBody | None = None,
+            target_hold: str | None = None, armature_scale: float | None = None) -> list[RolloutResult]:
     """Roll out ``policy`` deterministically; one result per start, in order.
 
     ``starts``: (clip index, start frame) pairs; default: every clip from frame 0,
@@ -88,15 +89,23 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
     ``action_filter``: the low-pass filter on the policy's actions in the env's control loop
     (:mod:`~motionlib.sim.action_filter`; None: none, as the policies were trained).
     ``substeps``: physics steps per control step (None: the policy's, 4 for the shipped one); more
-    make the physics finer at the same control rate, at their cost.
+    make the physics finer at the same control rate, at their cost. ``target_hold``: how the PD target
+    moves over a control step's substeps (``TrackingConfig.target_hold``: "zoh" holds it, "foh" ramps it
+    from the previous step's; None: the policy's). ``armature_scale``: the SMPL humanoid's joint armature
+    times this (:func:`with_armature`; None or 1: the policy's).
     ``body``: the simulated body (default: the SMPL humanoid of the policy); a robot policy
     (``policy.body``) needs its robot's body and a ReferenceLibrary of its clips.
     """
+    if armature_scale is not None and armature_scale != 1.0:
+        if body is not None:
+            raise ValueError("armature_scale: for the SMPL humanoid of the policy, not a body given")
+        policy = with_armature(policy, armature_scale)
     if body is None:
         if policy.body.get("kind", "smpl_humanoid") != "smpl_humanoid":
             raise ValueError(f"a policy for {policy.body} needs its body (rollout(..., body=...))")
         body = SmplHumanoidBody(policy.humanoid)
     tracking = replace(policy.tracking, substeps=int(substeps)) if substeps else policy.tracking
+    tracking = replace(tracking, target_hold=target_hold) if target_hold else tracking
     ref = clips if isinstance(clips, ReferenceLibrary) else ReferenceLibrary.from_clips(list(clips), tracking.control_fps)
     clip_len = ref.clip_len.cpu().tolist()
     if not starts:
@@ -130,6 +139,17 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
             return out  # type: ignore[return-value]
     finally:
         bar.close()
+
+
+def with_armature(policy: TrackingPolicy, scale: float) -> TrackingPolicy:
+    """``policy`` with its SMPL humanoid's joint armature (the rotor inertia MuJoCo adds to each hinge's
+    diagonal mass: ``armature`` and ``light_armature``) times ``scale``; the policy file is not touched.
+    More armature lowers the PD loops' natural frequency (sqrt(kp / (I + armature))), which the
+    physics step then resolves more finely (docs/tracking.md "Smooth output")."""
+    if scale <= 0:
+        raise ValueError(f"armature scale {scale!r}: must be > 0")
+    h = policy.humanoid
+    return replace(policy, humanoid=replace(h, armature=h.armature * scale, light_armature=h.light_armature * scale))
 
 
 def _share_out(lengths: list[int], lanes: int) -> list[list[int]]:

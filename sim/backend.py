@@ -4,7 +4,8 @@ A backend steps N worlds (one body model each, from a list of models of one size
 flat state tensors: ``qpos`` (N, nq), ``qvel`` (N, nv), ``sensordata`` (N, nsensordata) and ``unstable``
 (N,) bool after a step. ``reset_where(mask, qpos, qvel, lift, model_ids)`` puts the masked worlds in a
 new state, ``step(target, substeps, active=None)`` advances every world (or the ``active`` ones) one
-control period under PD targets, ``close()`` frees it.
+control period under PD targets (``target`` (N, nu) held for the ``substeps`` physics steps, or (N,
+substeps, nu): one target per physics step), ``close()`` frees it.
 
 The environment and the rollouts ask a backend what it can do through the capability attributes below,
 never through its name. The defaults describe the most restrictive backend; each backend sets the ones

@@ -147,14 +147,16 @@ class CpuBackend(PhysicsBackend):
 
     def step(self, ctrl: torch.Tensor, substeps: int, active: torch.Tensor | None = None) -> None:
         """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world, or only in the
-        worlds where ``active`` (N,) is set (the others keep their state and cost nothing)."""
+        worlds where ``active`` (N,) is set (the others keep their state and cost nothing); ``ctrl``
+        (N, substeps, nu) gives each physics step its own targets."""
         if self._ctrl.shape[1] != substeps:
             self._ctrl = np.zeros((self.num_envs, substeps, self.nu))
             self._traj = np.zeros((self.num_envs, substeps, self.nstate))
             # the rollout writes every substep's sensor values too: into a kept buffer, not a new
             # array each step (they are one physics step old, see _refresh_sensors)
             self._traj_sensor = np.zeros((self.num_envs, substeps, self.nsensor))
-        self._ctrl[:] = ctrl.detach().cpu().double().numpy()[:, None, :]
+        c = ctrl.detach().cpu().double().numpy()
+        self._ctrl[:] = c[:, None, :] if c.ndim == 2 else c
         ids = np.arange(self.num_envs) if active is None else np.flatnonzero(active.detach().cpu().numpy())
         k = len(ids)
         bad = np.zeros(self.num_envs, dtype=bool)

@@ -116,6 +116,7 @@ class WarpBackend(PhysicsBackend):
         self.blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.overflows = torch.zeros((), dtype=torch.long, device=self.device)  # world-steps with a solver/contact overflow
         self._graphs: dict = {}
+        self._ctrl_seqs: dict = {}  # substeps -> (substeps, N, nu) per-substep targets (step)
         self._streams: dict = {}
         self._cuda = self.device.type == "cuda"
         # warp's CPU device keeps the state in host memory: reading it back costs nothing there
@@ -230,17 +231,28 @@ class WarpBackend(PhysicsBackend):
 
     # ------------------------------------------------------------------ step
     def step(self, ctrl: torch.Tensor, substeps: int, active: torch.Tensor | None = None) -> None:
-        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world. ``active`` is
-        accepted for the CPU backend's interface and ignored: on the device every world steps
-        in parallel, and skipping some would break the captured graph."""
-        self._ctrl.copy_(ctrl.to(self.device, torch.float32))
+        """Hold ``ctrl`` (N, nu) for ``substeps`` physics steps in every world; ``ctrl`` (N, substeps,
+        nu) gives each physics step its own targets. ``active`` is accepted for the CPU backend's
+        interface and ignored: on the device every world steps in parallel, and skipping some would
+        break the captured graph."""
+        per_substep = ctrl.dim() == 3
+        if per_substep:  # a (substeps, N, nu) device buffer, copied into the controls before each step
+            seq = self._ctrl_seqs.get(substeps)
+            if seq is None:
+                seq = self._ctrl_seqs[substeps] = self._wp.zeros((substeps, self.num_envs, self.nu),
+                                                                  dtype=self._wp.float32, device=self.wp_device)
+            self._wp.to_torch(seq).copy_(ctrl.to(self.device, torch.float32).transpose(0, 1))
+        else:
+            self._ctrl.copy_(ctrl.to(self.device, torch.float32))
 
         def physics():
-            for _ in range(substeps):
+            for k in range(substeps):
+                if per_substep:
+                    self._wp.copy(self.d.ctrl, seq[k])
                 self._mjw.step(self.m, self.d)
             self._refresh_sensors()  # step's sensors are from before its integration (see backend_cpu)
 
-        self._run(("step", substeps), physics)
+        self._run(("step", substeps, per_substep), physics)
         q, v, s = self.qpos, self.qvel, self.sensordata
         bad = ~(torch.isfinite(q).all(1) & torch.isfinite(v).all(1) & torch.isfinite(s).all(1))
         bad |= torch.nan_to_num(v, nan=0.0).abs().amax(1) > self.cfg.max_qvel

@@ -83,6 +83,10 @@ class TrackingConfig:
     num_envs: int = 64
     control_fps: float = 30.0
     substeps: int = 4  # physics at control_fps * substeps = 120 Hz
+    # how the PD target moves over the substeps of a control step: "zoh" holds the new target for all of
+    # them; "foh" ramps it from the previous step's target to the new one (first-order hold: substep k of
+    # S gets prev + (new - prev) k / S, so the last substep reaches the new target; 1 substep is "zoh")
+    target_hold: str = "zoh"
     future_frames: tuple[int, ...] = (1, 3)  # reference frames ahead in the observation
     action_scale: float = 0.5  # radians of residual around the reference pose per unit action
     # PD with a velocity reference: the reference joint velocity is folded into the

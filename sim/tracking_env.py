@@ -62,6 +62,23 @@ from .tracking_config import EvalConfig, TrackingConfig
 from .tracking_terms import BodyState, tracking_errors
 
 
+# how the PD target moves over a control step's substeps (TrackingConfig.target_hold)
+TARGET_HOLDS = ("zoh", "foh", "foh_lead")
+
+
+def hold_weights(hold: str, substeps: int) -> torch.Tensor | None:
+    """The weights w_k (S,) of the previous control step's target and the new one, p + (t - p) w_k, over
+    the S substeps: "foh" ramps k / S, k = 1..S (the last substep reaches the new target; in the mean the
+    target lags "zoh"'s by half a control step); "foh_lead" the same ramp half a control step ahead,
+    k / S + (S - 1) / (2 S) (past the new target in the last substeps; its mean over the step is the new
+    target, as "zoh"'s). None for "zoh" and for one substep (the target is held)."""
+    s = max(int(substeps), 1)
+    if hold == "zoh" or s == 1:
+        return None
+    w = torch.arange(1, s + 1, dtype=torch.float64) / s
+    return (w + (s - 1) / (2 * s) if hold == "foh_lead" else w).float()
+
+
 @dataclass
 class StepResult:
     obs: torch.Tensor
@@ -94,6 +111,8 @@ class TrackingEnv:
         ``body``: the simulated body (:mod:`body`); default: the SMPL humanoid of ``humanoid``. Another
         body (an MJCF robot, :mod:`robot_body`) takes its reference as a ReferenceLibrary and the term
         set ``cfg.terms`` that fits it."""
+        if cfg.target_hold not in TARGET_HOLDS:
+            raise ValueError(f"target_hold {cfg.target_hold!r}: unknown (known: {', '.join(TARGET_HOLDS)})")
         self.cfg = cfg
         self.device = torch.device(device)
         self.body = body if body is not None else SmplHumanoidBody(humanoid)
@@ -155,6 +174,12 @@ class TrackingEnv:
         z = lambda dtype=torch.long: torch.zeros(n, dtype=dtype, device=self.device)  # noqa: E731
         self.clip, self.frame, self.start_frame, self.steps = z(), z(), z(), z()
         self.prev_action = torch.zeros(n, self.num_actions, device=self.device)
+        # the PD target of the previous control step (the start of a first-order hold's ramp); a world that
+        # restarts starts it at the zero-residual target of its start frame
+        self.prev_target = torch.zeros(n, self.num_actions, device=self.device)
+        # the ramp's weights over the substeps (None: the target is held)
+        ramp = hold_weights(cfg.target_hold, cfg.substeps)
+        self._ramp = None if ramp is None else ramp.to(self.device)[None, :, None]
         # the simulated bodies' linear velocities (planes) after the two previous steps, latest first (the
         # body-jerk reward term; valid from an episode's third step, which that term checks with ``steps``)
         self.linvel_hist = torch.zeros(2, 3, n, nb, device=self.device)
@@ -231,6 +256,21 @@ class TrackingEnv:
             self._lift[todo] = frames_floor_lift(self.models, self.ref.qpos, self.ref.clip_start, self.ref.clip_body,
                                                  todo, self._lift_datas)
 
+    def reference_target(self, idx: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """The PD targets (k, nu) of reference frames ``idx`` (k,): the reference joint coordinates plus
+        ``residual`` (k, nu; None: zero), with ``cfg.velocity_feedforward`` plus the reference joint velocity
+        folded in: kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)."""
+        q_ref = self.ref.qpos.index_select(0, idx)
+        target = q_ref[:, 7:] if self._act_cols is None else q_ref.index_select(1, self._act_cols[0])
+        if residual is not None:
+            target = target + residual
+        if self.cfg.velocity_feedforward:
+            qd_ref = self.ref.qvel.index_select(0, idx)
+            qd_ref = qd_ref[:, 6:] if self._act_cols is None else qd_ref.index_select(1, self._act_cols[1])
+            ff = self.kd_over_kp * qd_ref
+            target = target + torch.clamp(ff, -self.cfg.feedforward_limit, self.cfg.feedforward_limit)
+        return target
+
     # ----------------------------------------------------------------- reset
     def seed(self, seed: int) -> None:
         """Seed the random generator that the sampled starts draw from."""
@@ -295,6 +335,8 @@ class TrackingEnv:
         self.action_filter.reset_where(mask)
         self.episode_return = w(torch.zeros_like(self.episode_return), self.episode_return)
         idx = self.ref.index(self.clip, self.frame)
+        if self._ramp is not None:
+            self.prev_target = torch.where(mask[:, None], self.reference_target(idx), self.prev_target)
         self._fill_lift(idx[mask])
         gather = lambda t, i: t.index_select(0, i)  # noqa: E731
         self.backend.reset_where(mask, gather(self.ref.qpos, idx), gather(self.ref.qvel, idx), gather(self._lift, idx),
@@ -314,19 +356,15 @@ class TrackingEnv:
         cfg = self.cfg
         a = torch.clamp(actions.to(self.device, torch.float32), -1.0, 1.0)
         nxt = self.ref.index(self.clip, self.frame + 1)
-        q_ref = self.ref.qpos.index_select(0, nxt)
-        q_ref = q_ref[:, 7:] if self._act_cols is None else q_ref.index_select(1, self._act_cols[0])
         # the filtered residual makes the target; the reward's action terms see the policy's own actions
         applied = self.action_filter(a, None if active is None else active.to(self.device))
-        target = q_ref + cfg.action_scale * applied
-        if cfg.velocity_feedforward:
-            # fold the reference joint velocity into the position target:
-            # kp (q* + kd/kp qd_ref - q) - kd qd = kp (q* - q) + kd (qd_ref - qd)
-            qd_ref = self.ref.qvel.index_select(0, nxt)
-            qd_ref = qd_ref[:, 6:] if self._act_cols is None else qd_ref.index_select(1, self._act_cols[1])
-            ff = self.kd_over_kp * qd_ref
-            target = target + torch.clamp(ff, -cfg.feedforward_limit, cfg.feedforward_limit)
-        self.backend.step(target, cfg.substeps, active=active)
+        target = self.reference_target(nxt, cfg.action_scale * applied)
+        if self._ramp is None:
+            self.backend.step(target, cfg.substeps, active=active)
+        else:  # first-order hold: substep k targets prev + (target - prev) w_k (hold_weights)
+            ramp = torch.lerp(self.prev_target[:, None, :], target[:, None, :], self._ramp)
+            self.backend.step(ramp, cfg.substeps, active=active)
+            self.prev_target = target
         self.frame += 1
         self.steps += 1
 
