@@ -23,7 +23,7 @@ faces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable
 
@@ -243,19 +243,9 @@ SMPL_OBSERVATION: tuple[ObsTerm, ...] = (
 # ------------------------------------------------------------------------------------------------
 # An MJCF robot's observation terms (``term_sets``: "mjcf_robot"), over the bodies its reward looks at
 # (body 0, the floating base, is the anchor: the heading and the origin of the local positions). The
-# functions are the humanoid's; the rows take every body (a robot's count is its own), the root's
-# local position (always 0) included. BeyondMimic's anchor observations (anchor position and
+# functions and rows are the humanoid's; the local positions take every body (a robot's count is its
+# own), the root's local position (always 0) included. BeyondMimic's anchor observations (anchor position and
 # orientation error) are body 0's entries of ``ref_pos_diff`` and ``ref_rot_diff_6d``.
 
-MJCF_ROBOT_OBSERVATION: tuple[ObsTerm, ...] = (
-    ObsTerm("root_height", root_height, 1, heading=False, bodies=(0,)),
-    ObsTerm("local_body_pos", local_body_pos, 3),
-    ObsTerm("body_rot_6d", body_rot_6d, 6),
-    ObsTerm("body_lin_vel", body_lin_vel, 3),
-    ObsTerm("body_ang_vel", body_ang_vel, 3),
-    ObsTerm("ref_pos_diff", ref_pos_diff, 3, task=True),
-    ObsTerm("ref_rot_diff_6d", ref_rot_diff_6d, 6, heading=False, task=True),
-    ObsTerm("ref_pos_from_root", ref_pos_from_root, 3, task=True),
-    ObsTerm("ref_lin_vel_diff", ref_lin_vel_diff, 3, task=True),
-    ObsTerm("ref_ang_vel_diff", ref_ang_vel_diff, 3, task=True),
-)
+MJCF_ROBOT_OBSERVATION: tuple[ObsTerm, ...] = tuple(
+    replace(t, bodies=None) if t.name == "local_body_pos" else t for t in SMPL_OBSERVATION)
