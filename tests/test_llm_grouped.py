@@ -14,29 +14,16 @@ from motionlib.llm.generate import GenConfig, _pick, caption_grid, generate_grid
 from motionlib.llm.grouped import (GroupedFormatter, body_of, decode_steps, embed, encode_steps, grouped_batch,
                                    grouped_loss, item_tensors)
 from motionlib.llm.model import build_lm, prepare_for_inference
-from motionlib.llm.sequence import Example, fill
-from motionlib.llm.templates import M2T_PLAIN, T2M_PLAIN
-from motionlib.llm.tiny import TinyConfig, save_tiny
+from motionlib.llm.sequence import Example
 from motionlib.llm.train import FixedExamples, train_lm
 from motionlib.llm.vocab import MotionDecodeError, VocabSpec
 from motionlib.motion.errors import MotionError
 
-SPEC = VocabSpec(codebook_size=64, num_parts=6)
-CAPTION = "a person waves the right hand"
-OTHER = "someone bows"
-
+from llm_pairs import CAPTION, OTHER, SPEC, pairs, tiny_backbone
 
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
-    return str(save_tiny(tmp_path_factory.mktemp("tiny") / "llama", TinyConfig(hidden=64, layers=2)))
-
-
-def pairs():
-    rng = np.random.default_rng(1)
-    g1, g2 = rng.integers(0, 64, (4, 6)), rng.integers(0, 64, (3, 6))
-    t2m = Example("t2m", fill(T2M_PLAIN.prompt, {"caption": CAPTION}), [g1])
-    m2t = Example("m2t", fill(M2T_PLAIN.prompt, {"motion": g2}), [OTHER])
-    return g1, g2, [t2m, m2t]
+    return tiny_backbone(tmp_path_factory)
 
 
 def config(backbone, **kw):
