@@ -111,6 +111,10 @@ def run_pipeline(sources: list[str | os.PathLike], cfg: PipelineConfig) -> dict:
             ray.shutdown()
     for stage in cfg.stages:  # no task is in flight now: what a killed writer left can go
         FolderSink(out, stage).remove_stale_temps()
+    if cfg.store:
+        from .store_sink import remove_store_temporaries
+
+        remove_store_temporaries(out, cfg.stages)
     if (out / TASKS).is_dir():
         for marker in (out / TASKS).glob("*.json"):  # of tasks whose worker died
             marker.unlink(missing_ok=True)

@@ -35,6 +35,14 @@ def store_path(out: str | Path, stage: str) -> Path:
     return Path(out) / STORE_DIR / stage
 
 
+def remove_store_temporaries(out: str | Path, stages: tuple[str, ...]) -> None:
+    """Delete what writers killed before their shard's commit left in the stages' stores (the driver, once
+    no task is in flight)."""
+    for stage in stages:
+        if is_store(store_path(out, stage)):
+            ClipStore.open(store_path(out, stage), skip_bad=True).remove_temporaries()
+
+
 def create_stores(out: str | Path, stages: tuple[str, ...]) -> None:
     """Make each stage's store (the driver, before any task)."""
     for stage in stages:

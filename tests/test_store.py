@@ -145,6 +145,13 @@ def test_two_writer_processes_at_once(tmp_path):
     assert len(store) == 40 and store.duplicates() == {} and len(store.shards()) == 14
     assert not [p for p in (tmp_path / "s" / "shards").iterdir() if p.name.startswith(".")]  # no temporary left
     assert sum(len(store.shard_ids(s)) for s in store.shards()) == 40
+    # what a writer killed before its commit leaves: hidden temporaries, which no reader sees and which
+    # remove_temporaries deletes (the pipeline's driver calls it once no task runs)
+    for name in (".w9-00000.12.34.tar.tmp", ".w9-00000.12.34.idx.json.tmp"):
+        (tmp_path / "s" / "shards" / name).write_bytes(b"half")
+    assert len(ClipStore.open(tmp_path / "s")) == 40
+    assert store.remove_temporaries() == 2 and store.remove_temporaries() == 0
+    assert len(list((tmp_path / "s" / "shards").iterdir())) == 2 * 14
     for k in (1, 2):
         for i in range(20):
             assert_rec(store.read(f"w{k}-{i:03d}"), k * 1000 + i)

@@ -239,6 +239,15 @@ class ClipStore:
         """The ids stored in ``shard`` (in tar order), whether or not a newer shard shadows them."""
         return [e.id for e in self._index(shard).clips]
 
+    def remove_temporaries(self) -> int:
+        """Delete the temporary files (``.NAME.tmp``) of writers that were killed before their commit; call
+        it only while no writer of this store is running. Returns how many were deleted."""
+        n = 0
+        for p in self.shards_dir.glob(".*.tmp"):
+            p.unlink(missing_ok=True)
+            n += 1
+        return n
+
     def duplicates(self) -> dict[str, list[str]]:
         """Ids stored in more than one shard -> those shards, oldest first (the last one is read)."""
         return {k: list(v) for k, v in sorted(self._copies.items())}
