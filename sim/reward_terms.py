@@ -87,25 +87,29 @@ def _coef(cfg, c: Coef, term: str) -> float:
 
 
 class FusedReward:
-    """The reward of a table of :class:`RewardTerm` rows with a RewardConfig's weights."""
+    """The reward of a table of :class:`RewardTerm` rows with a RewardConfig's weights. A term whose
+    weight is 0 adds nothing, so it is not computed (its column of the terms is 0)."""
 
     def __init__(self, terms: tuple[RewardTerm, ...], cfg, device: torch.device | str = "cpu"):
         names = [t.name for t in terms]
         if len(set(names)) != len(names):
             raise ValueError(f"reward terms named twice: {names}")
-        self.kernel_terms = tuple(t for t in terms if t.kernel is not None)
-        self.linear_terms = tuple(t for t in terms if t.kernel is None)
-        fused = self.kernel_terms + self.linear_terms  # the order the terms are computed in
         self.names = tuple(names)
         self.clip_min = float(cfg.clip_min)
+        weight = {t.name: (-1.0 if t.penalty else 1.0) * _coef(cfg, t.weight, t.name) for t in terms}
+        live = tuple(t for t in terms if weight[t.name] != 0.0)
+        self.kernel_terms = tuple(t for t in live if t.kernel is not None)
+        self.linear_terms = tuple(t for t in live if t.kernel is None)
+        fused = self.kernel_terms + self.linear_terms  # the order the terms are computed in
         self.scales = torch.tensor([_coef(cfg, t.kernel, t.name) for t in self.kernel_terms], device=device)
-        self.weights = torch.tensor([(-1.0 if t.penalty else 1.0) * _coef(cfg, t.weight, t.name) for t in fused],
-                                    device=device)
-        order = [fused.index(t) for t in terms]
-        # back to table order (the info's and the sum's order) unless the table lists kernels first already
-        self._order = None if order == list(range(len(terms))) else torch.tensor(order, device=device)
-        if self._order is not None:
-            self.weights = self.weights[self._order]
+        self.weights = torch.tensor([weight[t.name] for t in fused], device=device)
+        # the computed columns' places in table order (None: every term computed, in table order already)
+        cols = [names.index(t.name) for t in fused]
+        self._cols = None if cols == list(range(len(terms))) else torch.tensor(cols, device=device)
+
+    def active(self, name: str) -> bool:
+        """Whether the term ``name`` is computed (in the table, with a weight other than 0)."""
+        return any(t.name == name for t in self.kernel_terms + self.linear_terms)
 
     def __call__(self, step: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:
         """The reward (N,), clipped below at ``clip_min``, and its terms (N, len(names)) in table order."""
@@ -114,10 +118,15 @@ class FusedReward:
             parts.append(torch.exp(-self.scales * torch.stack([t.fn(step) for t in self.kernel_terms], -1)))
         if self.linear_terms:
             parts.append(torch.stack([t.fn(step) for t in self.linear_terms], -1))
-        terms = torch.cat(parts, -1)
-        if self._order is not None:
-            terms = terms.index_select(-1, self._order)
-        terms = terms * self.weights
+        if not parts:  # every weight 0
+            terms = torch.zeros(step.frame.shape[0], len(self.names), device=step.frame.device)
+            return torch.clamp(terms.sum(-1), min=self.clip_min), terms
+        weighted = torch.cat(parts, -1) * self.weights
+        if self._cols is None:
+            terms = weighted
+        else:
+            terms = weighted.new_zeros(weighted.shape[:-1] + (len(self.names),))
+            terms[..., self._cols] = weighted
         return torch.clamp(terms.sum(-1), min=self.clip_min), terms
 
 

@@ -180,9 +180,10 @@ class TrackingEnv:
         # the ramp's weights over the substeps (None: the target is held)
         ramp = hold_weights(cfg.target_hold, cfg.substeps)
         self._ramp = None if ramp is None else ramp.to(self.device)[None, :, None]
-        # the simulated bodies' linear velocities (planes) after the two previous steps, latest first (the
-        # body-jerk reward term; valid from an episode's third step, which that term checks with ``steps``)
-        self.linvel_hist = torch.zeros(2, 3, n, nb, device=self.device)
+        # the simulated bodies' linear velocities (planes) after the two previous steps, latest first, kept
+        # for the body-jerk reward term when it counts (valid from an episode's third step, which that term
+        # checks with ``steps``)
+        self.linvel_hist = torch.zeros(2, 3, n, nb, device=self.device) if self.reward.active("p_body_jerk") else None
         self.action_filter = ActionFilter(action_filter or ActionFilterConfig(), n, self.num_actions, self.device)
         self.episode_return = torch.zeros(n, device=self.device)
         self.total_blowups = torch.zeros((), dtype=torch.long, device=self.device)
@@ -372,7 +373,8 @@ class TrackingEnv:
         err = tracking_errors(planes, self.ref.planes_at(nxt))  # the new frame is nxt
         reward, terms = self.reward(StepInputs(self, planes, err, nxt, a, self.prev_action, target))
         self.prev_action = a
-        self.linvel_hist = torch.stack((planes[7:10], self.linvel_hist[0]))
+        if self.linvel_hist is not None:
+            self.linvel_hist = torch.stack((planes[7:10], self.linvel_hist[0]))
 
         unstable = self.backend.unstable.to(self.device)
         max_dist = err["body_dist"].max(-1).values

@@ -153,3 +153,30 @@ def test_the_observation_layout_follows_the_table():
     torch.testing.assert_close(o[:, sl], p[2][:, [10, 11]])
     with pytest.raises(ValueError, match="multiple of 3"):
         ObsTerm("bad", lambda x: x.p[:2], 2)
+
+
+def test_a_zero_weight_term_is_not_computed_and_its_column_is_zero():
+    calls = []
+
+    def counted(name, value):
+        def fn(step):
+            calls.append(name)
+            return torch.full((3,), value)
+        return fn
+
+    cfg = RewardConfig(w_rot=0.0, power_coef=1e-3, action_rate_coef=0.0)
+    table = (RewardTerm("r_pos", counted("r_pos", 0.5), weight="w_pos", kernel="k_pos"),
+             RewardTerm("p_power", counted("p_power", 2.0), weight="power_coef", penalty=True),
+             RewardTerm("r_rot", counted("r_rot", 0.1), weight="w_rot", kernel="k_rot"),
+             RewardTerm("p_action_rate", counted("p_action_rate", 9.0), weight="action_rate_coef", penalty=True))
+    f = FusedReward(table, cfg)
+    assert f.active("r_pos") and f.active("p_power") and not f.active("r_rot") and not f.active("p_action_rate")
+    step = StepInputs(None, None, None, torch.zeros(3, dtype=torch.long), None, None, None)
+    reward, terms = f(step)
+    assert calls == ["r_pos", "p_power"]
+    expected = [cfg.w_pos * np.exp(-cfg.k_pos * 0.5), -1e-3 * 2.0, 0.0, 0.0]  # table order
+    np.testing.assert_allclose(terms.numpy(), [expected] * 3, rtol=1e-6)
+    np.testing.assert_allclose(reward.numpy(), [max(sum(expected), cfg.clip_min)] * 3, rtol=1e-6)
+    off = FusedReward(table, RewardConfig(w_pos=0.0, w_rot=0.0, power_coef=0.0, action_rate_coef=0.0))
+    reward, terms = off(step)
+    assert terms.shape == (3, 4) and not terms.any() and calls == ["r_pos", "p_power"]
