@@ -10,26 +10,13 @@ import torch
 
 from motionlib.cli.main import main
 
+from llm_pairs import write_labelled_clip
+
 # (dataset, content, style): walking clips and standing clips waving an arm; the dataset-1 clips of the
 # held-out styles (angry, sad) are the test split
 TRAIN = [("dataset-2", "walk", s) for s in ("active", "elderly", "exhausted", "youthful", "happy", "proud")] + \
         [("dataset-2", "wave-right-hand", s) for s in ("active", "elderly", "exhausted", "youthful", "happy", "proud")]
 TEST = [("dataset-1", c, s) for c in ("walk", "bye") for s in ("angry", "sad")]
-
-
-def _write(folder, ds, content, style, take, rng):
-    from conftest import make_standing_clip
-    from motionlib.motion.ingest.captions import bandai_texts
-    from motionlib.motion.io import save_motion
-    from walk_fixture import make_walking_clip
-
-    if content == "walk":
-        clip = make_walking_clip(seconds=2.0, speed=float(rng.uniform(0.8, 1.4)))
-    else:
-        clip = make_standing_clip(frames=60, wave=float(rng.uniform(0.3, 0.6)))
-    labels = {"dataset": ds, "content": content, "style": style, "take": take}
-    clip.meta.update(labels=labels, texts=bandai_texts(labels))
-    return save_motion(clip, folder / f"{ds}_{content}_{style}_{take:03d}.npz")
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +27,9 @@ def setup(tmp_path_factory):
     rng = np.random.default_rng(0)
     for take in (1, 2):
         for ds, c, s in TRAIN:
-            _write(root / "clips", ds, c, s, take, rng)
+            write_labelled_clip(root / "clips", ds, c, s, take, rng)
     for ds, c, s in TEST:
-        _write(root / "clips", ds, c, s, 1, rng)
+        write_labelled_clip(root / "clips", ds, c, s, 1, rng)
     return root, str(save_tiny(root / "tiny"))
 
 

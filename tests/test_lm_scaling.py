@@ -13,6 +13,8 @@ import pytest
 
 from motionlib.cli.main import main as motionlib_main
 
+from llm_pairs import write_labelled_clip
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [("dataset-2", c, s) for c in ("walk", "wave-right-hand")
          for s in ("active", "elderly", "exhausted", "youthful", "happy", "proud")]
@@ -25,21 +27,6 @@ def _script():
     sys.modules[spec.name] = mod  # its dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
-
-
-def _write(folder, ds, content, style, take, rng):
-    from conftest import make_standing_clip
-    from motionlib.motion.ingest.captions import bandai_texts
-    from motionlib.motion.io import save_motion
-    from walk_fixture import make_walking_clip
-
-    if content == "walk":
-        clip = make_walking_clip(seconds=2.0, speed=float(rng.uniform(0.8, 1.4)))
-    else:
-        clip = make_standing_clip(frames=60, wave=float(rng.uniform(0.3, 0.6)))
-    labels = {"dataset": ds, "content": content, "style": style, "take": take}
-    clip.meta.update(labels=labels, texts=bandai_texts(labels))
-    return save_motion(clip, folder / f"{ds}_{content}_{style}_{take:03d}.npz")
 
 
 def _manifest(ids):
@@ -77,9 +64,9 @@ def setup(tmp_path_factory):
     rng = np.random.default_rng(0)
     for take in (1, 2):
         for ds, c, s in TRAIN:
-            _write(root / "src", ds, c, s, take, rng)
+            write_labelled_clip(root / "src", ds, c, s, take, rng)
     for ds, c, s in TEST:
-        _write(root / "src", ds, c, s, 1, rng)
+        write_labelled_clip(root / "src", ds, c, s, 1, rng)
     tiny = str(save_tiny(root / "tiny"))
     ev = root / "ev"
     manifest = build_manifest([root / "src"], 0.1)
