@@ -86,10 +86,15 @@ def load_tokens(path: str | os.PathLike, tokenizer_id: str | None = None) -> Tok
                        offsets=data.get("offsets"), source=str(data.get("source", "")))
     except (KeyError, ValueError) as e:
         raise MotionError(f"token file is incomplete ({e})", src) from None
+    return _checked(tf, tokenizer_id, src)
+
+
+def _checked(tf: TokenFile, tokenizer_id: str | None, source) -> TokenFile:
+    """``tf`` when its indices are a (T', P) grid of ``tokenizer_id`` (None: any), else a MotionError."""
     if tf.indices.ndim != 2:
-        raise MotionError(f"token indices must be (T', P), got {tf.indices.shape}", src)
+        raise MotionError(f"token indices must be (T', P), got {tf.indices.shape}", source)
     if tokenizer_id is not None and tf.tokenizer_id != tokenizer_id:
-        raise MotionError(f"tokens were made by tokenizer {tf.tokenizer_id}, not {tokenizer_id}", src)
+        raise MotionError(f"tokens were made by tokenizer {tf.tokenizer_id}, not {tokenizer_id}", source)
     return tf
 
 
@@ -140,8 +145,4 @@ def tokens_from_record(arrays: dict[str, np.ndarray], meta: dict[str, Any], sour
                        offsets=arrays.get(RECORD_PREFIX + "offsets"), source=str(t.get("source", "")))
     except (KeyError, TypeError, ValueError) as e:
         raise MotionError(f"stored tokens are incomplete ({e})", source) from None
-    if tf.indices.ndim != 2:
-        raise MotionError(f"token indices must be (T', P), got {tf.indices.shape}", source)
-    if tokenizer_id is not None and tf.tokenizer_id != tokenizer_id:
-        raise MotionError(f"tokens were made by tokenizer {tf.tokenizer_id}, not {tokenizer_id}", source)
-    return tf
+    return _checked(tf, tokenizer_id, source)
