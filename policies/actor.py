@@ -140,7 +140,8 @@ class TrackingPolicy:
         if blob.get("version") != POLICY_VERSION:
             raise MotionError(f"unsupported policy version {blob.get('version')}", str(path))
         actor_state = blob["actor"]
-        num_obs = actor_state["mlp.0.weight"].shape[1]
+        # the first linear layer's inputs: a hidden layer's, or the output layer's where there is none
+        num_obs = actor_state.get("mlp.0.weight", actor_state["mu.weight"]).shape[1]
         num_actions = actor_state["mu.weight"].shape[0]
         actor = TrackingActor(num_obs, num_actions, tuple(blob["units"]), blob["activation"])
         actor.load_state_dict(actor_state)

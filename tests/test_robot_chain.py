@@ -136,7 +136,6 @@ def test_each_refined_segment_goes_on_and_no_refine(zero_policy, tmp_path, capsy
 
 def _robot_zero_policy(robot: str, path):
     """A robot policy with zero residual, saved as train-tracker --robot saves one."""
-    from motionlib.policies.actor import TrackingActor, TrackingPolicy
     from motionlib.retarget.description import load_description
     from motionlib.retarget.playback import zero_policy
     from motionlib.sim.observation_terms import ObservationLayout
@@ -146,11 +145,7 @@ def _robot_zero_policy(robot: str, path):
     body = load_description(robot).sim_body()
     tcfg = TrackingConfig(terms=body.terms)
     num_obs = ObservationLayout(term_set(tcfg.terms).observation, len(tcfg.future_frames), body.num_bodies).dim
-    policy = zero_policy(num_obs, len(body.spec.joint_names), tcfg, robot)
-    actor = TrackingActor(num_obs, len(body.spec.joint_names), (16,))  # a file holds at least one hidden layer
-    torch.nn.init.zeros_(actor.mu.weight)
-    torch.nn.init.zeros_(actor.mu.bias)
-    TrackingPolicy(actor, tcfg, policy.humanoid, {"name": "zero"}, policy.body).save(path)
+    zero_policy(num_obs, len(body.spec.joint_names), tcfg, robot).save(path)
     return path
 
 
