@@ -90,13 +90,43 @@ def body_scale_of(skeleton: Skeleton) -> float:
     return float(np.linalg.norm(skeleton.offsets, axis=1).sum() / np.linalg.norm(ref.offsets, axis=1).sum())
 
 
+def bone_maps(skeleton: Skeleton, scale: float) -> list[np.ndarray | None]:
+    """Per body, the linear map (3 x 3, reference frame) that carries the mean body's geom, scaled by ``scale``,
+    onto ``skeleton``'s bone: for a body with one child joint, the rotation taking the scaled mean bone onto
+    the skeleton's, then a stretch along it by the ratio of their lengths (a capsule then spans the bone as it
+    spans the mean one, with the mean radius x ``scale``). ``None`` where nothing changes: bodies with none or
+    several children (pelvis, chest, head, hands) and bones that are the scaled mean's (a uniformly scaled mean
+    body gets exactly the uniformly scaled geoms)."""
+    mean = smpl_offsets_to_zup(Skeleton.default().offsets) * scale
+    own = smpl_offsets_to_zup(skeleton.offsets)
+    children = [[c for c in range(NUM_JOINTS) if SMPL_PARENTS[c] == j] for j in range(NUM_JOINTS)]
+    maps: list[np.ndarray | None] = []
+    for j in range(NUM_JOINTS):
+        if len(children[j]) != 1:
+            maps.append(None)
+            continue
+        u, v = mean[children[j][0]], own[children[j][0]]
+        lu, lv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+        if lu < 1e-9 or lv < 1e-9 or np.allclose(u, v, rtol=0.0, atol=1e-9):
+            maps.append(None)
+            continue
+        a, b = u / lu, v / lv
+        axis, cos = np.cross(a, b), float(np.dot(a, b))
+        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+        rot = np.eye(3) + k + k @ k / (1.0 + cos) if cos > -1.0 + 1e-9 else -np.eye(3)  # Rodrigues, a -> b
+        stretch = np.eye(3) + (lv / lu - 1.0) * np.outer(b, b)
+        maps.append(stretch @ rot)
+    return maps
+
+
 def build_mjcf(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidConfig(), name: str = "smpl_humanoid") -> str:
     """Return the MJCF XML text of the humanoid for ``skeleton`` (default: mean body)."""
     skeleton = skeleton or Skeleton.default()
     ref = reference_humanoid()
     joints = sorted(ref["joints"], key=lambda j: j["smpl_index"])
     offsets = smpl_offsets_to_zup(skeleton.offsets)
-    scale = body_scale_of(skeleton)  # geoms follow the overall body size
+    scale = body_scale_of(skeleton)  # geom sizes follow the overall body size
+    maps = bone_maps(skeleton, scale)  # and geoms follow each bone of a body with its own proportions
 
     root = ET.Element("mujoco", model=name)
     ET.SubElement(root, "compiler", angle="radian", autolimits="true")
@@ -139,11 +169,14 @@ def build_mjcf(skeleton: Skeleton | None = None, cfg: HumanoidConfig = HumanoidC
                               armature=f"{cfg.light_armature if light else cfg.armature}")
         g = info["geom"]
         attrs = {"name": f"{info['name']}_geom", "type": g["type"], "density": f"{g['density']:.6g}"}
+        bone = maps[j]
         if g["type"] == "capsule":
-            attrs["fromto"] = _fmt(np.array(g["fromto"]) * scale)
+            ends = np.array(g["fromto"]).reshape(2, 3) * scale
+            attrs["fromto"] = _fmt(ends if bone is None else ends @ bone.T)
             attrs["size"] = _fmt(np.array(g["size"]) * scale)
         else:
-            attrs["pos"] = _fmt(np.array(g["pos"]) * scale)
+            pos = np.array(g["pos"]) * scale
+            attrs["pos"] = _fmt(pos if bone is None else bone @ pos)
             attrs["size"] = _fmt(np.array(g["size"]) * scale)
             attrs["quat"] = _fmt(g.get("quat", [1, 0, 0, 0]))
         ET.SubElement(body, "geom", **attrs)

@@ -191,3 +191,57 @@ def test_direct_contact_stiffness_keeps_feet_out_of_the_floor():
     soft = replace(cfg, contact_stiffness=0.0)  # MuJoCo's time-constant form (0.02 s)
     assert f'solref="{cfg.solref_timeconst:g} 1"' in build_mjcf(cfg=soft)
     assert _deepest_floor_contact(cfg) < 0.5 * _deepest_floor_contact(soft)
+
+
+def test_geoms_follow_a_bodys_own_bones():
+    from motionlib.sim.humanoid import body_scale_of, bone_maps
+
+    mean = Skeleton.default().scaled(0.9)
+    # a uniformly scaled mean body: every geom is the scaled mean's, nothing is mapped
+    assert all(m is None for m in bone_maps(mean, body_scale_of(mean)))
+    # longer thighs (hip -> knee), a collar bone turned inwards and shortened (a narrower shoulder girdle)
+    off = mean.offsets.copy()
+    off[4] *= 1.25  # L_Knee: the left thigh 25 % longer
+    off[16] = off[16] * np.array([0.5, 1.0, 1.0])  # L_Shoulder
+    own = Skeleton(off)
+    m_mean = mujoco.MjModel.from_xml_string(build_mjcf(mean))
+    m_own = mujoco.MjModel.from_xml_string(build_mjcf(own))
+    scale = body_scale_of(own)
+
+    def child_pos(m, name):
+        return np.asarray(m.body_pos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name)])
+
+    def ends(m, geom):
+        g = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, geom)
+        half, axis = m.geom_size[g, 1], _axis(m.geom_quat[g])
+        return m.geom_pos[g] - half * axis, m.geom_pos[g] + half * axis, m.geom_size[g, 0]
+
+    # the thigh capsule spans the longer bone as the mean one spans its own: its ends at the same fractions
+    for m, sk in ((m_mean, mean), (m_own, own)):
+        a, b, radius = ends(m, "L_Hip_geom")
+        knee = child_pos(m, "L_Knee")
+        frac = sorted(float(np.dot(e, knee) / np.dot(knee, knee)) for e in (a, b))
+        if m is m_mean:
+            frac_mean = frac
+        else:
+            assert np.allclose(frac, frac_mean, atol=1e-4)
+            # the radius is the body's overall size, not the bone's
+            assert np.isclose(radius, reference_humanoid()["joints"][1]["geom"]["size"][0] * scale, rtol=1e-4)
+    # the collar capsule turns with its bone: its axis makes the same angle with the (moved) shoulder
+    cos = []
+    for m in (m_mean, m_own):
+        a, b, _ = ends(m, "L_Thorax_geom")
+        shoulder = child_pos(m, "L_Shoulder")
+        cos.append(abs(np.dot(b - a, shoulder)) / np.linalg.norm(b - a) / np.linalg.norm(shoulder))
+    assert abs(cos[0] - cos[1]) < 1e-3
+    # a bone left as it was (the right shin) keeps its capsule's ends; only the radius follows the overall size
+    a0, b0, r0 = ends(m_mean, "R_Knee_geom")
+    a1, b1, r1 = ends(m_own, "R_Knee_geom")
+    assert np.allclose([a1, b1], [a0, b0], atol=1e-5) and np.isclose(r1, r0 * scale / body_scale_of(mean), rtol=1e-4)
+
+
+def _axis(quat) -> np.ndarray:
+    """The local z axis (a capsule's axis) of a wxyz orientation."""
+    mat = np.zeros(9)
+    mujoco.mju_quat2Mat(mat, np.asarray(quat, dtype=np.float64))
+    return mat.reshape(3, 3)[:, 2]
