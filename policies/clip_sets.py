@@ -8,6 +8,10 @@
   every content;
 * evaluation: dataset-1 (never trained on), every clip in the ``normal`` style.
 
+:func:`write_corpus_sets` builds the corpus-scale sets instead: every dataset-2 clip, a hash split held
+out for validation (checkpoint choice), each clip on every body it was ingested on (the mean body and
+the subject's own fitted skeleton); dataset-1 stays out of both, for the final figures.
+
 Both are folders of symlinks, ``OUT/train`` and ``OUT/eval``, each clip's name prefixed with its
 rank so that a sorted listing is the curriculum order. Augmentations (``AUG=REGEX``,
 :mod:`motionlib.motion.augment` names: reverse, mirror, speed:F, posture:SEED, chained with +)
@@ -31,6 +35,7 @@ reads one (``contextlib.nullcontext``, the default, lets an error through; a com
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections import defaultdict
@@ -144,6 +149,60 @@ def write_tracker_sets(clips: Sequence[str | os.PathLike], out: str | os.PathLik
                 save_motion(clip, out / "train" / f"{rank:04d}_{f.stem}_{tag}.npz")
                 rank, added = rank + 1, added + 1
         res.augmented[aug] = added
+    return res
+
+
+def corpus_validation(name: str, every: int = 20) -> bool:
+    """Whether the dataset-2 clip file ``name`` (``dataset-2_CONTENT_STYLE_TAKE.npz``) is in the corpus
+    validation split: its SHA-1 is 0 modulo ``every``; take 1, which the default tracker trained on, never is."""
+    k = bandai_name(name)
+    if k is None or k.dataset != "dataset-2":
+        raise ValueError(f"{name}: not an ingested dataset-2 clip name")
+    return k.take != 1 and int(hashlib.sha1(Path(name).name.encode()).hexdigest(), 16) % every == 0
+
+
+@dataclass
+class CorpusSets:
+    """What :func:`write_corpus_sets` wrote: the source clips of each split, per body."""
+
+    out: Path
+    train: dict[str, list[Path]]  # body -> clips
+    val: dict[str, list[Path]]
+    missing: list[str] = field(default_factory=list)  # clips of the first body that another body lacks
+
+
+def write_corpus_sets(bodies: dict[str, str | os.PathLike], out: str | os.PathLike, every: int = 20) -> CorpusSets:
+    """Corpus-scale sets: ``out/train`` every dataset-2 clip but the validation split
+    (:func:`corpus_validation`), ``out/val`` that split; dataset-1 is in neither. ``bodies`` maps a body
+    name to a folder of the same clips ingested on that body (e.g. ``{"mean": ..., "fit": ...}`` for
+    ``motionlib ingest`` and ``motionlib ingest --body fitted``): each clip is in its set once per body, as a
+    symlink named ``BODY_NAME``. A clip the first body has and another lacks is left out and listed."""
+    if not bodies:
+        raise ValueError("no clip folders given")
+    if every < 2:
+        raise ValueError(f"the validation split needs every >= 2, got {every}")
+    out = Path(out)
+    files = {b: {f.name: f for f in find_clips([d], required=True)} for b, d in bodies.items()}
+    first = next(iter(files.values()))
+    res = CorpusSets(out, {b: [] for b in bodies}, {b: [] for b in bodies})
+    for name in sorted(first):
+        k = bandai_name(name)
+        if k is None or k.dataset != "dataset-2":
+            continue
+        if any(name not in f for f in files.values()):
+            res.missing.append(name)
+            continue
+        split = res.val if corpus_validation(name, every) else res.train
+        for b in bodies:
+            split[b].append(files[b][name])
+    for sub, split in (("train", res.train), ("val", res.val)):
+        folder = out / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.npz"):
+            old.unlink()
+        for b, clips in split.items():
+            for f in clips:
+                os.symlink(f.resolve(), folder / f"{b}_{f.name}")
     return res
 
 

@@ -75,3 +75,40 @@ def test_tracker_split_orders_the_curriculum_round_robin_over_contents():
         parse_augments(["reverse"])
     with pytest.raises(ValueError, match="--augment"):
         parse_augments(["reverse=(unclosed"])
+
+
+def test_corpus_sets_hold_out_a_hash_split_on_every_body_and_leave_dataset_1_out(tmp_path, capsys):
+    import hashlib
+
+    from motionlib.cli.main import main
+    from motionlib.policies.clip_sets import corpus_validation, write_corpus_sets
+
+    names = [f"dataset-2_{c}_{s}_{t:03d}.npz" for c in ("walk", "bow", "run") for s in ("active", "normal", "sad")
+             for t in range(1, 9)]
+    mean, fit = tmp_path / "mean", tmp_path / "fit"
+    for d in (mean, fit):
+        d.mkdir()
+        for n in names + ["dataset-1_kick_normal_001.npz"]:
+            (d / n).write_bytes(b"")
+    (fit / names[5]).unlink()  # a clip the fitted ingest lacks
+    val = [n for n in names if int(hashlib.sha1(n.encode()).hexdigest(), 16) % 5 == 0 and not n.endswith("_001.npz")]
+    assert val and all(corpus_validation(n, 5) for n in val)
+    assert not any(corpus_validation(n, 5) for n in names if n.endswith("_001.npz"))  # take 1 trains
+    sets = write_corpus_sets({"mean": mean, "fit": fit}, tmp_path / "sets", every=5)
+    assert sets.missing == [names[5]]
+    expect_val = sorted(n for n in val if n != names[5])
+    assert sorted(p.name for p in sets.val["mean"]) == expect_val == sorted(p.name for p in sets.val["fit"])
+    train = sorted(p.name for p in (tmp_path / "sets" / "train").iterdir())
+    assert len(train) == 2 * (len(names) - 1 - len(expect_val))
+    assert not any("dataset-1" in n for n in train) and {n.split("_", 1)[0] for n in train} == {"mean", "fit"}
+    assert (tmp_path / "sets" / "val" / f"fit_{expect_val[0]}").resolve() == (fit / expect_val[0]).resolve()
+    # the command: one body without --fitted; a rebuild replaces the old entries
+    assert main(["tracker-sets", str(mean), "--corpus", "--val-every", "5", "--out", str(tmp_path / "sets"),
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["val"] == {"clip": len(val)} and res["missing"] == []
+    assert len(list((tmp_path / "sets" / "train").iterdir())) == len(names) - len(val)
+    with pytest.raises(SystemExit, match="--fitted needs --corpus"):
+        main(["tracker-sets", str(mean), "--fitted", str(fit), "--out", str(tmp_path / "x")])
+    with pytest.raises(ValueError, match="not an ingested dataset-2"):
+        corpus_validation("dataset-1_kick_normal_001.npz")
