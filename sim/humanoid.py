@@ -95,8 +95,8 @@ def bone_maps(skeleton: Skeleton, scale: float) -> list[np.ndarray | None]:
     onto ``skeleton``'s bone: for a body with one child joint, the rotation taking the scaled mean bone onto
     the skeleton's, then a stretch along it by the ratio of their lengths (a capsule then spans the bone as it
     spans the mean one, with the mean radius x ``scale``). ``None`` where nothing changes: bodies with none or
-    several children (pelvis, chest, head, hands) and bones that are the scaled mean's (a uniformly scaled mean
-    body gets exactly the uniformly scaled geoms)."""
+    several children (pelvis, chest, head, hands) and bones within 10 um of the scaled mean's (a uniformly scaled
+    mean body, its offsets rounded as :func:`humanoid_xml` rounds them, gets exactly the uniformly scaled geoms)."""
     mean = smpl_offsets_to_zup(Skeleton.default().offsets) * scale
     own = smpl_offsets_to_zup(skeleton.offsets)
     children = [[c for c in range(NUM_JOINTS) if SMPL_PARENTS[c] == j] for j in range(NUM_JOINTS)]
@@ -107,7 +107,7 @@ def bone_maps(skeleton: Skeleton, scale: float) -> list[np.ndarray | None]:
             continue
         u, v = mean[children[j][0]], own[children[j][0]]
         lu, lv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
-        if lu < 1e-9 or lv < 1e-9 or np.allclose(u, v, rtol=0.0, atol=1e-9):
+        if lu < 1e-9 or lv < 1e-9 or np.allclose(u, v, rtol=0.0, atol=1e-5):
             maps.append(None)
             continue
         a, b = u / lu, v / lv
