@@ -202,6 +202,8 @@ class WarpBackend(PhysicsBackend):
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         self.blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.overflows = torch.zeros((), dtype=torch.long, device=self.device)  # world-steps with a solver/contact overflow
+        if per_body:  # the model's copies to the device are done before torch writes its rows
+            wp.synchronize_device(self.wp_device)
         # several bodies: each batched field's (N, ...) rows (views of the model arrays) and its (B, ...) values
         self._body_rows = {name: wp.to_torch(getattr(self.m, name)) for name in per_body}
         self._body_values = {name: torch.as_tensor(v, device=self.device).to(self._body_rows[name].dtype)
