@@ -209,7 +209,7 @@ def load_cli_tokenizer(args):
 def add_physics_flags(parser) -> None:
     """``--backend`` / ``--device`` of the tracking simulation (rollout-based commands)."""
     parser.add_argument("--backend", default="cpu", choices=["cpu", "warp"],
-                        help="physics: cpu (MuJoCo rollout threads) or warp (MuJoCo Warp; clips of one body)")
+                        help="physics: cpu (MuJoCo rollout threads) or warp (MuJoCo Warp)")
     parser.add_argument("--worlds", type=int, default=None,
                         help="worlds simulated at once (per lane); clips queue for a free one, longest first "
                              "(default: 64 on cpu, every clip of a batch on warp)")

@@ -15,12 +15,20 @@ Warp and torch issue work on different CUDA streams; each warp launch is
 ordered after torch's pending work and torch after it with stream waits
 (device-side events, the host never blocks).
 
-One body model only: per-world model fields cannot batch bodies whose
-contact-exclusion sets differ, so several bodies raise a ValueError.
+Several body models (one MjModel per distinct skeleton, all of one
+structure): the model fields in which the bodies differ (body and geom
+positions, masses, inertias, sizes, ...) get one row per world
+(``mjw.put_model(batch_sizes=...)``; warp's kernels read row ``worldid``),
+filled from a per-body stack at construction and switched by
+``reset_where(..., model_ids=...)`` with masked tensor ops, in place (the
+captured graphs hold the arrays' pointers). Bodies that differ in structure,
+or in a field warp keeps shared across worlds, raise a ValueError naming it.
+With one model no field is batched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,6 +58,84 @@ class WarpBackendConfig:
     kernel_cache_dir: str | None = None  # None: $WARP_CACHE_PATH or warp's user cache
 
 
+# Sizes that must agree between body models (differences in them are differences of structure).
+_STRUCTURE = ("nq", "nv", "nu", "na", "nbody", "njnt", "ngeom", "nsite", "nsensor", "nsensordata", "neq",
+              "nexclude", "npair", "ntendon", "nmesh", "nlight", "ncam")
+# Fields that warp keeps shared across worlds but reads only under a feature: a difference in them is
+# harmless while every model has that feature off (dof_length weighs velocities for sleeping only).
+_READ_ONLY_WHEN = {"dof_length": lambda m: bool(m.opt.enableflags & mujoco.mjtEnableBit.mjENBL_SLEEP)}
+
+
+def _batchable(field: dataclasses.Field) -> bool:
+    """Whether warp gives Model field ``field`` a leading world dimension on request (spec ``("*", ...)``)."""
+    return tuple(getattr(field.type, "shape", ()) or ())[:1] == ("*",)
+
+
+def _values_differ(a, b) -> bool:
+    """Whether two values of a warp Model field differ (arrays by shape and content, recursively)."""
+    import warp as wp
+
+    if isinstance(a, wp.array) or isinstance(b, wp.array):
+        if not (isinstance(a, wp.array) and isinstance(b, wp.array)):
+            return True
+        x, y = a.numpy(), b.numpy()
+        return x.shape != y.shape or not np.array_equal(x, y)
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (type(a) is not type(b) or len(a) != len(b)
+                or any(_values_differ(x, y) for x, y in zip(a, b)))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        return x.shape != y.shape or not np.array_equal(x, y)
+    return bool(a != b)
+
+
+def body_fields(models: list[mujoco.MjModel]) -> dict[str, np.ndarray]:
+    """The warp Model fields in which the body models differ, each as a per-body stack (B, ...).
+
+    Every model is put on warp's CPU device and compared field by field with
+    the first (derived fields included). A field that differs is returned if
+    warp batches it per world; the models are refused (ValueError naming the
+    field and the model) if they differ in structure or in a field warp keeps
+    shared. One model, or identical models: {}."""
+    import warp as wp
+    import mujoco_warp as mjw
+
+    m0 = models[0]
+    for i, m in enumerate(models[1:], 1):
+        for name in _STRUCTURE:
+            if getattr(m, name) != getattr(m0, name):
+                raise ValueError(f"the warp backend batches body models of one structure: model {i} has "
+                                 f"{name} = {getattr(m, name)}, model 0 {getattr(m0, name)}")
+    if len(models) == 1:
+        return {}
+    with wp.ScopedDevice("cpu"):
+        put = [mjw.put_model(m) for m in models]
+    fields = dataclasses.fields(mjw.Model)
+    out: dict[str, np.ndarray] = {}
+    for i, wm in enumerate(put[1:], 1):
+        for f in fields:
+            a, b = getattr(put[0], f.name), getattr(wm, f.name)
+            if dataclasses.is_dataclass(a) and not isinstance(a, type):  # opt, block_dim, callback
+                for g in dataclasses.fields(a):
+                    if _values_differ(getattr(a, g.name), getattr(b, g.name)):
+                        raise ValueError(f"the warp backend cannot batch body models that differ in "
+                                         f"{f.name}.{g.name} (model {i} against model 0)")
+                continue
+            if not _values_differ(a, b) or f.name in out:
+                continue
+            if getattr(a, "shape", None) != getattr(b, "shape", None):
+                raise ValueError(f"the warp backend batches body models of one structure: model {i} has "
+                                 f"{f.name} of shape {getattr(b, 'shape', None)}, model 0 {getattr(a, 'shape', None)}")
+            if _batchable(f):
+                out[f.name] = np.stack([p.numpy()[0] for p in (getattr(q, f.name) for q in put)])
+            elif f.name in _READ_ONLY_WHEN and not any(_READ_ONLY_WHEN[f.name](m) for m in models):
+                continue
+            else:
+                raise ValueError(f"the warp backend cannot batch body models that differ in {f.name} "
+                                 f"(a field warp shares across worlds; model {i} against model 0)")
+    return out
+
+
 def _configure_warp(cfg: WarpBackendConfig):
     import warp as wp
 
@@ -75,9 +161,9 @@ class WarpBackend(PhysicsBackend):
 
     def __init__(self, models: list[mujoco.MjModel], model_of_env: np.ndarray,
                  cfg: WarpBackendConfig = WarpBackendConfig()):
-        if len(models) != 1:
-            raise ValueError(f"the warp backend simulates one body model; the clips use {len(models)} bodies "
-                             "(use --backend cpu, or clips of one body)")
+        model_of_env = np.asarray(model_of_env, dtype=np.int64)
+        if len(model_of_env) and (model_of_env.min() < 0 or model_of_env.max() >= len(models)):
+            raise ValueError(f"model_of_env must index the {len(models)} body models")
         wp = _configure_warp(cfg)
         import mujoco_warp as mjw
 
@@ -92,8 +178,9 @@ class WarpBackend(PhysicsBackend):
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.wp_device = wp.get_device(str(self.device))
+        per_body = body_fields(models)  # {} for one model
         with wp.ScopedDevice(self.wp_device):
-            self.m = mjw.put_model(m)
+            self.m = mjw.put_model(m, batch_sizes={name: n for name in per_body} or None)
             self.m.opt.warn_overflow = 0  # counted per world below instead of printed from kernels
             if self.wp_device.is_cuda:  # solver loop as a conditional graph node needs a CUDA 12.4+ driver
                 self.m.opt.graph_conditional = bool(wp.is_conditional_graph_supported())
@@ -115,6 +202,14 @@ class WarpBackend(PhysicsBackend):
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         self.blowups = torch.zeros((), dtype=torch.long, device=self.device)
         self.overflows = torch.zeros((), dtype=torch.long, device=self.device)  # world-steps with a solver/contact overflow
+        if per_body:  # the model's copies to the device are done before torch writes its rows
+            wp.synchronize_device(self.wp_device)
+        # several bodies: each batched field's (N, ...) rows (views of the model arrays) and its (B, ...) values
+        self._body_rows = {name: wp.to_torch(getattr(self.m, name)) for name in per_body}
+        self._body_values = {name: torch.as_tensor(v, device=self.device).to(self._body_rows[name].dtype)
+                             for name, v in per_body.items()}
+        self.model_of_env = torch.as_tensor(model_of_env, device=self.device).long()
+        self._switch_bodies(torch.ones(n, dtype=torch.bool, device=self.device), self.model_of_env)
         self._graphs: dict = {}
         self._ctrl_seqs: dict = {}  # substeps -> (substeps, N, nu) per-substep targets (step)
         self._streams: dict = {}
@@ -184,13 +279,25 @@ class WarpBackend(PhysicsBackend):
 
     def reset_where(self, mask: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor,
                     lift: torch.Tensor | None = None, model_ids: torch.Tensor | None = None) -> None:
-        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``.
-        ``model_ids`` is accepted for the shared interface: one body model here (checked at construction)."""
+        """Masked :meth:`set_state`: worlds where ``mask`` (N,) take rows of (N, ·) ``qpos``/``qvel``/``lift``
+        and, if given, their body model from ``model_ids`` (N,) (before their state is placed)."""
         mask = mask.to(self.device)
+        if model_ids is not None:
+            self._switch_bodies(mask, model_ids.to(self.device).long())
         m2 = mask[:, None]
         self.qpos.copy_(torch.where(m2, qpos.to(self.device, torch.float32), self.qpos))
         self.qvel.copy_(torch.where(m2, qvel.to(self.device, torch.float32), self.qvel))
         self._after_reset(mask, None if lift is None else lift.to(self.device, torch.float32))
+
+    def _switch_bodies(self, mask: torch.Tensor, model_ids: torch.Tensor) -> None:
+        """Worlds where ``mask`` (N,) take body model ``model_ids`` (N,): their rows of the batched
+        model fields are overwritten in place with that body's values (masked ops, no host sync)."""
+        if not self._body_rows:
+            return
+        self.model_of_env.copy_(torch.where(mask, model_ids, self.model_of_env))
+        for name, rows in self._body_rows.items():
+            new = self._body_values[name].index_select(0, self.model_of_env)
+            rows.copy_(torch.where(mask.view(-1, *(1,) * (rows.dim() - 1)), new, rows))
 
     def _after_reset(self, mask: torch.Tensor, lift: torch.Tensor | None) -> None:
         zero = torch.zeros((), device=self.device)

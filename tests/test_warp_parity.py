@@ -105,15 +105,20 @@ def test_hand_made_reset_lift_and_blowup_match_cpu(envs):
     assert torch.isfinite(rw.obs).all() and not warp.backend.unstable.any()
 
 
-def test_warp_backend_rejects_several_bodies(standing_clip):
+def test_warp_backend_takes_several_bodies(standing_clip):
+    """Clips of two bodies share one batched model (tests/test_warp_bodies.py compares them with CPU)."""
     from motionlib.sim.tracking_config import TrackingConfig
     from motionlib.sim.tracking_env import TrackingEnv
 
     tall = standing_clip.copy()
     tall.body_scale = 1.1
-    with pytest.raises(ValueError, match="one body model"):
-        TrackingEnv([standing_clip, tall], TrackingConfig(num_envs=2), backend="warp",
-                    device="cpu")
+    env = TrackingEnv([standing_clip, tall], TrackingConfig(num_envs=2), backend="warp", device="cpu")
+    assert len(env.models) == 2 and env.backend.m.body_mass.shape[0] == 2
+    env.restart(torch.arange(2), torch.tensor([1, 0]), torch.tensor([0, 0]))
+    assert env.backend.model_of_env.tolist() == [1, 0]
+    heavy = torch.as_tensor(env.models[1].body_mass, dtype=torch.float32)
+    assert torch.equal(env.backend._body_rows["body_mass"][0], heavy)
+    env.close()
 
 
 @pytest.mark.slow
