@@ -142,7 +142,9 @@ def build_plan() -> list[RunSpec]:
             RunSpec("main_lfq2d_14_global", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, entropy_tokens=256),
             # the same losses with the entropy term on 1,024 tokens a batch, as the shipped model trained: on 256
             # the batch estimate of the codebook entropy is weaker and the fine-tune lost codes (95.8 -> 93.3 %)
-            RunSpec("main_lfq2d_14_global_e1k", "main", "lfq2d-14", w_fk=5.0, w_global=5.0)]
+            RunSpec("main_lfq2d_14_global_e1k", "main", "lfq2d-14", w_fk=5.0, w_global=5.0),
+            # and with three times the entropy weight, to win back the codes the global loss costs
+            RunSpec("main_lfq2d_14_global_ent3", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, w_entropy=0.03)]
     sweep = []
     for b in range(16, 7, -1):
         sweep.append(RunSpec(f"sweep_vq1d_{b:02d}", "sweep", "vq1d-512", codebook=2**b, budget_s=75.0))
