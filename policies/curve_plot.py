@@ -77,7 +77,7 @@ def plot_curve(run: str | os.PathLike, out: str | os.PathLike, segments: list[Se
     segments = sorted(segments, key=lambda s: s.start_m)
     steps = [r["env_steps"] / 1e6 for r in rows]
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.0))
-    ax[0].plot(steps, [100 * r["success_rate"] for r in rows], "o-", label="eval (unseen dataset-1 clips)")
+    ax[0].plot(steps, [100 * r["success_rate"] for r in rows], "o-", label="deterministic evaluation (the run's --eval-clips)")
     merged = train_success(run)
     if merged:
         ev = sorted(merged.items())[:: max(1, len(merged) // 400)]
