@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from motionlib.cli.common import add_json_flag, print_json
+from motionlib.cli.common import add_json_flag, add_robot_flag, print_json
 
 
 def register(sub) -> None:
-    from motionlib.retarget.description import available_robots
-
     p = sub.add_parser("playback", help="play robot clips through a tracking policy in physics",
                        description="Play robot clips (written by motionlib retarget) through a robot tracking policy "
                                    "in MuJoCo and report, per clip and in total, the success rate (PHC's rule: lost "
@@ -20,8 +18,7 @@ def register(sub) -> None:
                                    "simulated feet's skate, penetration and float (mm). See docs/robots.md "
                                    "\"Robot tracking\".")
     p.add_argument("clips", type=Path, nargs="+", help="robot clip files (.npz) or folders")
-    p.add_argument("--robot", default="g1",
-                   help=f"shipped robot ({', '.join(available_robots())}) or a robot description .json (default g1)")
+    add_robot_flag(p)
     p.add_argument("--policy", type=Path, default=None,
                    help="robot tracking policy (train-tracker --robot); default: the robot's shipped tracker, else "
                         "the zero policy (PD on the reference joint positions alone)")

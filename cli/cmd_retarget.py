@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlib.cli.common import Failures, add_json_flag, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_robot_flag, print_json
 
 
 def register(sub) -> None:
-    from motionlib.retarget.description import available_robots
-
     p = sub.add_parser("retarget", help="retarget clips onto a humanoid robot (Unitree G1, H1)",
                        description="Retarget every clip onto a robot by IK over the whole clip (mink on MuJoCo): "
                                    "scaled per body segment, joint and velocity limits hard, planted feet held, "
@@ -18,9 +16,7 @@ def register(sub) -> None:
                                    "DIR/<clip>.report.json, atomically; finished clips are kept on a rerun. "
                                    "See docs/robots.md.")
     p.add_argument("clips", type=Path, nargs="+", help="clip files or dataset folders")
-    p.add_argument("--robot", default="g1",
-                   help=f"shipped robot ({', '.join(available_robots())}) or a robot description .json "
-                        "(default g1)")
+    add_robot_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("npz", "csv"), default="npz",
                    help="npz (default): joint and body states; csv: root xyz, root quaternion xyzw, joints "

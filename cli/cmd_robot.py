@@ -8,12 +8,10 @@ import json
 import re
 from pathlib import Path
 
-from motionlib.cli.common import Failures, add_json_flag, print_json
+from motionlib.cli.common import Failures, add_json_flag, add_robot_flag, print_json
 
 
 def register(sub) -> None:
-    from motionlib.retarget.description import available_robots
-
     p = sub.add_parser("robot", help="a human motion file onto a robot in one command (ingest, refine, retarget, "
                                      "playback, export)",
                        description="For every input (a motionlib clip, BVH, AMASS .npz or WHAM .pkl/.npz, or a "
@@ -26,8 +24,7 @@ def register(sub) -> None:
                                    "listed with its step and the rest carries on (exit code 1); finished inputs "
                                    "are kept on a rerun. See docs/robots.md \"One command\".")
     p.add_argument("inputs", type=Path, nargs="*", help="motion files or folders")
-    p.add_argument("--robot", default="g1",
-                   help=f"shipped robot ({', '.join(available_robots())}) or a robot description .json (default g1)")
+    add_robot_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--no-refine", action="store_true", help="retarget the ingested clip as it is (no physics "
                                                             "refinement)")

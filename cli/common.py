@@ -191,6 +191,15 @@ def action_filter_config(args, default):
         raise SystemExit(str(e)) from None
 
 
+def add_robot_flag(parser) -> None:
+    """``--robot``: a shipped robot's name or a robot description .json (default g1)."""
+    from motionlib.retarget.description import available_robots
+
+    parser.add_argument("--robot", default="g1",
+                        help=f"shipped robot ({', '.join(available_robots())}) or a robot description .json "
+                             "(default g1)")
+
+
 def add_tokenizer_flag(parser) -> None:
     """``--tokenizer`` (resolved by ``motionlib.tokenizer.checkpoint.resolve_tokenizer``) and ``--device``."""
     parser.add_argument("--tokenizer", default=None,

@@ -119,12 +119,18 @@ class TrackerSets:
     augmented: dict[str, int] = field(default_factory=dict)  # augmentation -> clips added
 
 
-def _link_set(folder: Path, files: Sequence[Path]) -> None:
+def _link_set(folder: Path, links: Iterable[tuple[str, Path]]) -> None:
+    """``folder`` holding the symlinks ``name -> file`` of ``links`` (its earlier ``*.npz`` entries removed)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.npz"):
         old.unlink()
-    for i, f in enumerate(files):
-        os.symlink(f.resolve(), folder / f"{i:04d}_{f.name}")
+    for name, f in links:
+        os.symlink(f.resolve(), folder / name)
+
+
+def _ranked(files: Sequence[Path]) -> list[tuple[str, Path]]:
+    """Link names ``RANK_NAME``: a sorted listing is the order of ``files``."""
+    return [(f"{i:04d}_{f.name}", f) for i, f in enumerate(files)]
 
 
 def write_tracker_sets(clips: Sequence[str | os.PathLike], out: str | os.PathLike, takes: int = 1,
@@ -134,8 +140,8 @@ def write_tracker_sets(clips: Sequence[str | os.PathLike], out: str | os.PathLik
     augs = parse_augments(augments)  # refused before anything is written
     out = Path(out)
     order, evals = tracker_split(find_clips(clips, required=True), takes)
-    _link_set(out / "train", order)
-    _link_set(out / "eval", evals)
+    _link_set(out / "train", _ranked(order))
+    _link_set(out / "eval", _ranked(evals))
     res = TrackerSets(out, order, evals)
     rank = len(order)
     for aug, pattern in augs:
@@ -196,13 +202,7 @@ def write_corpus_sets(bodies: dict[str, str | os.PathLike], out: str | os.PathLi
         for b in bodies:
             split[b].append(files[b][name])
     for sub, split in (("train", res.train), ("val", res.val)):
-        folder = out / sub
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.npz"):
-            old.unlink()
-        for b, clips in split.items():
-            for f in clips:
-                os.symlink(f.resolve(), folder / f"{b}_{f.name}")
+        _link_set(out / sub, ((f"{b}_{f.name}", f) for b, clips in split.items() for f in clips))
     return res
 
 
