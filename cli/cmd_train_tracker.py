@@ -45,6 +45,10 @@ def register(sub) -> None:
     p.add_argument("--body-jerk", type=float, default=None,
                    help="body-jerk penalty coefficient (squared sim-minus-reference body jerk, (m/s^3)^2; default 0; "
                         "docs/tracking.md \"Smooth output\" suggests 1e-6)")
+    p.add_argument("--armature-scale", type=float, default=1.0,
+                   help="train (and validate) with the humanoid's joint armature times this; the policy file keeps "
+                        "the unscaled humanoid and records the scale, and refine and eval-tracker run at 4x the "
+                        "file's armature, so 4 trains in their physics (default 1; docs/tracking.md \"Smooth output\")")
     p.add_argument("--contact-stiffness", type=float, default=None,
                    help="foot-floor contact stiffness, 1/s^2 (MuJoCo direct solref; 0: the 0.02 s time constant)")
     p.add_argument("--contact-damping", type=float, default=None, help="contact damping, 1/s (with --contact-stiffness)")
@@ -119,8 +123,12 @@ def run(args) -> int:
     reward = replace(cfg.tracking.reward, feet_slip_coef=pick(args.feet_slip, cfg.tracking.reward.feet_slip_coef),
                      action_rate_coef=pick(args.action_rate, cfg.tracking.reward.action_rate_coef),
                      body_jerk_coef=pick(args.body_jerk, cfg.tracking.reward.body_jerk_coef))
+    if args.robot and args.armature_scale != 1.0:
+        raise SystemExit("train-tracker: --armature-scale is for the SMPL humanoid, not a robot")
+    if not args.armature_scale > 0:
+        raise SystemExit(f"train-tracker: --armature-scale {args.armature_scale:g}: must be > 0")
     cfg = replace(
-        cfg, clips=list(args.clips), eval_clips=list(args.eval_clips or []), out=args.out,
+        cfg, clips=list(args.clips), armature_scale=args.armature_scale, eval_clips=list(args.eval_clips or []), out=args.out,
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
         eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
         clip_weights=list(args.clip_weight),

@@ -17,6 +17,7 @@ from motionlib.motion.clip import Motion
 from motionlib.sim.body import SimBody
 from motionlib.sim.reference import ReferenceLibrary
 
+from .actor import TrackingPolicy
 from .export import append_curve, export_policy, read_curve
 from .rollout import rollout
 from .train_config import TrackerTrainConfig
@@ -45,13 +46,39 @@ class TrackingObserver:
         self.t0 = time.time()
 
     def _previous_best(self) -> dict | None:
-        """A resumed run in the same folder keeps the earlier evaluations' best
-        (policy_best.pt is only replaced by a better one)."""
-        curve = self.cfg.run_dir / "curve.csv"
-        if not (curve.is_file() and (self.cfg.run_dir / "policy_best.pt").is_file()):
+        """A resumed run in the same folder keeps the earlier evaluations' best (policy_best.pt is only
+        replaced by a better one). When that best was measured in other physics (another armature scale:
+        a run that changes it), it is measured again here on ``eval_clips``, so the ranking compares
+        validations in one physics; its file then records the new figures."""
+        curve, best_file = self.cfg.run_dir / "curve.csv", self.cfg.run_dir / "policy_best.pt"
+        if not (curve.is_file() and best_file.is_file()):
             return None
         rows = read_curve(curve)
-        return max(rows, key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"])) if rows else None
+        if not rows:
+            return None
+        best = max(rows, key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"]))
+        scale = self.cfg.armature_scale
+        if any(r["armature_scale"] == scale for r in rows):
+            return max((r for r in rows if r["armature_scale"] == scale),
+                       key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"]))
+        policy = TrackingPolicy.load(best_file)
+        if float(policy.info.get("armature_scale", 1.0)) != scale:  # the best as trained, in this run's physics
+            again = self._validate(policy)
+            print(f"[train-tracker] the kept best (epoch {best['epoch']}, armature x{best['armature_scale']:g}: "
+                  f"success {best['success_rate']:.3f}, {best['g_mpjpe_mm']:.1f} mm) at armature x{scale:g}: "
+                  f"success {again['success_rate']:.3f}, {again['g_mpjpe_mm']:.1f} mm", flush=True)
+            policy.info.update({**again, "armature_scale": scale, "remeasured": True})
+            policy.save(best_file)
+        return {**best, "success_rate": float(policy.info["success_rate"]),
+                "g_mpjpe_mm": float(policy.info["g_mpjpe_mm"]), "armature_scale": scale}
+
+    def _validate(self, policy: TrackingPolicy) -> dict:
+        """Success rate and G-MPJPE (mm) of ``policy`` on the evaluation clips, in the run's physics."""
+        res = rollout(policy, self.eval_clips, threads=self.cfg.threads, body=self.body,
+                      armature_scale=self.cfg.armature_scale)
+        errs = [np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).mean() for r in res]
+        return {"success_rate": float(np.mean([r.success for r in res])), "g_mpjpe_mm": float(np.mean(errs) * 1000.0),
+                "clips": len(res)}
 
     def _reset_stats(self) -> None:
         # per-step figures arrive as device tensors and are summed there; they
@@ -174,15 +201,13 @@ class TrackingObserver:
 
     def evaluate(self, frame: int, epoch_num: int) -> dict:
         policy = export_policy(self.run.model_state(), self.cfg, {"env_steps": int(frame), "epoch": int(epoch_num)})
-        res = rollout(policy, self.eval_clips, threads=self.cfg.threads, body=self.body)
-        success = float(np.mean([r.success for r in res]))
-        errs = [np.linalg.norm(r.body_pos - r.ref_pos, axis=-1).mean() for r in res]
-        g_mpjpe = float(np.mean(errs) * 1000.0)
+        val = self._validate(policy)
+        success, g_mpjpe = val["success_rate"], val["g_mpjpe_mm"]
         row = {"env_steps": int(frame), "epoch": int(epoch_num), "success_rate": success, "g_mpjpe_mm": g_mpjpe,
-               "seconds": round(time.time() - self.t0, 1)}
+               "seconds": round(time.time() - self.t0, 1), "armature_scale": self.cfg.armature_scale}
         self.history.append(row)
         if not self.progress:
-            print(f"[train-tracker] evaluation at epoch {epoch_num}: success {success:.3f} on {len(res)} clips, "
+            print(f"[train-tracker] evaluation at epoch {epoch_num}: success {success:.3f} on {val['clips']} clips, "
                   f"G-MPJPE {g_mpjpe:.1f} mm", flush=True)
         append_curve(self.cfg.run_dir / "curve.csv", row)
         if self.writer is not None:

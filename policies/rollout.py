@@ -146,10 +146,7 @@ def with_armature(policy: TrackingPolicy, scale: float) -> TrackingPolicy:
     diagonal mass: ``armature`` and ``light_armature``) times ``scale``; the policy file is not touched.
     More armature lowers the PD loops' natural frequency (sqrt(kp / (I + armature))), which the
     physics step then resolves more finely (docs/tracking.md "Smooth output")."""
-    if scale <= 0:
-        raise ValueError(f"armature scale {scale!r}: must be > 0")
-    h = policy.humanoid
-    return replace(policy, humanoid=replace(h, armature=h.armature * scale, light_armature=h.light_armature * scale))
+    return replace(policy, humanoid=policy.humanoid.with_armature_scale(scale))
 
 
 def _share_out(lengths: list[int], lanes: int) -> list[list[int]]:

@@ -54,8 +54,12 @@ def train(cfg: TrackerTrainConfig, clips: list[Motion] | ReferenceLibrary,
     else:
         ref = ReferenceLibrary.from_clips(clips, cfg.tracking.control_fps, device=cfg.device)
 
+    if cfg.armature_scale != 1.0 and body is not None:
+        raise ValueError("armature_scale: for the SMPL humanoid, not a robot body")
+    humanoid = cfg.humanoid.with_armature_scale(cfg.armature_scale)
+
     def make_env() -> TrackingEnv:
-        env = TrackingEnv(ref, cfg.tracking, cfg.humanoid, backend=cfg.backend,
+        env = TrackingEnv(ref, cfg.tracking, humanoid, backend=cfg.backend,
                           backend_cfg=backend_config(cfg), device=cfg.device, body=body)
         if cfg.curriculum_clips > 0:  # a resumed run restores the sampler's state over this
             env.sampler.set_active_clips(cfg.curriculum_clips)

@@ -72,6 +72,10 @@ class TrackerTrainConfig:
     warp_graph: bool = True  # warp backend: replay captured (CUDA) graphs; False launches kernels eagerly
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     humanoid: HumanoidConfig = field(default_factory=HumanoidConfig)
+    # the SMPL humanoid's joint armature in training's physics (and its validations), times ``humanoid``'s.
+    # The policy file keeps ``humanoid`` and records the scale in its info: refine and evaluation run at
+    # ``policies.refine.ARMATURE_SCALE`` (4) times the file's armature, so 4 trains in their physics
+    armature_scale: float = 1.0
     ppo: PPOConfig = field(default_factory=PPOConfig)
     # the robot the policy drives (its description's name; the training gets its body from the caller,
     # the policy file records the name); None: the SMPL humanoid

@@ -9,13 +9,15 @@
 #   MINUTES=60 bash scripts/train_corpus_tracker.sh              # a CPU: 64 envs
 #   PRESET=gpu MINUTES=9 bash scripts/train_corpus_tracker.sh    # one CUDA GPU: MuJoCo Warp, 4096 worlds
 #   SAVE=0 ...                                                   # train, but leave the state as it is
+#   ARMATURE=4 BODY_JERK=1e-6 (the defaults)                     # refine's armature, the body-jerk reward term
 #
 # 1. ingest Bandai dataset-2 on the mean body (out/bandai2) and on the performers' own skeletons
 #    (out/bandai2_fitted, `--body fitted`), once
 # 2. `motionlib tracker-sets --corpus`: every dataset-2 clip on both bodies, a 5 % hash split of the clips for
 #    validation (take 1, which the shipped policy trained on, never in it); dataset-1 in neither
 # 3. `motionlib train-tracker --resume` the state's checkpoint for MINUTES of wall clock (the first segment
-#    starts from the shipped policy, `--init-policy`); failure-weighted sampling, locomotion 3x
+#    starts from the shipped policy, `--init-policy`); failure-weighted sampling, locomotion 3x; in refine's
+#    physics (armature x4) with the body-jerk term (segments 1-2 ran with ARMATURE=1 BODY_JERK=0)
 # 4. SAVE=1: the segment's last checkpoint, its validations and its best policy (if better) become the state
 # Which policy ships, and the figures on dataset-1: docs/tracking.md "Corpus training".
 set -euo pipefail
@@ -29,6 +31,8 @@ DATA=${DATA:-../shared/data/bandai/dataset-2.tar.xz}
 MINUTES=${MINUTES:-60}
 SAVE=${SAVE:-1}
 PRESET=${PRESET:-cpu}
+ARMATURE=${ARMATURE:-4}
+BODY_JERK=${BODY_JERK:-1e-6}
 if [ "$PRESET" = gpu ]; then
   dev=(--preset gpu --eval-every "${EVAL_EVERY:-50}")
 elif [ "$PRESET" = cpu ]; then
@@ -52,7 +56,8 @@ else
 fi
 t0=$(date +%s)
 "${ML[@]}" train-tracker --clips "$SETS/train" --eval-clips "$SETS/val" --out "$RUN" "${start[@]}" "${dev[@]}" \
-    --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' --steps 1e10 --minutes "$MINUTES"
+    --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' --armature-scale "$ARMATURE" --body-jerk "$BODY_JERK" \
+    --steps 1e10 --minutes "$MINUTES"
 minutes=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $t0) / 60 }")
 
 if [ "$SAVE" = 1 ]; then

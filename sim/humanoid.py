@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,6 +73,17 @@ class HumanoidConfig:
 
     def key(self) -> str:
         return hashlib.sha1(repr(self).encode()).hexdigest()[:10]
+
+    def with_armature_scale(self, scale: float) -> "HumanoidConfig":
+        """This humanoid with its joint armature (the rotor inertia MuJoCo adds to each hinge's diagonal
+        mass: ``armature`` and ``light_armature``) times ``scale``. More armature lowers the PD loops'
+        natural frequency (sqrt(kp / (I + armature))), which the physics step then resolves more finely
+        (docs/tracking.md "Smooth output")."""
+        if not scale > 0:
+            raise ValueError(f"armature scale {scale!r}: must be > 0")
+        if scale == 1.0:
+            return self
+        return replace(self, armature=self.armature * scale, light_armature=self.light_armature * scale)
 
 
 def smpl_offsets_to_zup(offsets_smpl: np.ndarray) -> np.ndarray:

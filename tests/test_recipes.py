@@ -158,7 +158,7 @@ def test_tokenizer_benchmark_command_line(tmp_path):
     assert [line.split()[0] for line in plan.stdout.splitlines()] == [
         "main_lfq2d_14", "main_lfq1d_14", "main_vq1d_512", "main_lfq2d_14_ent0.1", "main_lfq2d_16", "main_lfq2d_14_fk5",
         "main_lfq2d_14_global", "main_lfq2d_14_global_e1k",
-        "main_lfq2d_14_global_ent3"]
+        "main_lfq2d_14_global_ent3", "main_lfq2d_14_global_div3"]
     report = subprocess.run(bench + ["report", "--runs-dir", str(tmp_path), "--docs", str(tmp_path / "docs")],
                             capture_output=True, text=True)
     assert report.returncode == 1 and "no evaluated runs" in report.stderr

@@ -151,7 +151,8 @@ def test_checkpoint_choice_and_run_configs(tmp_path):
         m.select("nothing_*")
     assert [r.name for r in m.select("main_lfq2d_14*")] == ["main_lfq2d_14", "main_lfq2d_14_ent0.1",
                                                              "main_lfq2d_14_fk5", "main_lfq2d_14_global",
-                                                             "main_lfq2d_14_global_e1k", "main_lfq2d_14_global_ent3"]
+                                                             "main_lfq2d_14_global_e1k", "main_lfq2d_14_global_ent3",
+                                                             "main_lfq2d_14_global_div3"]
     assert m.spec_named("main_lfq2d_14").config().w_fk == 1.0
     fk5 = m.spec_named("main_lfq2d_14_fk5").config()
     assert fk5.w_fk == 5.0 and fk5.w_entropy == 0.01
@@ -162,6 +163,8 @@ def test_checkpoint_choice_and_run_configs(tmp_path):
     e1k = m.spec_named("main_lfq2d_14_global_e1k").config()
     assert e1k.w_global == 5.0 and e1k.entropy_max_tokens == 1024
     assert m.spec_named("main_lfq2d_14_global_ent3").config().w_entropy == 0.03
+    div3 = m.spec_named("main_lfq2d_14_global_div3").config()
+    assert div3.entropy_gamma == 3.0 and div3.w_entropy == 0.03 and fk5.entropy_gamma == 1.0
     # fine-tuning flags reach the run's TokenizerTrainConfig; unset ones keep the run's own values
     import argparse
 

@@ -183,3 +183,55 @@ def test_a_resumed_run_trains_its_own_steps(walk_clip, tmp_path):
     summary = train(cfg("second", 2, str(ckpt)), [walk_clip], progress=False)
     assert [h["epoch"] for h in summary["train_history"]] == [4, 5]
     assert list((tmp_path / "second" / "rl" / "nn").glob("last_*ep_5_*.pth"))
+
+
+@pytest.mark.slow
+def test_training_at_another_armature_ranks_in_its_own_physics(walk_clip, tmp_path, monkeypatch, capsys):
+    """--armature-scale trains and validates with the humanoid's armature scaled; the policy file keeps the
+    unscaled humanoid and records the scale. A run resumed at another scale measures the kept best again in
+    its physics before ranking (a validation at x1 is not compared with one at x4)."""
+    from motionlib.policies import train as train_mod
+    from motionlib.policies.actor import TrackingPolicy
+    from motionlib.policies.export import read_curve
+    from motionlib.policies.rollout import rollout
+    from motionlib.policies.train_config import PPOConfig, TrackerTrainConfig
+    from motionlib.sim.humanoid import HumanoidConfig
+    from motionlib.sim.tracking_config import TrackingConfig
+
+    built = []
+    real_env = train_mod.TrackingEnv
+    monkeypatch.setattr(train_mod, "TrackingEnv",
+                        lambda ref, tracking, humanoid, **kw: built.append(humanoid) or real_env(ref, tracking, humanoid, **kw))
+    run = tmp_path / "run"
+
+    def cfg(epochs: int, scale: float, resume: str | None = None) -> TrackerTrainConfig:
+        return TrackerTrainConfig(out=str(run), max_env_steps=4 * 8 * epochs, eval_every_epochs=1,
+                                  save_every_epochs=100, threads=1, resume=resume, armature_scale=scale,
+                                  tracking=TrackingConfig(num_envs=4, seed=0), humanoid=HumanoidConfig(),
+                                  ppo=PPOConfig(units=(32,), horizon_length=8, minibatches=2))
+
+    train_mod.train(cfg(2, 1.0), [walk_clip], progress=False)
+    assert built[-1].armature == HumanoidConfig().armature
+    first = read_curve(run / "curve.csv")
+    assert [r["armature_scale"] for r in first] == [1.0, 1.0]
+    kept = TrackingPolicy.load(run / "policy_best.pt")
+    ckpt = next((run / "rl" / "nn").glob("last_*ep_2_*.pth"))
+    summary = train_mod.train(cfg(1, 4.0, str(ckpt)), [walk_clip], progress=False)
+    assert built[-1].armature == pytest.approx(4 * HumanoidConfig().armature)
+    assert built[-1].light_armature == pytest.approx(4 * HumanoidConfig().light_armature)
+    curve = read_curve(run / "curve.csv")
+    assert [r["armature_scale"] for r in curve] == [1.0, 1.0, 4.0] and curve[:2] == first
+    again = rollout(kept, [walk_clip], threads=1, armature_scale=4.0)[0]
+    err = float(np.linalg.norm(again.body_pos - again.ref_pos, axis=-1).mean() * 1000.0)
+    said = [line for line in capsys.readouterr().out.splitlines() if "the kept best" in line]
+    assert len(said) == 1 and f"at armature x4: success {float(again.success):.3f}, {err:.1f} mm" in said[0]
+    best = TrackingPolicy.load(run / "policy_best.pt")
+    assert best.humanoid == HumanoidConfig() and best.info["armature_scale"] == 4.0
+    last = TrackingPolicy.load(run / "policy_last.pt")
+    assert last.humanoid == HumanoidConfig() and last.info["armature_scale"] == 4.0 and last.info["epoch"] == 3
+    if best.info["epoch"] != 3:  # the kept best, measured again at x4
+        assert best.info["remeasured"] and best.info["success_rate"] == float(again.success)
+        assert best.info["g_mpjpe_mm"] == pytest.approx(err)
+        assert summary["best"]["epoch"] == best.info["epoch"]
+    with pytest.raises(ValueError, match="armature scale"):
+        HumanoidConfig().with_armature_scale(0.0)

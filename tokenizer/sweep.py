@@ -106,12 +106,13 @@ class RunSpec:
     entropy_tokens: int | None = None  # tokens per batch in the LFQ entropy term; None: the preset's
     w_fk: float | None = None  # weight of the FK joint-position loss; None: the preset's
     w_global: float | None = None  # weight of the global joint-position loss; None: the preset's
+    entropy_gamma: float | None = None  # LFQ weight of the codebook-entropy (diversity) term; None: the preset's
 
     def config(self):
         from motionlib.tokenizer.presets import preset
 
         extra = {"w_entropy": self.w_entropy, "entropy_max_tokens": self.entropy_tokens, "w_fk": self.w_fk,
-                 "w_global": self.w_global}
+                 "w_global": self.w_global, "entropy_gamma": self.entropy_gamma}
         return preset(self.preset, bits=self.bits, vq_codebook_size=self.codebook,
                       **{k: v for k, v in extra.items() if v is not None})
 
@@ -144,7 +145,11 @@ def build_plan() -> list[RunSpec]:
             # the batch estimate of the codebook entropy is weaker and the fine-tune lost codes (95.8 -> 93.3 %)
             RunSpec("main_lfq2d_14_global_e1k", "main", "lfq2d-14", w_fk=5.0, w_global=5.0),
             # and with three times the entropy weight, to win back the codes the global loss costs
-            RunSpec("main_lfq2d_14_global_ent3", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, w_entropy=0.03)]
+            RunSpec("main_lfq2d_14_global_ent3", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, w_entropy=0.03),
+            # the entropy penalty is per-sample entropy minus gamma x codebook entropy: three times gamma weighs
+            # the codebook's spread (the codes in use) without asking each token to be more certain
+            RunSpec("main_lfq2d_14_global_div3", "main", "lfq2d-14", w_fk=5.0, w_global=5.0, w_entropy=0.03,
+                    entropy_gamma=3.0)]
     sweep = []
     for b in range(16, 7, -1):
         sweep.append(RunSpec(f"sweep_vq1d_{b:02d}", "sweep", "vq1d-512", codebook=2**b, budget_s=75.0))
