@@ -54,13 +54,12 @@ class TrackingObserver:
         if not (curve.is_file() and best_file.is_file()):
             return None
         rows = read_curve(curve)
-        if not rows:
-            return None
-        best = max(rows, key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"]))
+        rank = lambda r: (r["success_rate"], -r["g_mpjpe_mm"])  # noqa: E731
         scale = self.cfg.armature_scale
-        if any(r["armature_scale"] == scale for r in rows):
-            return max((r for r in rows if r["armature_scale"] == scale),
-                       key=lambda r: (r["success_rate"], -r["g_mpjpe_mm"]))
+        same = [r for r in rows if r["armature_scale"] == scale]
+        if same or not rows:
+            return max(same, key=rank) if same else None
+        best = max(rows, key=rank)
         policy = TrackingPolicy.load(best_file)
         if float(policy.info.get("armature_scale", 1.0)) != scale:  # the best as trained, in this run's physics
             again = self._validate(policy)
