@@ -53,6 +53,10 @@ def register(sub) -> None:
                    help="foot-floor contact stiffness, 1/s^2 (MuJoCo direct solref; 0: the 0.02 s time constant)")
     p.add_argument("--contact-damping", type=float, default=None, help="contact damping, 1/s (with --contact-stiffness)")
     p.add_argument("--eval-every", type=int, default=None, help="epochs between deterministic evaluations")
+    p.add_argument("--select-within", type=float, default=0.0, metavar="RATE",
+                   help="which evaluation is policy_best.pt: 0 (default) the highest success rate, then the lowest "
+                        "G-MPJPE; > 0 the lowest G-MPJPE among the evaluations whose success rate is within RATE "
+                        "of the highest (e.g. 0.01: one point)")
     p.add_argument("--units", default="512,256,128", help="MLP sizes")
     p.add_argument("--lr", type=float, default=None, help="(initial) learning rate (default: preset's)")
     p.add_argument("--lr-schedule", default=None, choices=["adaptive", "constant"],
@@ -125,12 +129,15 @@ def run(args) -> int:
                      body_jerk_coef=pick(args.body_jerk, cfg.tracking.reward.body_jerk_coef))
     if args.robot and args.armature_scale != 1.0:
         raise SystemExit("train-tracker: --armature-scale is for the SMPL humanoid, not a robot")
+    if args.select_within < 0:
+        raise SystemExit(f"train-tracker: --select-within {args.select_within:g}: must be >= 0")
     if not args.armature_scale > 0:
         raise SystemExit(f"train-tracker: --armature-scale {args.armature_scale:g}: must be > 0")
     cfg = replace(
         cfg, clips=list(args.clips), armature_scale=args.armature_scale, eval_clips=list(args.eval_clips or []), out=args.out,
         max_env_steps=int(pick(args.steps, cfg.max_env_steps)), max_minutes=args.minutes,
-        eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), curriculum_clips=args.curriculum,
+        eval_every_epochs=pick(args.eval_every, cfg.eval_every_epochs), select_within=args.select_within,
+        curriculum_clips=args.curriculum,
         clip_weights=list(args.clip_weight),
         resume=args.resume, init_policy=args.init_policy,
         critic_warmup_epochs=args.critic_warmup if args.init_policy else 0,

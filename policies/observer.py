@@ -8,6 +8,7 @@ training through a :class:`~motionlib.policies.rlgames_adapter.PPORun`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,7 @@ from motionlib.sim.reference import ReferenceLibrary
 from .actor import TrackingPolicy
 from .export import append_curve, export_policy, read_curve
 from .rollout import rollout
+from .selection import pick_best
 from .train_config import TrackerTrainConfig
 
 if TYPE_CHECKING:
@@ -39,6 +41,11 @@ class TrackingObserver:
         self.progress = progress
         self.run: PPORun | None = None
         self.writer = None
+        # the rows ``policy_best.pt`` may be chosen from (by :func:`~.selection.pick_best`, ``cfg.select_within``),
+        # each with where its policy is: a resumed run's kept best (held in memory: its file is replaced when
+        # another is chosen, and the rule may come back to it) and this run's validations (``RUN/policies``)
+        self.pool: list[tuple[dict, TrackingPolicy | Path]] = []
+        self.reference: list[dict] = []  # earlier rows in this run's physics: they count for the top success
         self.best: dict | None = self._previous_best() if cfg.resume else None
         self.history: list[dict] = []  # deterministic evaluations
         self.train_history: list[dict] = []  # per epoch: mean step reward, episode length, train success
@@ -46,30 +53,38 @@ class TrackingObserver:
         self.t0 = time.time()
 
     def _previous_best(self) -> dict | None:
-        """A resumed run in the same folder keeps the earlier evaluations' best (policy_best.pt is only
-        replaced by a better one). When that best was measured in other physics (another armature scale:
-        a run that changes it), it is measured again here on ``eval_clips``, so the ranking compares
-        validations in one physics; its file then records the new figures."""
+        """A resumed run in the same folder keeps the earlier evaluations' best: ``policy_best.pt`` stays
+        in the pool the rule chooses from, and the curve's earlier rows in this physics count for the top
+        success. When the kept best was measured in other physics (another armature scale: a run that
+        changes it), it is measured again here on ``eval_clips``, so the ranking compares validations in
+        one physics; its file then records the new figures."""
         curve, best_file = self.cfg.run_dir / "curve.csv", self.cfg.run_dir / "policy_best.pt"
         if not (curve.is_file() and best_file.is_file()):
             return None
         rows = read_curve(curve)
-        rank = lambda r: (r["success_rate"], -r["g_mpjpe_mm"])  # noqa: E731
+        if not rows:
+            return None
         scale = self.cfg.armature_scale
-        same = [r for r in rows if r["armature_scale"] == scale]
-        if same or not rows:
-            return max(same, key=rank) if same else None
-        best = max(rows, key=rank)
         policy = TrackingPolicy.load(best_file)
-        if float(policy.info.get("armature_scale", 1.0)) != scale:  # the best as trained, in this run's physics
+        same = [r for r in rows if r["armature_scale"] == scale]
+        if same:
+            self.reference = same
+            kept = [r for r in same if r["epoch"] == policy.info.get("epoch")
+                    and r["env_steps"] == policy.info.get("env_steps")]
+            best = kept[-1] if kept else pick_best(same, self.cfg.select_within)
+        else:  # the best as trained, measured in this run's physics
+            best = dict(next((r for r in rows if r["epoch"] == policy.info.get("epoch")),
+                             pick_best(rows, self.cfg.select_within)))
             again = self._validate(policy)
             print(f"[train-tracker] the kept best (epoch {best['epoch']}, armature x{best['armature_scale']:g}: "
                   f"success {best['success_rate']:.3f}, {best['g_mpjpe_mm']:.1f} mm) at armature x{scale:g}: "
                   f"success {again['success_rate']:.3f}, {again['g_mpjpe_mm']:.1f} mm", flush=True)
             policy.info.update({**again, "armature_scale": scale, "remeasured": True})
             policy.save(best_file)
-        return {**best, "success_rate": float(policy.info["success_rate"]),
-                "g_mpjpe_mm": float(policy.info["g_mpjpe_mm"]), "armature_scale": scale}
+            best.update(success_rate=float(policy.info["success_rate"]), g_mpjpe_mm=float(policy.info["g_mpjpe_mm"]),
+                        armature_scale=scale)
+        self.pool.append((best, policy))
+        return best
 
     def _validate(self, policy: TrackingPolicy) -> dict:
         """Success rate and G-MPJPE (mm) of ``policy`` on the evaluation clips, in the run's physics."""
@@ -217,10 +232,13 @@ class TrackingObserver:
         # every evaluated policy is kept (~0.7 MB each), to be ranked later on a steadier yardstick
         # (``motionlib eval-tracker CLIPS --start-every 10 --policy RUN/policies/*.pt``)
         policy.save(self.cfg.run_dir / "policies" / f"policy_ep{int(epoch_num):06d}.pt")
-        better = self.best is None or (success, -g_mpjpe) > (self.best["success_rate"], -self.best["g_mpjpe_mm"])
-        if better:
-            self.best = row
-            policy.save(self.cfg.run_dir / "policy_best.pt")
+        self.pool.append((row, self.cfg.run_dir / "policies" / f"policy_ep{int(epoch_num):06d}.pt"))
+        best = pick_best([r for r, _ in self.pool], self.cfg.select_within, self.reference)
+        if best is not None and best is not self.best:
+            self.best = best
+            src = next(p for r, p in self.pool if r is best)
+            chosen = policy if best is row else (src if isinstance(src, TrackingPolicy) else TrackingPolicy.load(src))
+            chosen.save(self.cfg.run_dir / "policy_best.pt")
         return row
 
     def summary(self) -> dict:

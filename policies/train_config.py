@@ -50,6 +50,9 @@ class TrackerTrainConfig:
     max_env_steps: int = 2_000_000
     eval_every_epochs: int = 25
     eval_max_clips: int = 32
+    # which validation is policy_best.pt (policies/selection.py): 0 = the highest success rate, then the lowest
+    # G-MPJPE; > 0 = the lowest G-MPJPE among the validations within this of the highest success rate
+    select_within: float = 0.0
     save_every_epochs: int = 10  # rl-games checkpoint interval (also written at the end)
     # curriculum: >0 starts on the first N clips and doubles the active set whenever
     # the training success rate of an epoch reaches curriculum_success
