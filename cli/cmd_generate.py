@@ -10,7 +10,8 @@ from motionlib.cli.common import add_json_flag, print_json
 
 def add_lm_flags(p) -> None:
     """``--model`` (a train-lm checkpoint), ``--backbone``, ``--tokenizer``, ``--device``, ``--seed``."""
-    p.add_argument("--model", required=True, help="train-lm checkpoint folder (RUN or RUN/last)")
+    p.add_argument("--model", default=None, help="train-lm checkpoint folder (RUN, RUN/last or an `export-lm` "
+                                                 "folder; default: the shipped model)")
     p.add_argument("--backbone", default=None, help="where the model's backbone is, when not where it was trained")
     p.add_argument("--tokenizer", default=None, help="MotionBook checkpoint (default: $MOTIONLIB_TOKENIZER, else "
                                                      "the shipped one); must be the one the model was trained on")
@@ -24,7 +25,7 @@ def add_lm_flags(p) -> None:
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate a motion clip from a text prompt",
                        description="Write a motion clip (30 fps; meta holds the prompt and the seed) for PROMPT "
-                                   "with a model trained by `motionlib train-lm`.")
+                                   "with the shipped language model or one trained by `motionlib train-lm`.")
     p.add_argument("prompt", help="what the person does, e.g. \"a person waves with the right hand\"")
     p.add_argument("-o", "--out", type=Path, required=True, help="output clip (.npz)")
     p.add_argument("--seconds", type=float, default=None, help="length of the motion (default: the model ends it)")
@@ -51,6 +52,10 @@ def load_cli_lm(args):
     from motionlib.llm.checkpoint import load_lm
     from motionlib.motion.errors import MotionError
 
+    if args.model is None:
+        from motionlib.llm.default import default_lm_path
+
+        args.model = str(default_lm_path())
     lm, meta = load_lm(args.model, args.device, backbone=args.backbone)
     tmodel, ck = load_cli_tokenizer(args)
     if meta.get("tokenizer_id") and meta["tokenizer_id"] != ck.tokenizer_id:

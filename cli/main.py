@@ -24,7 +24,7 @@ from motionlib import __version__
 # Order here is the order in `motionlib --help`.
 COMMANDS = ("ingest", "info", "render", "convert", "features", "corrupt", "tracker-sets", "wham-like", "train-tracker",
             "eval-tracker", "plot-curve", "refine", "train-tokenizer", "export-tokenizer", "tokenize", "detokenize",
-            "eval-tokenizer", "tokenizer-profile", "train-lm", "generate", "caption", "train-evaluator", "eval-lm",
+            "eval-tokenizer", "tokenizer-profile", "train-lm", "export-lm", "generate", "caption", "train-evaluator", "eval-lm",
             "retarget", "render-robot", "robot", "playback", "store", "pipeline")
 
 

@@ -6,7 +6,7 @@
   the model reads and writes, ``kind`` ("lora" or "full"), the last validation loss;
 * ``adapter/`` (LoRA: peft's ``adapter_model.safetensors`` with the adapters and the new tokens' embedding
   rows, and ``adapter_config.json``; the backbone comes from its own file at load time) or ``model/`` (full
-  fine-tuning: the whole model as safetensors);
+  fine-tuning: the whole model as safetensors with its tokenizer, so the folder needs no backbone beside it);
 * ``steps.safetensors`` (the grouped layout, ``config.layout``): the step coder (code table, step embedding,
   part head) in full;
 * ``trainer.pt`` (only to resume): the optimizer state, and ``trainer.json`` the data sampler's state.
@@ -48,6 +48,7 @@ def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int
             lm.model.save_pretrained(tmp / "adapter", save_embedding_layers=False)
         else:
             lm.model.save_pretrained(tmp / "model")
+            lm.tokenizer.save_pretrained(tmp / "model")
         if lm.steps is not None:
             from safetensors.torch import save_file
 
@@ -77,6 +78,8 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     p = Path(meta["path"])
     cfg = LMTrainConfig.from_dict(meta["config"])
     bb = backbone if backbone is not None else cfg.backbone
+    if meta["kind"] == "full" and backbone is None and _has_tokenizer(p / "model"):
+        bb = str(p / "model")  # self-contained: the fine-tuned model and its tokenizer
     if meta["kind"] == "lora":
         lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False,
                       layout=cfg.layout, group_dim=cfg.group_dim)
@@ -112,6 +115,36 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     if not trainable:
         prepare_for_inference(lm, inference)
     return lm, meta
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return (folder / "tokenizer_config.json").is_file() and (folder / "config.json").is_file()
+
+
+def export_lm(run: str | os.PathLike, out: str | os.PathLike, backbone: str | None = None) -> Path:
+    """The checkpoint of ``run`` (a run folder means its ``last``) as a folder to ship or hand on: the same
+    without the optimizer and sampler state; a fully fine-tuned model also gets its backbone's tokenizer
+    (when the checkpoint lacks it), so it loads with nothing beside it. Written atomically."""
+    import shutil
+
+    meta = read_meta(run)
+    src = Path(meta["path"])
+    cfg = LMTrainConfig.from_dict(meta["config"])
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        for f in src.iterdir():
+            if f.name in ("trainer.pt", "trainer.json"):
+                continue
+            (shutil.copytree if f.is_dir() else shutil.copyfile)(f, tmp / f.name)
+        if meta["kind"] == "full" and not _has_tokenizer(tmp / "model"):
+            from .backbone import load_tokenizer, resolve_backbone
+
+            load_tokenizer(resolve_backbone(backbone if backbone is not None else cfg.backbone)).save_pretrained(
+                tmp / "model")
+        m = json.loads((tmp / META).read_text())
+        m["exported_from"] = {"run": str(src), "step": m.get("step")}
+        (tmp / META).write_text(json.dumps(m, indent=1) + "\n")
+    return out
 
 
 def _load_steps(lm: MotionLM, f: Path, trainable: bool) -> None:

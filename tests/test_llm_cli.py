@@ -101,3 +101,35 @@ def test_generate_renders_and_refines_and_both_layouts_train(setup, capsys):
     assert rc == 0 and "refine: tracked to the end: " in text and "skate" in text
     rc = main(["generate", "a person walks", "-o", str(out), "--model", str(root / "run_grouped"), "--no-restrict"])
     assert rc == 2 and "--no-restrict" in capsys.readouterr().err
+
+
+def test_export_of_a_model_trained_from_scratch_loads_alone(setup, capsys, tmp_path):
+    """export-lm drops the optimizer state and gives a fully fine-tuned model its tokenizer (taken from the
+    backbone when the checkpoint lacks it): the copy generates the same motion as the run, with the
+    backbone folder gone."""
+    import shutil
+
+    from motionlib.llm.checkpoint import read_meta
+    from motionlib.motion.io import load_motion
+
+    root, tiny = setup
+    own = shutil.copytree(tiny, tmp_path / "tiny")
+    run = tmp_path / "run"
+    assert main(["train-lm", str(root / "clips"), "--out", str(run), "--backbone", str(own), "--full-finetune",
+                 "--steps", "2", "--batch-size", "2", "--max-len", "256", "--val-fraction", "0", "--json"]) == 0
+    gen = ["generate", "a person walks", "--seconds", "1", "--seed", "3", "--json"]
+    assert main([*gen, "-o", str(tmp_path / "run.npz"), "--model", str(run)]) == 0
+    assert (run / "last" / "model" / "tokenizer_config.json").is_file()
+    for f in (run / "last" / "model").glob("tokenizer*"):  # as a checkpoint written without its tokenizer
+        f.unlink()
+    capsys.readouterr()
+    assert main(["export-lm", str(run), "--out", str(tmp_path / "shipped"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["kind"] == "full" and res["step"] == 2 and res["bytes"] > 0
+    assert not (tmp_path / "shipped" / "trainer.pt").exists() and (run / "last" / "trainer.pt").exists()
+    assert read_meta(tmp_path / "shipped")["exported_from"]["step"] == 2
+    shutil.rmtree(own)
+    assert main([*gen, "-o", str(tmp_path / "shipped.npz"), "--model", str(tmp_path / "shipped")]) == 0
+    a, b = load_motion(tmp_path / "shipped.npz"), load_motion(tmp_path / "run.npz")
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    assert a.num_frames == 32
