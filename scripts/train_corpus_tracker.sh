@@ -68,7 +68,7 @@ if [ "$SAVE" = 1 ]; then
   if [ "$PRESET" = gpu ]; then
     device=$("$PY" -c "import torch; print(torch.cuda.get_device_name(0))")
   else
-    device="cpu, $("$PY" -c "import os; print(os.cpu_count())") cores"
+    device="cpu, $("$PY" -c "import os; print(os.cpu_count())") cores (${THREADS:-2} physics thread(s))"
   fi
   "$PY" -m motionlib.policies.train_state save "$RUN" "$STATE" --device "$device" --minutes "$minutes"
 fi
