@@ -13,7 +13,7 @@ def register(sub) -> None:
                                    "fine-tuned model (a backbone trained from scratch, --full-finetune) also gets its "
                                    "tokenizer, so the copy loads with nothing beside it; a LoRA model still reads "
                                    "its backbone from where it was trained (or --backbone). Use it with --model DIR.")
-    p.add_argument("run", type=Path, help="train-lm run folder (its last checkpoint) or a checkpoint folder")
+    p.add_argument("run", type=Path, help="train-lm run folder (its best checkpoint, else its last) or a checkpoint folder")
     p.add_argument("--out", type=Path, required=True, help="the folder to write (replaced atomically)")
     p.add_argument("--backbone", default=None, help="where the backbone is, when not where it was trained")
     add_json_flag(p)

@@ -10,8 +10,8 @@ from motionlib.cli.common import add_json_flag, print_json
 
 def add_lm_flags(p) -> None:
     """``--model`` (a train-lm checkpoint), ``--backbone``, ``--tokenizer``, ``--device``, ``--seed``."""
-    p.add_argument("--model", default=None, help="train-lm checkpoint folder (RUN, RUN/last or an `export-lm` "
-                                                 "folder; default: the shipped model)")
+    p.add_argument("--model", default=None, help="train-lm checkpoint folder (RUN: its best, else its last; "
+                                                 "RUN/last; an `export-lm` folder; default: the shipped model)")
     p.add_argument("--backbone", default=None, help="where the model's backbone is, when not where it was trained")
     p.add_argument("--tokenizer", default=None, help="MotionBook checkpoint (default: $MOTIONLIB_TOKENIZER, else "
                                                      "the shipped one); must be the one the model was trained on")

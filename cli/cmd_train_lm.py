@@ -90,12 +90,15 @@ def run(args) -> int:
          "without_tokens": len(train.missing)}, indent=1) + "\n")
     result = {"checkpoint": str(res.checkpoint), "step": res.step, "resumed_from": res.resumed_from,
               "stopped": res.stopped, "first_loss": res.first_loss, "last_loss": res.last_loss,
-              "val_loss": res.val_loss, "seconds": round(res.seconds, 1), "trainable_parameters": res.trainable,
+              "val_loss": res.val_loss, "best_val_loss": res.best_val_loss, "best_step": res.best_step,
+              "seconds": round(res.seconds, 1), "trainable_parameters": res.trainable,
               "manifest": str(mpath), "splits": manifest.counts(), "data_fraction": cfg.data_fraction,
               "train_clips": len(train), "tokenizer_id": ck.tokenizer_id}
     if args.json:
         print_json(result)
     else:
         print(f"train-lm: step {res.step} ({res.stopped}), loss {res.first_loss:.4f} -> {res.last_loss:.4f}"
-              + (f", val {res.val_loss:.4f}" if res.val_loss is not None else "") + f"; checkpoint {res.checkpoint}")
+              + (f", val {res.val_loss:.4f}" if res.val_loss is not None else "") + f"; checkpoint {res.checkpoint}"
+              + (f" (lowest validation loss {res.best_val_loss:.4f} at step {res.best_step}: {args.out / 'best'})"
+                 if res.best_step is not None else ""))
     return 0

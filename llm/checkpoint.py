@@ -1,6 +1,7 @@
 """Language-model checkpoints: one folder, written atomically.
 
-``<run>/last/`` (and the shipped form, the same without ``trainer.pt``) holds
+``<run>/last/`` (and ``<run>/best/``, the save with the lowest validation loss, and the shipped form, both
+without ``trainer.pt``) holds
 
 * ``lm.json``: format/version, the :class:`~.config.LMTrainConfig`, the step, the MotionBook tokenizer id
   the model reads and writes, ``kind`` ("lora" or "full"), the last validation loss;
@@ -64,8 +65,9 @@ def save_lm(path: str | os.PathLike, lm: MotionLM, cfg: LMTrainConfig, step: int
 
 
 def read_meta(path: str | os.PathLike) -> dict:
-    """``lm.json`` of a checkpoint folder (a run folder means its ``last``)."""
-    return read_checkpoint_meta(path, META, FORMAT, VERSION, "language-model checkpoint")
+    """``lm.json`` of a checkpoint folder (a run folder means its ``best``, the lowest validation loss, when
+    it has one, else its ``last``)."""
+    return read_checkpoint_meta(path, META, FORMAT, VERSION, "language-model checkpoint", ("best", "last"))
 
 
 def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = False,
@@ -122,7 +124,7 @@ def _has_tokenizer(folder: Path) -> bool:
 
 
 def export_lm(run: str | os.PathLike, out: str | os.PathLike, backbone: str | None = None) -> Path:
-    """The checkpoint of ``run`` (a run folder means its ``last``) as a folder to ship or hand on: the same
+    """The checkpoint of ``run`` (a run folder means its ``best``, else its ``last``) as a folder to ship or hand on: the same
     without the optimizer and sampler state; a fully fine-tuned model also gets its backbone's tokenizer
     (when the checkpoint lacks it), so it loads with nothing beside it. Written atomically."""
     import shutil

@@ -50,6 +50,8 @@ class TrainResult:
     first_loss: float = float("nan")
     last_loss: float = float("nan")
     val_loss: float | None = None
+    best_val_loss: float | None = None  # the lowest validation loss of the run (``RUN/best``)
+    best_step: int | None = None
     stopped: str = "steps"  # "steps" or "time_limit"
     seconds: float = 0.0
     trainable: int = 0
@@ -155,10 +157,12 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
 
     t0 = time.monotonic()
     out = Path(out)
-    if not resume and (out / "last").exists():
+    if not resume:
         import shutil
 
-        shutil.rmtree(out / "last")
+        for sub in ("last", "best"):
+            if (out / sub).exists():
+                shutil.rmtree(out / sub)
     device = _device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -179,6 +183,9 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
         if val_data is not None and cfg.val_examples > 0 else []
     writer = SummaryWriter(str(out / "tb"))
     res = TrainResult(step, out / "last", resumed_from=start_step, trainable=trainable_parameters(lm))
+    if (out / "best" / "lm.json").is_file():  # a resumed run keeps its best so far
+        kept = read_meta(out / "best")
+        res.best_val_loss, res.best_step = kept.get("val_loss"), kept.get("step")
     log(f"train-lm: stage {cfg.stage}, layout {cfg.layout}, {res.trainable / 1e6:.2f} M trainable parameters "
         f"({'LoRA r=%d' % cfg.lora_r if cfg.lora else 'full fine-tuning'}), step {step} -> {cfg.steps}, "
         f"device {device}")
@@ -191,6 +198,9 @@ def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_d
             extra["val_loss"] = res.val_loss
         sampler = {"rng": rng.bit_generator.state, "fixed_index": getattr(data, "i", None)}
         save_lm(out / "last", lm, cfg, step, tokenizer_id, opt, json.loads(json.dumps(sampler)), extra)
+        if res.val_loss is not None and (res.best_val_loss is None or res.val_loss < res.best_val_loss):
+            save_lm(out / "best", lm, cfg, step, tokenizer_id, extra=extra)  # no optimizer: not resumed from
+            res.best_val_loss, res.best_step = res.val_loss, step
 
     tokens, t_log = 0, time.monotonic()
     while step < cfg.steps:

@@ -116,3 +116,21 @@ def test_target_only_loss_masks_the_prompt(backbone):
     n = len(lm.formatter.prompt_ids(exs[0].prompt))
     assert (tgt[0, :n] == -100).all() and (full[0, :n] != -100).all()
     assert (tgt[0, n:] == full[0, n:]).all()
+
+
+def test_the_lowest_validation_loss_is_kept_as_best(backbone, tmp_path):
+    """Each save measures the validation loss; the lowest one's checkpoint is RUN/best (no optimizer state),
+    which a run folder then means; a resumed run keeps it unless a lower one comes."""
+    g1, g2, exs = pairs()
+    cfg = config(backbone, lora=False, steps=12, save_every=4, val_examples=4)
+    res = train_lm(cfg, FixedExamples(exs), tmp_path, "tok-test", val_data=FixedExamples(exs), log=lambda s: None)
+    best = read_meta(tmp_path / "best")
+    assert res.best_val_loss == best["val_loss"] <= res.val_loss and res.best_step == best["step"]
+    assert best["step"] in (4, 8, 12) and not (tmp_path / "best" / "trainer.pt").exists()
+    assert read_meta(tmp_path)["path"] == str(tmp_path / "best")
+    again = train_lm(config(backbone, lora=False, steps=16, save_every=4, val_examples=4), FixedExamples(exs),
+                     tmp_path, "tok-test", val_data=FixedExamples(exs), log=lambda s: None)
+    assert again.resumed_from == 12 and again.best_val_loss <= res.best_val_loss
+    assert read_meta(tmp_path / "best")["val_loss"] == again.best_val_loss
+    train_lm(cfg, FixedExamples(exs), tmp_path, "tok-test", resume=False, log=lambda s: None)
+    assert not (tmp_path / "best").exists()  # a fresh start without validation keeps no old best
