@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-len", type=int, default=512, help="longest sequence in tokens")
     p.add_argument("--max-seconds", type=float, default=8.0, help="longest motion in one example")
+    p.add_argument("--balance", choices=["clip", "content"], default="clip",
+                   help="clip: every training clip drawn alike (default); content: every (dataset, content) alike, "
+                        "then one of its clips (for contents few clips show)")
     p.add_argument("--loss", choices=["full", "target"], default="full",
                    help="full: every token of the sequence (default); target: the answer only")
     p.add_argument("--full-finetune", action="store_true", help="train every weight instead of LoRA adapters")
@@ -69,7 +72,8 @@ def run(args) -> int:
     ck = load_checkpoint(resolve_tokenizer(args.tokenizer))
     manifest, mpath = manifest_for_run(args.manifest, args.out, args.clips, args.val_fraction)
     sps = ck.config.fps / ck.config.alpha
-    data_cfg = DataConfig(stage=args.stage, max_steps=max(1, int(round(args.max_seconds * sps))), steps_per_second=sps)
+    data_cfg = DataConfig(stage=args.stage, max_steps=max(1, int(round(args.max_seconds * sps))), steps_per_second=sps,
+                          balance=args.balance)
     cfg = LMTrainConfig(backbone=args.backbone, stage=args.stage, init=args.init, steps=args.steps,
                         batch_size=args.batch_size, lr=args.lr, max_len=args.max_len, loss=args.loss,
                         lora=not args.full_finetune, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, seed=args.seed,

@@ -54,8 +54,13 @@ class DataConfig:
     max_steps: int = 60  # longest motion segment in token steps (60 steps = 8 s at 7.5 steps/s)
     steps_per_second: float = 7.5  # tokenizer fps / alpha
     tasks: tuple[str, ...] = TASKS  # stage instruct: the tasks drawn from (uniformly)
+    # which clip an example is drawn from: "clip", every clip alike; "content", every (dataset, content) alike,
+    # then a clip of it (a content that only a few clips show is drawn as often as a large one)
+    balance: str = "clip"
 
     def __post_init__(self):
+        if self.balance not in ("clip", "content"):
+            raise ValueError(f"balance must be 'clip' or 'content', got {self.balance!r}")
         if self.stage not in ("align", "instruct"):
             raise ValueError(f"stage must be 'align' or 'instruct', got {self.stage!r}")
         unknown = set(self.tasks) - set(TASKS)
@@ -120,6 +125,7 @@ class InstructionData:
         self.by_content: dict[tuple[str, str], list[ClipEntry]] = {}
         for e in self.entries:
             self.by_content.setdefault((e.dataset, e.content), []).append(e)
+        self.contents = sorted(self.by_content)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -190,11 +196,17 @@ class InstructionData:
         prompt = fill(t.prompt, v)
         return Example(task, prompt, [answer_value], e.id, {**info, "template": t.prompt})
 
+    def _clip(self, rng: np.random.Generator) -> ClipEntry:
+        if self.cfg.balance == "content":
+            clips = self.by_content[self.contents[int(rng.integers(len(self.contents)))]]
+            return clips[int(rng.integers(len(clips)))]
+        return self.entries[int(rng.integers(len(self.entries)))]
+
     def sample(self, rng: np.random.Generator, tries: int = 20) -> Example:
         tasks = ALIGN_TASKS if self.cfg.stage == "align" else self.cfg.tasks
         for _ in range(tries):
             task = tasks[int(rng.integers(len(tasks)))]
-            ex = self.make(task, self.entries[int(rng.integers(len(self.entries)))], rng)
+            ex = self.make(task, self._clip(rng), rng)
             if ex is not None:
                 return ex
         raise MotionError(f"no example could be drawn for tasks {tasks} from {len(self.entries)} clip(s)")

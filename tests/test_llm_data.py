@@ -165,3 +165,24 @@ def test_every_task_builds_in_the_grouped_layout(clips):
         assert int((b.part_targets[0, :, 0] != -100).sum()) == (steps_in_answer + 1 if steps_in_answer else 0), task
         assert int((b.lm_targets[0] != -100).sum()) == len(items) - n - (steps_in_answer + 1 if steps_in_answer
                                                                         else 0), task
+
+
+def test_content_balance_draws_every_content_alike(tmp_path):
+    """--balance content: a content that one clip shows is drawn as often as one that six clips show;
+    the default draws every clip alike."""
+    rng = np.random.default_rng(1)
+    for style in ("normal", "happy", "proud", "childish", "tired", "active"):
+        _write_clip(tmp_path, f"dataset-2_walk_{style}_001", "dataset-2", "walk", style, 20, rng)
+    _write_clip(tmp_path, "dataset-1_bow_normal_001", "dataset-1", "bow", "normal", 20, rng)
+    m = build_manifest([tmp_path], val_fraction=0.0)
+
+    def bow_share(balance: str) -> float:
+        data = InstructionData(m, "train", DataConfig(stage="align", balance=balance), tokenizer_id="tok-test")
+        assert len(data) == 7
+        r = np.random.default_rng(0)
+        return float(np.mean(["_bow_" in data.sample(r).clip for _ in range(2000)]))
+
+    assert abs(bow_share("content") - 0.5) < 0.05
+    assert abs(bow_share("clip") - 1 / 7) < 0.04
+    with pytest.raises(ValueError, match="balance"):
+        DataConfig(balance="style")
