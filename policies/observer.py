@@ -67,14 +67,17 @@ class TrackingObserver:
         scale = self.cfg.armature_scale
         policy = TrackingPolicy.load(best_file)
         same = [r for r in rows if r["armature_scale"] == scale]
+        file_row = (policy.info.get("epoch"), policy.info.get("env_steps"))
+
+        def kept(candidates: list[dict]) -> dict:  # the file's own row, else the rule's pick of the rows
+            match = [r for r in candidates if (r["epoch"], r["env_steps"]) == file_row]
+            return dict(match[-1] if match else pick_best(candidates, self.cfg.select_within))
+
         if same:
             self.reference = same
-            kept = [r for r in same if r["epoch"] == policy.info.get("epoch")
-                    and r["env_steps"] == policy.info.get("env_steps")]
-            best = kept[-1] if kept else pick_best(same, self.cfg.select_within)
+            best = kept(same)
         else:  # the best as trained, measured in this run's physics
-            best = dict(next((r for r in rows if r["epoch"] == policy.info.get("epoch")),
-                             pick_best(rows, self.cfg.select_within)))
+            best = kept(rows)
             again = self._validate(policy)
             print(f"[train-tracker] the kept best (epoch {best['epoch']}, armature x{best['armature_scale']:g}: "
                   f"success {best['success_rate']:.3f}, {best['g_mpjpe_mm']:.1f} mm) at armature x{scale:g}: "

@@ -142,10 +142,8 @@ def rollout(policy: TrackingPolicy, clips: list[Motion] | ReferenceLibrary, star
 
 
 def with_armature(policy: TrackingPolicy, scale: float) -> TrackingPolicy:
-    """``policy`` with its SMPL humanoid's joint armature (the rotor inertia MuJoCo adds to each hinge's
-    diagonal mass: ``armature`` and ``light_armature``) times ``scale``; the policy file is not touched.
-    More armature lowers the PD loops' natural frequency (sqrt(kp / (I + armature))), which the
-    physics step then resolves more finely (docs/tracking.md "Smooth output")."""
+    """``policy`` with its SMPL humanoid's joint armature times ``scale``
+    (:meth:`~motionlib.sim.humanoid.HumanoidConfig.with_armature_scale`); the policy file is not touched."""
     return replace(policy, humanoid=policy.humanoid.with_armature_scale(scale))
 
 
