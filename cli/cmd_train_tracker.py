@@ -49,6 +49,11 @@ def register(sub) -> None:
                    help="train (and validate) with the humanoid's joint armature times this; the policy file keeps "
                         "the unscaled humanoid and records the scale, and refine and eval-tracker run at 4x the "
                         "file's armature, so 4 trains in their physics (default 1; docs/tracking.md \"Smooth output\")")
+    p.add_argument("--target-hold", choices=("zoh", "foh", "foh_lead"), default=None,
+                   help="how the PD target moves over a control step's substeps while training: zoh holds the new "
+                        "target, foh ramps it from the previous step's (default: the preset's or --init-policy's, "
+                        "zoh); the policy file records it and refine and eval-tracker run with it "
+                        "(docs/tracking.md \"Smooth output\")")
     p.add_argument("--contact-stiffness", type=float, default=None,
                    help="foot-floor contact stiffness, 1/s^2 (MuJoCo direct solref; 0: the 0.02 s time constant)")
     p.add_argument("--contact-damping", type=float, default=None, help="contact damping, 1/s (with --contact-stiffness)")
@@ -143,7 +148,8 @@ def run(args) -> int:
         critic_warmup_epochs=args.critic_warmup if args.init_policy else 0,
         seed=args.seed, threads=args.threads,
         device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend), warp_graph=not args.no_graph,
-        tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed, reward=reward),
+        tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed, reward=reward,
+                         target_hold=pick(args.target_hold, cfg.tracking.target_hold)),
         ppo=replace(cfg.ppo, units=units,
                     learning_rate=pick(args.lr, cfg.ppo.learning_rate),
                     lr_schedule=pick(args.lr_schedule, cfg.ppo.lr_schedule),

@@ -10,6 +10,7 @@
 #   PRESET=gpu MINUTES=9 bash scripts/train_corpus_tracker.sh    # one CUDA GPU: MuJoCo Warp, 4096 worlds
 #   SAVE=0 ...                                                   # train, but leave the state as it is
 #   ARMATURE=4 BODY_JERK=1e-6 (the defaults)                     # refine's armature, the body-jerk reward term
+#   TARGET_HOLD=zoh (the default)                               # foh: the PD target ramped over the substeps
 #   SELECT_WITHIN=0.01 (the default)                             # policy_best.pt: the lowest G-MPJPE within one
 #                                                                # point of the best validation success
 #
@@ -36,6 +37,7 @@ PRESET=${PRESET:-cpu}
 ARMATURE=${ARMATURE:-4}
 BODY_JERK=${BODY_JERK:-1e-6}
 SELECT_WITHIN=${SELECT_WITHIN:-0.01}
+TARGET_HOLD=${TARGET_HOLD:-zoh}
 if [ "$PRESET" = gpu ]; then
   dev=(--preset gpu --eval-every "${EVAL_EVERY:-50}")
 elif [ "$PRESET" = cpu ]; then
@@ -60,7 +62,7 @@ fi
 t0=$(date +%s)
 "${ML[@]}" train-tracker --clips "$SETS/train" --eval-clips "$SETS/val" --out "$RUN" "${start[@]}" "${dev[@]}" \
     --clip-weight '_(walk|walk-[a-z-]+|run|dash)_=3' --armature-scale "$ARMATURE" --body-jerk "$BODY_JERK" \
-    --select-within "$SELECT_WITHIN" \
+    --select-within "$SELECT_WITHIN" --target-hold "$TARGET_HOLD" \
     --steps 1e10 --minutes "$MINUTES"
 minutes=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $t0) / 60 }")
 

@@ -203,3 +203,21 @@ def test_target_hold_reaches_the_env(walk, tmp_path, capsys, monkeypatch):
     assert armature[-1] == pytest.approx(own * 3.0)
     assert with_armature(policy, 2.0).humanoid.light_armature == pytest.approx(policy.humanoid.light_armature * 2.0)
     assert policy.humanoid.armature == own  # the policy itself is left as it is
+
+
+@pytest.mark.slow
+def test_train_tracker_trains_with_the_ramp_and_the_policy_file_records_it(walk, tmp_path, capsys):
+    """``train-tracker --target-hold foh``: the run trains with the ramp and the exported policy carries the hold,
+    so refine and eval-tracker run it with the ramp it learnt."""
+    from motionlib.cli.main import main
+    from motionlib.motion.io import save_motion
+    from motionlib.policies.actor import TrackingPolicy
+
+    save_motion(walk[:40], tmp_path / "clips" / "walk.npz")
+    args = ["train-tracker", "--clips", str(tmp_path / "clips"), "--out", str(tmp_path / "run"), "--envs", "4",
+            "--threads", "1", "--horizon", "8", "--minibatches", "2", "--units", "32", "--minutes", "1e-6",
+            "--eval-every", "1", "--target-hold", "foh", "--json"]
+    assert main(args) == 0
+    capsys.readouterr()
+    policy = TrackingPolicy.load(tmp_path / "run" / "policy_best.pt")
+    assert policy.tracking.target_hold == "foh"
