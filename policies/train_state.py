@@ -13,7 +13,7 @@ CUDA GPU). The state is one folder:
 :func:`save_segment` makes a finished run folder the state, each file replaced atomically, so a
 segment killed half-way leaves the previous state whole.
 
-    python -m motionlib.policies.train_state save RUN STATE --device "NVIDIA H100" --minutes 9
+    python -m motionlib.policies.train_state save RUN STATE --minutes 9 [--threads 1] [--device "NVIDIA H100"]
 """
 
 from __future__ import annotations
@@ -85,6 +85,16 @@ def save_segment(run: str | os.PathLike, state: str | os.PathLike, device: str, 
     return row
 
 
+def describe_device(threads: int) -> str:
+    """Where a segment ran, for ``segments.csv``: the CUDA GPU's name when torch sees one, else the CPU's cores and
+    the physics threads the run used."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu, {os.cpu_count()} cores ({threads} physics thread{'s' if threads != 1 else ''})"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionlib.policies.train_state", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,11 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("save", help="make a finished run folder the training state")
     s.add_argument("run", type=Path)
     s.add_argument("state", type=Path)
-    s.add_argument("--device", required=True, help="where the segment ran, e.g. 'NVIDIA H100 80GB HBM3'")
+    s.add_argument("--device", default=None,
+                   help="where the segment ran, e.g. 'NVIDIA H100 80GB HBM3' (default: this machine's CUDA GPU, "
+                        "else its CPU with --threads)")
+    s.add_argument("--threads", type=int, default=1, help="physics threads of a CPU segment (default 1)")
     s.add_argument("--minutes", type=float, required=True, help="the segment's wall-clock minutes")
     args = p.parse_args(argv)
     try:
-        row = save_segment(args.run, args.state, args.device, args.minutes)
+        row = save_segment(args.run, args.state, args.device or describe_device(args.threads), args.minutes)
     except MotionError as e:
         print(f"error: {e}", flush=True)
         return 1

@@ -67,10 +67,5 @@ t0=$(date +%s)
 minutes=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $t0) / 60 }")
 
 if [ "$SAVE" = 1 ]; then
-  if [ "$PRESET" = gpu ]; then
-    device=$("$PY" -c "import torch; print(torch.cuda.get_device_name(0))")
-  else
-    device="cpu, $("$PY" -c "import os; print(os.cpu_count())") cores (${THREADS:-2} physics thread(s))"
-  fi
-  "$PY" -m motionlib.policies.train_state save "$RUN" "$STATE" --device "$device" --minutes "$minutes"
+  "$PY" -m motionlib.policies.train_state save "$RUN" "$STATE" --threads "${THREADS:-2}" --minutes "$minutes"
 fi

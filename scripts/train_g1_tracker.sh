@@ -57,12 +57,7 @@ $ML train-tracker --robot g1 --clips "$DATA/train" --eval-clips "$DATA/eval" --o
     --minutes "$MINUTES" "${dev[@]}" "${start[@]}" --select-within "$SELECT_WITHIN" --quiet
 minutes=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $t0) / 60 }")
 if [ "$SAVE" = 1 ]; then
-  if [ "$DEVICE" = cuda ]; then
-    device=$(.venv/bin/python -c "import torch; print(torch.cuda.get_device_name(0))")
-  else
-    device="cpu, $(.venv/bin/python -c "import os; print(os.cpu_count())") cores (1 physics thread)"
-  fi
-  .venv/bin/python -m motionlib.policies.train_state save "$RUN" "$STATE" --device "$device" --minutes "$minutes"
+  .venv/bin/python -m motionlib.policies.train_state save "$RUN" "$STATE" --minutes "$minutes"
 fi
 $ML plot-curve "$RUN" --out "$RUN/curve.png"
 $ML playback "$DATA/d1" --robot g1 --policy "$RUN/policy_best.pt" --json > "$RUN/playback_d1.json"

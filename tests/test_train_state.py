@@ -57,3 +57,20 @@ def test_a_segments_table_without_its_columns_is_refused(tmp_path):
         csv.writer(f).writerows([["segment", "device"], ["1", "cpu"]])
     with pytest.raises(MotionError, match="not a segments table"):
         read_segments(tmp_path)
+
+
+def test_the_device_is_described_when_not_given(tmp_path, capsys, monkeypatch):
+    import os
+
+    import torch
+
+    state = tmp_path / "state"
+    _segment(tmp_path / "a", state, [(1000, 0.5)], b"first")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["save", str(tmp_path / "a"), str(state), "--threads", "2", "--minutes", "3"]) == 0
+    assert read_segments(state)[-1]["device"] == f"cpu, {os.cpu_count()} cores (2 physics threads)"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "NVIDIA H200")
+    _segment(tmp_path / "b", state, [(5000, 0.6)], b"second")
+    assert main(["save", str(tmp_path / "b"), str(state), "--minutes", "9"]) == 0
+    assert read_segments(state)[-1]["device"] == "NVIDIA H200"
