@@ -13,6 +13,7 @@ CUDA GPU). The state is one folder:
 :func:`save_segment` makes a finished run folder the state, each file replaced atomically, so a
 segment killed half-way leaves the previous state whole.
 
+    python -m motionlib.policies.train_state prepare STATE RUN    # prints the checkpoint to --resume
     python -m motionlib.policies.train_state save RUN STATE --minutes 9 [--threads 1] [--device "NVIDIA H100"]
 """
 
@@ -53,11 +54,25 @@ def last_checkpoint(run: str | os.PathLike) -> Path:
     return ckpts[-1]
 
 
+def prepare_run(state: str | os.PathLike, run: str | os.PathLike) -> Path | None:
+    """Make ``run`` an empty run folder that continues ``state``: the state's curve and best policy copied in
+    (the curve continues; the best is kept unless beaten). Returns the checkpoint to ``--resume``, or None
+    when the state has none yet (the first segment)."""
+    state, run = Path(state), Path(run)
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    if not (state / "checkpoint.pth").is_file():
+        return None
+    for name in ("curve.csv", "policy_best.pt"):
+        shutil.copyfile(state / name, run / name)
+    return state / "checkpoint.pth"
+
+
 def save_segment(run: str | os.PathLike, state: str | os.PathLike, device: str, minutes: float,
                  date: str | None = None) -> dict:
     """Make the finished run folder ``run`` the training state ``state`` and add its row to the segments
-    table; returns that row. The run's curve must hold the state's earlier validations (the script copies
-    ``curve.csv`` and ``policy_best.pt`` into the run before resuming), so it replaces the state's."""
+    table; returns that row. The run's curve must hold the state's earlier validations (:func:`prepare_run`
+    copies ``curve.csv`` and ``policy_best.pt`` into the run before resuming), so it replaces the state's."""
     run, state = Path(run), Path(state)
     ckpt = last_checkpoint(run)
     curve = read_curve(run / "curve.csv")
@@ -99,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionlib.policies.train_state", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("prepare", help="an empty run folder that continues the state; prints the checkpoint to "
+                                       "--resume (nothing when the state has none yet)")
+    r.add_argument("state", type=Path)
+    r.add_argument("run", type=Path)
     s = sub.add_parser("save", help="make a finished run folder the training state")
     s.add_argument("run", type=Path)
     s.add_argument("state", type=Path)
@@ -108,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--threads", type=int, default=1, help="physics threads of a CPU segment (default 1)")
     s.add_argument("--minutes", type=float, required=True, help="the segment's wall-clock minutes")
     args = p.parse_args(argv)
+    if args.command == "prepare":
+        ckpt = prepare_run(args.state, args.run)
+        print(ckpt if ckpt is not None else "")
+        return 0
     try:
         row = save_segment(args.run, args.state, args.device or describe_device(args.threads), args.minutes)
     except MotionError as e:

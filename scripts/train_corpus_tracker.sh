@@ -51,11 +51,9 @@ fi
 [ -f out/bandai2_fitted/manifest.json ] || "${ML[@]}" ingest "$DATA" --out out/bandai2_fitted --body fitted --quiet
 "${ML[@]}" tracker-sets out/bandai2/clips --fitted out/bandai2_fitted/clips --corpus --out "$SETS"
 
-rm -rf "$RUN"
-mkdir -p "$RUN"
-if [ -f "$STATE/checkpoint.pth" ]; then
-  start=(--resume "$STATE/checkpoint.pth")
-  cp "$STATE/curve.csv" "$STATE/policy_best.pt" "$RUN/"  # the curve continues; the best is kept unless beaten
+resume=$("$PY" -m motionlib.policies.train_state prepare "$STATE" "$RUN")  # the curve and best continue
+if [ -n "$resume" ]; then
+  start=(--resume "$resume")
 else
   start=(--init-policy policies/data/default_tracker.pt --critic-warmup 8)
 fi

@@ -45,13 +45,8 @@ mkdir -p "$DATA/eval"
 for f in $(ls "$DATA"/train/*.npz | awk -F_ '{c=$0; sub(/_[a-z]+_[0-9]+\.npz$/, "", c); if (n[c]++ < 2) print}'); do
   ln -sf "$(realpath "$f")" "$DATA/eval/"
 done
-rm -rf "$RUN"
-mkdir -p "$RUN"
-start=()
-if [ -f "$STATE/checkpoint.pth" ]; then
-  start=(--resume "$STATE/checkpoint.pth")
-  cp "$STATE/curve.csv" "$STATE/policy_best.pt" "$RUN/"  # the curve continues; the best is kept unless beaten
-fi
+resume=$(.venv/bin/python -m motionlib.policies.train_state prepare "$STATE" "$RUN")  # the curve and best continue
+start=(${resume:+--resume "$resume"})
 t0=$(date +%s)
 $ML train-tracker --robot g1 --clips "$DATA/train" --eval-clips "$DATA/eval" --out "$RUN" --steps "${STEPS:-2e9}" \
     --minutes "$MINUTES" "${dev[@]}" "${start[@]}" --select-within "$SELECT_WITHIN" --quiet

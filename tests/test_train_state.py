@@ -74,3 +74,17 @@ def test_the_device_is_described_when_not_given(tmp_path, capsys, monkeypatch):
     _segment(tmp_path / "b", state, [(5000, 0.6)], b"second")
     assert main(["save", str(tmp_path / "b"), str(state), "--minutes", "9"]) == 0
     assert read_segments(state)[-1]["device"] == "NVIDIA H200"
+
+
+def test_prepare_gives_an_empty_run_that_continues_the_state(tmp_path, capsys):
+    from motionlib.policies.train_state import prepare_run
+
+    state, run = tmp_path / "state", tmp_path / "run"
+    (run / "stale").mkdir(parents=True)  # a previous run's leftovers go
+    assert prepare_run(state, run) is None and list(run.iterdir()) == []  # the first segment: nothing to resume
+    _segment(tmp_path / "a", state, [(1000, 0.5)], b"first")
+    save_segment(tmp_path / "a", state, "cpu", 1)
+    assert main(["prepare", str(state), str(run)]) == 0
+    assert capsys.readouterr().out.strip() == str(state / "checkpoint.pth")
+    assert sorted(p.name for p in run.iterdir()) == ["curve.csv", "policy_best.pt"]
+    assert (run / "curve.csv").read_bytes() == (state / "curve.csv").read_bytes()
