@@ -48,6 +48,9 @@ def register(sub) -> None:
                    help="grouped (default): one sequence position per time step, all six body parts at once "
                         "(7.5 positions per second of motion); flat: one code token per part and step (45 per "
                         "second)")
+    p.add_argument("--code-table", choices=["bits", "free"], default="bits",
+                   help="grouped layout: bits (default, LFQ tokenizers): a code's row is a learned map of its LFQ "
+                        "bits plus a free row; free: one free row per code (always, for VQ tokenizers)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="save and stop after this much wall-clock time")
@@ -58,6 +61,14 @@ def register(sub) -> None:
     p.add_argument("--no-resume", action="store_true", help="start again even when OUT/last exists")
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def code_bits(tok_cfg, layout: str, table: str) -> int:
+    """The step coder's ``code_bits``: the tokenizer's LFQ bits for ``--code-table bits`` in the grouped layout,
+    else 0 (free rows; a VQ tokenizer's code numbers carry no bits)."""
+    if table != "bits" or layout != "grouped" or not tok_cfg.kind.startswith("lfq"):
+        return 0
+    return int(tok_cfg.bits)
 
 
 def run(args) -> int:
@@ -79,6 +90,7 @@ def run(args) -> int:
                         lora=not args.full_finetune, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, seed=args.seed,
                         device=args.device, time_limit=args.time_limit, log_every=args.log_every,
                         save_every=args.save_every, threads=args.threads, layout=args.layout,
+                        code_bits=code_bits(ck.config, args.layout, args.code_table),
                         vocab=VocabSpec(ck.config.codebook_size, ck.config.num_parts, not args.per_part_codes),
                         data=data_cfg, data_fraction=args.data_fraction)
     manifest = with_train_fraction(manifest, cfg.data_fraction)

@@ -84,7 +84,7 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
         bb = str(p / "model")  # self-contained: the fine-tuned model and its tokenizer
     if meta["kind"] == "lora":
         lm = build_lm(bb, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, init_rows=False,
-                      layout=cfg.layout, group_dim=cfg.group_dim)
+                      layout=cfg.layout, group_dim=cfg.group_dim, code_bits=cfg.code_bits)
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
@@ -100,7 +100,8 @@ def load_lm(path: str | os.PathLike, device: str = "cpu", trainable: bool = Fals
     else:
         from transformers import AutoModelForCausalLM
 
-        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False, layout=cfg.layout, group_dim=cfg.group_dim)
+        lm = build_lm(bb, cfg.vocab, lora=False, init_rows=False, layout=cfg.layout, group_dim=cfg.group_dim,
+                      code_bits=cfg.code_bits)
         folder = p / "model"
         try:
             lm.model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)

@@ -40,6 +40,7 @@ class LMTrainConfig:
     threads: int | None = None
     layout: str = "flat"  # "flat": 6 code tokens per step; "grouped": one position per step (llm/grouped.py)
     group_dim: int = 96  # grouped: width of the code table and the part head
+    code_bits: int = 0  # grouped: rows from the codes' LFQ bits (the tokenizer's d) plus free rows; 0: free rows only
     data_fraction: float = 1.0  # share of the training split trained on (splits.with_train_fraction)
     vocab: VocabSpec = field(default_factory=VocabSpec)
     data: DataConfig = field(default_factory=DataConfig)
@@ -51,6 +52,9 @@ class LMTrainConfig:
             raise ValueError(f"loss must be 'full' or 'target', got {self.loss!r}")
         if self.layout not in ("flat", "grouped"):
             raise ValueError(f"layout must be 'flat' or 'grouped', got {self.layout!r}")
+        if self.code_bits and (self.layout != "grouped" or 2 ** self.code_bits != self.vocab.codebook_size):
+            raise ValueError(f"code_bits {self.code_bits} needs the grouped layout and a codebook of 2^code_bits "
+                             f"codes (layout {self.layout!r}, codebook {self.vocab.codebook_size})")
         for name in ("steps", "batch_size", "max_len", "lora_r", "group_dim", "log_every", "save_every"):
             if getattr(self, name) < (0 if name == "steps" else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

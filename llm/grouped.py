@@ -18,6 +18,10 @@ In the flat layout (:mod:`.sequence`) a motion is ``<mot>``, its (T', P) grid as
   more class of part 0 (an "end" row beside the codes): at a step boundary ``</mot>`` competes with the next
   step's first code, as in the flat layout.
 * **Text** positions are unchanged: token embeddings in, the LM head out (captions, ``</mot>`` -> eos).
+* **Codes by their bits** (``code_bits`` = d > 0, for LFQ tokenizers, whose code k IS a d-bit sign vector that
+  the tokenizer's decoder reads): a code's row is a learned linear map of its d signs plus a free row of its own
+  (started at zero), so codes that share bits start close and a code seldom or never seen in training still has
+  a meaningful row, in the input and in the tied output alike. ``code_bits = 0``: free rows only.
 
 Position ``i`` predicts what stands at ``i + 1``: a token (LM head, cross-entropy), a step (the P part
 cross-entropies), or ``</mot>`` after ``<mot>`` or a step (the end class of part 0). The loss is the mean over
@@ -131,11 +135,18 @@ def grouped_batch(fmt: Formatter, sequences: list[tuple[list[Item], int]], targe
 class StepCoder(nn.Module):
     """The step embedding (codes in) and the part head (codes out) of the grouped layout."""
 
-    def __init__(self, spec: VocabSpec, hidden: int, dim: int = 96):
+    def __init__(self, spec: VocabSpec, hidden: int, dim: int = 96, code_bits: int = 0):
         super().__init__()
         p, k = spec.num_parts, spec.codebook_size
-        self.spec, self.dim = spec, dim
+        self.spec, self.dim, self.code_bits = spec, dim, code_bits
         self.table = nn.Embedding(spec.num_codes, dim)  # shared by the parts, or P tables stacked
+        if code_bits:
+            if 2 ** code_bits != k:
+                raise MotionError(f"code_bits {code_bits} needs a codebook of 2^{code_bits} codes, not {k}")
+            # row = signs(k) @ bit_map + table[k]; the free part starts at zero, the map at unit-variance rows
+            self.bit_map = nn.Parameter(torch.randn(code_bits, dim) / code_bits ** 0.5)
+            nn.init.zeros_(self.table.weight)
+            self.register_buffer("signs", code_signs(code_bits).repeat(spec.num_codes // k, 1), persistent=False)
         self.inp = nn.Linear(p * dim, hidden)  # concatenated part embeddings -> the backbone's width
         self.step = nn.Parameter(torch.zeros(hidden))
         self.h_proj = nn.Linear(hidden, dim)
@@ -159,9 +170,21 @@ class StepCoder(nn.Module):
     def _rows(self, codes: torch.Tensor) -> torch.Tensor:
         return codes.clamp(0, self.spec.codebook_size - 1) + self.offsets
 
+    def code_table(self) -> torch.Tensor:
+        """(num_codes, dim): every code's row (its bits' map plus its free row when ``code_bits``)."""
+        if not self.code_bits:
+            return self.table.weight
+        return self.signs @ self.bit_map + self.table.weight
+
+    def _code_rows(self, codes: torch.Tensor) -> torch.Tensor:
+        rows = self._rows(codes)
+        if not self.code_bits:
+            return self.table(rows)
+        return self.signs[rows] @ self.bit_map + self.table(rows)
+
     def embed_steps(self, codes: torch.Tensor) -> torch.Tensor:
         """(..., P) codes -> (..., hidden) input embeddings."""
-        e = self.table(self._rows(codes))
+        e = self._code_rows(codes)
         return self.step + self.inp(e.flatten(-2))
 
     def _out(self, z: torch.Tensor) -> torch.Tensor:
@@ -170,12 +193,12 @@ class StepCoder(nn.Module):
     def _weights(self) -> torch.Tensor:
         """(P or 1, K, dim): the code table each part is scored against."""
         k = self.spec.codebook_size
-        return self.table.weight.view(-1, k, self.dim)
+        return self.code_table().view(-1, k, self.dim)
 
     def part_logits(self, h: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced: hidden states (N, hidden) and the next steps' codes (N, P) -> (part 0's logits with
         the end class last (N, K + 1), the other parts' logits (N, P - 1, K))."""
-        e = torch.einsum("npd,pde->npe", self.table(self._rows(codes)), self.slot)
+        e = torch.einsum("npd,pde->npe", self._code_rows(codes), self.slot)
         prev = torch.cumsum(e, 1) - e  # the parts before each part
         z = self._out(self.h_proj(h)[:, None] + self.query + prev)
         w = self._weights()
@@ -197,8 +220,15 @@ class StepCoder(nn.Module):
             if c == k:
                 return None
             codes.append(c)
-            base = base + self.table.weight[c + int(self.offsets[p])] @ self.slot[p]
+            base = base + w[p if w.shape[0] > 1 else 0, c] @ self.slot[p]
         return codes
+
+
+def code_signs(bits: int) -> torch.Tensor:
+    """(2^bits, bits): code k's latent in {-1, 1}, in the LFQ library's bit order (dim 0 the most significant;
+    ``tokenizer.quantizers.lfq_index_from_latent`` inverts it)."""
+    k = torch.arange(2 ** bits)[:, None]
+    return ((k >> torch.arange(bits - 1, -1, -1)) & 1).float() * 2 - 1
 
 
 def parameter_bytes(module: nn.Module) -> int:

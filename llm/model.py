@@ -69,10 +69,11 @@ def lora_config(vocab: MotionVocab, r: int, alpha: int, dropout: float):
 
 def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 16, alpha: int = 32,
              dropout: float = 0.0, device: str = "cpu", init_rows: bool = True, layout: str = "flat",
-             group_dim: int = 96) -> MotionLM:
+             group_dim: int = 96, code_bits: int = 0) -> MotionLM:
     """A trainable model: the backbone, its vocabulary extended, LoRA-wrapped (or fully trainable).
     ``init_rows=False``: the new rows get the plain initialisation (no mean resizing), for a checkpoint to set.
-    ``layout="grouped"``: the motion as one position per step, with a step coder of width ``group_dim``."""
+    ``layout="grouped"``: the motion as one position per step, with a step coder of width ``group_dim`` whose
+    code rows are maps of the codes' ``code_bits`` LFQ signs plus free rows (``code_bits=0``: free rows only)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     model, tok = load_backbone(backbone)
@@ -80,7 +81,7 @@ def build_lm(backbone: str | None, spec: VocabSpec, lora: bool = True, r: int = 
     vocab = MotionVocab.extend(tok, model, spec, init_rows, codes=not grouped)
     steps = None
     if grouped:
-        steps = StepCoder(spec, model.config.hidden_size, group_dim)
+        steps = StepCoder(spec, model.config.hidden_size, group_dim, code_bits)
         steps.init_scale(model.get_input_embeddings().weight[:vocab.start_id])
     if lora:
         import warnings

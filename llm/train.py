@@ -142,12 +142,14 @@ def _start(cfg: LMTrainConfig, out: Path, device: str) -> tuple[MotionLM, dict |
     if cfg.init:
         meta = read_meta(cfg.init)
         init = LMTrainConfig.from_dict(meta["config"])
-        if (init.lora, init.vocab, init.layout, init.group_dim) != (cfg.lora, cfg.vocab, cfg.layout, cfg.group_dim):
-            raise MotionError("--init checkpoint differs in LoRA/full fine-tuning, vocabulary or layout", cfg.init)
+        shape = ("lora", "vocab", "layout", "group_dim", "code_bits")
+        if any(getattr(init, k) != getattr(cfg, k) for k in shape):
+            raise MotionError("--init checkpoint differs in LoRA/full fine-tuning, vocabulary, layout or code table",
+                              cfg.init)
         lm, _ = load_lm(cfg.init, device, trainable=True, backbone=cfg.backbone)
         return lm, None, {}, 0
     return build_lm(cfg.backbone, cfg.vocab, cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, device,
-                    layout=cfg.layout, group_dim=cfg.group_dim), None, {}, 0
+                    layout=cfg.layout, group_dim=cfg.group_dim, code_bits=cfg.code_bits), None, {}, 0
 
 
 def train_lm(cfg: LMTrainConfig, data, out: str | Path, tokenizer_id: str, val_data=None,

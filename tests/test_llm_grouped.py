@@ -11,8 +11,8 @@ from motionlib.llm.checkpoint import STEPS, load_lm, read_meta
 from motionlib.llm.config import LMTrainConfig
 from motionlib.llm.dataset import DataConfig
 from motionlib.llm.generate import GenConfig, _pick, caption_grid, generate_grid, generate_motion, sample_motion_steps
-from motionlib.llm.grouped import (GroupedFormatter, body_of, decode_steps, embed, encode_steps, grouped_batch,
-                                   grouped_loss, item_tensors)
+from motionlib.llm.grouped import (GroupedFormatter, StepCoder, body_of, code_signs, decode_steps, embed,
+                                   encode_steps, grouped_batch, grouped_loss, item_tensors)
 from motionlib.llm.model import build_lm, prepare_for_inference
 from motionlib.llm.sequence import Example
 from motionlib.llm.train import FixedExamples, train_lm
@@ -98,13 +98,14 @@ def reference_steps(lm, prompt, cfg, seed):
 
 @pytest.mark.parametrize("cfg", [GenConfig(greedy=True, max_seconds=2), GenConfig(seed=5, max_seconds=2),
                                  GenConfig(seconds=1.0, seed=2, top_k=8, temperature=0.7)])
-def test_cached_step_loop_matches_a_full_recompute(backbone, cfg):
+@pytest.mark.parametrize("bits", [0, 6])
+def test_cached_step_loop_matches_a_full_recompute(backbone, cfg, bits):
     torch.manual_seed(0)
-    lm = build_lm(backbone, SPEC, lora=True, layout="grouped", group_dim=16)
+    lm = build_lm(backbone, SPEC, lora=True, layout="grouped", group_dim=16, code_bits=bits)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, p in list(lm.model.named_parameters()) + list(lm.steps.named_parameters()):
-            if "lora_B" in name or name in ("end", "bias", "end_bias"):
+            if "lora_B" in name or name in ("end", "bias", "end_bias", "table.weight"):
                 p.copy_(torch.randn(p.shape, generator=g) * 0.5)
     prepare_for_inference(lm)
     prompt = lm.formatter.prompt_ids(["continue ", np.arange(12).reshape(2, 6) % 64])  # steps in the prompt too
@@ -189,3 +190,50 @@ def test_lora_grouped_checkpoint_loads_grouped_and_resumes(backbone, tmp_path):
     with pytest.raises(MotionError, match="another config.*layout"):
         train_lm(config(backbone, steps=6, lr=1e-3, layout="flat"), FixedExamples(exs), tmp_path, "tok-test",
                  log=lambda s: None)
+
+
+def test_code_signs_are_the_lfq_library_codes():
+    from motionlib.tokenizer.config import TokenizerConfig
+    from motionlib.tokenizer.quantizers import LFQQuantizer, lfq_index_from_latent
+
+    q = LFQQuantizer(TokenizerConfig(bits=6))
+    k = torch.arange(64)
+    lib = q.indices_to_latent(k.reshape(1, 64, 1))[0, :, :, 0].T  # (64 codes, 6 bits)
+    torch.testing.assert_close(code_signs(6), torch.sign(lib))
+    assert torch.equal(lfq_index_from_latent(code_signs(6), dim=1), k)
+
+
+def test_bit_rows_tie_codes_by_their_bits_and_reach_unseen_codes():
+    torch.manual_seed(0)
+    sc = StepCoder(SPEC, hidden=32, dim=16, code_bits=6)
+    table = sc.code_table()
+    d_one_bit = (table[0] - table[1]).norm()  # codes 0 and 1 differ in their last bit, 0 and 63 in all six
+    assert d_one_bit < (table[0] - table[63]).norm()
+    torch.testing.assert_close(table, code_signs(6) @ sc.bit_map)  # the free rows start at zero
+    # one step on codes 0..31 (first bit -1) moves code 40's row, which no target used, through the shared map
+    codes = torch.randint(0, 32, (5, 6))
+    first, rest = sc.part_logits(torch.randn(5, 32), codes)
+    loss = torch.nn.functional.cross_entropy(first, codes[:, 0]) + rest.logsumexp(-1).mean()
+    loss.backward()
+    assert sc.bit_map.grad.abs().sum() > 0
+    with pytest.raises(MotionError, match="2\\^5 codes, not 64"):
+        StepCoder(SPEC, hidden=32, dim=16, code_bits=5)
+    with pytest.raises(ValueError, match="grouped layout"):
+        LMTrainConfig(vocab=SPEC, layout="flat", code_bits=6)
+
+
+def test_bit_table_checkpoint_round_trip_and_init_check(backbone, tmp_path):
+    _, _, exs = pairs()
+    r = train_lm(config(backbone, steps=3, lr=1e-3, code_bits=6), FixedExamples(exs), tmp_path / "a", "tok-test",
+                 log=lambda s: None)
+    assert r.step == 3
+    merged, meta = load_lm(tmp_path / "a")
+    assert meta["config"]["code_bits"] == 6 and merged.steps.code_bits == 6
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "a" / "last" / STEPS))
+    assert "bit_map" in saved and "signs" not in saved  # the signs are rebuilt, not stored
+    torch.testing.assert_close(merged.steps.code_table(), code_signs(6) @ saved["bit_map"] + saved["table.weight"])
+    with pytest.raises(MotionError, match="code table"):
+        train_lm(config(backbone, steps=2, init=str(tmp_path / "a")), FixedExamples(exs), tmp_path / "b",
+                 "tok-test", log=lambda s: None)
