@@ -50,13 +50,16 @@ PROMPT = "a person walks forward, turns around and waves with the right hand"
 
 
 def build(backbone, device: str, seed: int = 0, layout: str = "flat"):
-    """The peft-wrapped default model with a non-zero adapter."""
+    """The peft-wrapped default model with a non-zero adapter (grouped: code rows from the LFQ bits, as
+    ``train-lm`` builds it for the shipped tokenizer)."""
     import torch
 
     from motionlib.llm.model import build_lm
     from motionlib.llm.vocab import VocabSpec
 
-    lm = build_lm(backbone, VocabSpec(), lora=True, r=16, alpha=32, device=device, layout=layout)
+    spec = VocabSpec()
+    bits = spec.codebook_size.bit_length() - 1 if layout == "grouped" else 0
+    lm = build_lm(backbone, spec, lora=True, r=16, alpha=32, device=device, layout=layout, code_bits=bits)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in lm.model.named_parameters():

@@ -60,9 +60,10 @@ def main() -> None:
     exs = examples(args.batch, args.steps, 0)
     setups = {}
     for layout in args.layouts:
-        cfg = LMTrainConfig(backbone=args.backbone, layout=layout, batch_size=args.batch, max_len=4096)
+        bits = 14 if layout == "grouped" else 0  # train-lm's default with the shipped (LFQ, 2^14) tokenizer
+        cfg = LMTrainConfig(backbone=args.backbone, layout=layout, batch_size=args.batch, max_len=4096, code_bits=bits)
         torch.manual_seed(0)
-        lm = build_lm(args.backbone, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, layout=layout)
+        lm = build_lm(args.backbone, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, layout=layout, code_bits=bits)
         lm.train()
         params = [p for p in lm.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
