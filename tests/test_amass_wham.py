@@ -15,7 +15,8 @@ from motionlib.motion import rotations as R
 from motionlib.motion.clip import ESTIMATE_META
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.amass import load_amass, save_amass
-from motionlib.motion.ingest.wham import FLOOR_META, load_wham, read_wham
+from motionlib.motion.floor import FLOOR_META
+from motionlib.motion.ingest.wham import load_wham, read_wham
 
 # z-up world -> y-up world (WHAM): y_new = z, z_new = -y. Written independently of the reader.
 ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])

@@ -118,6 +118,13 @@ def test_tokenizer_grid_through_lm_ids_back_to_a_clip(tmp_path):
     clip = grid_to_motion(back, tmodel, ckpt, meta={"prompt": "walk"})
     assert clip.fps == 30.0 and clip.num_frames == 16 * 4 and clip.meta["prompt"] == "walk"
     ref = detokenize(tmodel, ckpt, tf)
+    # on its floor: planted feet at height 0, the decoded height only shifted
+    from motionlib.motion.floor import FLOOR_META, floor_height
+
+    raw = grid_to_motion(back, tmodel, ckpt, ground=False)
+    assert FLOOR_META not in raw.meta and abs(floor_height(clip)["height_m"]) < 1e-6
+    np.testing.assert_allclose(clip.trans - raw.trans, [[0.0, 0.0, clip.meta[FLOOR_META]["shift_m"]]] * len(clip.trans),
+                               atol=1e-9)
     # local joint rotations do not depend on the stored placement or body
     np.testing.assert_allclose(np.abs(clip.rotations[:ref.num_frames, 1:22]),
                                np.abs(ref.rotations[:, 1:22]), atol=1e-6)
