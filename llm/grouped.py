@@ -147,6 +147,8 @@ class StepCoder(nn.Module):
             self.bit_map = nn.Parameter(torch.randn(code_bits, dim) / code_bits ** 0.5)
             nn.init.zeros_(self.table.weight)
             self.register_buffer("signs", code_signs(code_bits).repeat(spec.num_codes // k, 1), persistent=False)
+        # the code table computed once for decoding (:meth:`freeze`; a buffer, so it follows .to(device))
+        self.register_buffer("_frozen", None, persistent=False)
         self.inp = nn.Linear(p * dim, hidden)  # concatenated part embeddings -> the backbone's width
         self.step = nn.Parameter(torch.zeros(hidden))
         self.h_proj = nn.Linear(hidden, dim)
@@ -172,9 +174,22 @@ class StepCoder(nn.Module):
 
     def code_table(self) -> torch.Tensor:
         """(num_codes, dim): every code's row (its bits' map plus its free row when ``code_bits``)."""
+        if self._frozen is not None:
+            return self._frozen
         if not self.code_bits:
             return self.table.weight
         return self.signs @ self.bit_map + self.table.weight
+
+    def train(self, mode: bool = True) -> "StepCoder":
+        if mode:
+            self._frozen = None  # training changes the rows again
+        return super().train(mode)
+
+    def freeze(self) -> None:
+        """For decoding with frozen weights: the code table is computed once here, not at every step."""
+        self._frozen = None
+        with torch.no_grad():
+            self._frozen = self.code_table().detach().clone()
 
     def _code_rows(self, codes: torch.Tensor) -> torch.Tensor:
         rows = self._rows(codes)

@@ -160,4 +160,5 @@ def prepare_for_inference(lm: MotionLM, cfg: InferenceConfig | None = None) -> M
         lm.steps.eval()
         for q in lm.steps.parameters():
             q.requires_grad_(False)
+        lm.steps.freeze()
     return lm

@@ -237,3 +237,20 @@ def test_bit_table_checkpoint_round_trip_and_init_check(backbone, tmp_path):
     with pytest.raises(MotionError, match="code table"):
         train_lm(config(backbone, steps=2, init=str(tmp_path / "a")), FixedExamples(exs), tmp_path / "b",
                  "tok-test", log=lambda s: None)
+
+
+def test_a_frozen_code_table_gives_the_same_steps(backbone):
+    torch.manual_seed(0)
+    lm = build_lm(backbone, SPEC, lora=False, layout="grouped", group_dim=16, code_bits=6)
+    with torch.no_grad():
+        lm.steps.table.weight.normal_(0.0, 0.3)
+    want = lm.steps.code_table().detach().clone()
+    prepare_for_inference(lm)
+    assert lm.steps._frozen is not None
+    torch.testing.assert_close(lm.steps.code_table(), want)
+    prompt = lm.formatter.prompt_ids([CAPTION])
+    got = sample_motion_steps(lm, prompt, GenConfig(seconds=1.0, seed=3), 3)
+    lm.steps._frozen = None  # recomputed at every step, as before freezing
+    assert sample_motion_steps(lm, prompt, GenConfig(seconds=1.0, seed=3), 3) == got
+    lm.steps.train()
+    assert lm.steps._frozen is None
