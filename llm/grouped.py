@@ -193,9 +193,9 @@ class StepCoder(nn.Module):
 
     def _code_rows(self, codes: torch.Tensor) -> torch.Tensor:
         rows = self._rows(codes)
-        if not self.code_bits:
-            return self.table(rows)
-        return self.signs[rows] @ self.bit_map + self.table(rows)
+        if self._frozen is not None or not self.code_bits:  # whole rows at hand
+            return F.embedding(rows, self.code_table())
+        return self.signs[rows] @ self.bit_map + self.table(rows)  # only the rows asked for
 
     def embed_steps(self, codes: torch.Tensor) -> torch.Tensor:
         """(..., P) codes -> (..., hidden) input embeddings."""
