@@ -60,7 +60,8 @@ def main() -> None:
     exs = examples(args.batch, args.steps, 0)
     setups = {}
     for layout in args.layouts:
-        bits = 14 if layout == "grouped" else 0  # train-lm's default with the shipped (LFQ, 2^14) tokenizer
+        spec = LMTrainConfig().vocab  # train-lm's default with the shipped LFQ tokenizer: code rows from the bits
+        bits = spec.codebook_size.bit_length() - 1 if layout == "grouped" else 0
         cfg = LMTrainConfig(backbone=args.backbone, layout=layout, batch_size=args.batch, max_len=4096, code_bits=bits)
         torch.manual_seed(0)
         lm = build_lm(args.backbone, cfg.vocab, True, cfg.lora_r, cfg.lora_alpha, layout=layout, code_bits=bits)
