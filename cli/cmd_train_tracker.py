@@ -20,6 +20,10 @@ def register(sub) -> None:
                    help="train a robot tracker: a shipped robot (g1, h1) or a robot description .json; the clips "
                         "are its retargeted clips, the terms the mjcf_robot set (docs/robots.md \"Robot tracking\")")
     p.add_argument("--eval-clips", nargs="*", default=None, help="clips for evaluation (default: training clips)")
+    p.add_argument("--terms", default=None,
+                   help="reward and observation term set (sim.term_sets; default: the body's own, or "
+                        "--init-policy's): a robot takes mjcf_robot (BeyondMimic's terms) or mjcf_robot_world "
+                        "(the humanoid's world-frame terms and kernels, same observation)")
     p.add_argument("--out", default="runs/tracker")
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu"],
                    help="starting settings: cpu (64 envs, MuJoCo threads) or gpu (4096 MuJoCo Warp worlds on CUDA, "
@@ -126,6 +130,17 @@ def run(args) -> int:
         cfg = replace(cfg, tracking=replace(init.tracking, num_envs=cfg.tracking.num_envs), humanoid=init.humanoid,
                       ppo=replace(cfg.ppo, activation=init.actor.activation))
         units = tuple(init.actor.units)
+    if args.terms:
+        from motionlib.sim.term_sets import term_set
+
+        try:
+            chosen, own = term_set(args.terms), term_set(cfg.tracking.terms)
+        except ValueError as e:
+            raise SystemExit(f"train-tracker: --terms: {e}")
+        if chosen.observation != own.observation:
+            raise SystemExit(f"train-tracker: --terms {args.terms} observes another body than "
+                             f"{cfg.tracking.terms} (the body's set)")
+        cfg = replace(cfg, tracking=replace(cfg.tracking, terms=args.terms))
     cfg = replace(cfg, humanoid=replace(
         cfg.humanoid, contact_stiffness=pick(args.contact_stiffness, cfg.humanoid.contact_stiffness),
         contact_damping=pick(args.contact_damping, cfg.humanoid.contact_damping)))

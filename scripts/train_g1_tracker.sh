@@ -3,7 +3,8 @@
 #   1. retarget 350 dataset-2 clips onto the G1 for training (35 per content: whole rounds over the 7 styles
 #      until at least 30, the first 5 takes of each style) and
 #      all 174 dataset-1 clips for evaluation only (never trained on)
-#   2. PPO (rl-games) on the robot clips with the mjcf_robot terms (train-tracker --robot g1), deterministic
+#   2. PPO (rl-games) on the robot clips with the humanoid's world-frame terms (train-tracker --robot g1
+#      --terms mjcf_robot_world, TERMS), deterministic
 #      evaluations on 20 of the training clips (2 per content)
 #   3. playback of every dataset-1 clip through the best policy: success rate (PHC's rule), tracking errors
 #
@@ -21,6 +22,7 @@ ML=.venv/bin/motionlib
 D2=${D2:-out/bandai2/clips}; D1=${D1:-out/d1_v2/clips}
 DATA=${DATA:-out/g1}; RUN=${RUN:-runs/g1_tracker}; DEVICE=${DEVICE:-cpu}
 STATE=${STATE:-policies/data/g1}; SAVE=${SAVE:-1}; SELECT_WITHIN=${SELECT_WITHIN:-0.01}
+TERMS=${TERMS:-mjcf_robot_world}  # the reward term set the state trains with (train-tracker --terms)
 if [ "$DEVICE" = cuda ]; then
   MINUTES=${MINUTES:-60}; dev=(--preset gpu --backend warp --device cuda --eval-every "${EVAL_EVERY:-100}")
 else
@@ -49,7 +51,7 @@ resume=$(.venv/bin/python -m motionlib.policies.train_state prepare "$STATE" "$R
 start=(${resume:+--resume "$resume"})
 t0=$(date +%s)
 $ML train-tracker --robot g1 --clips "$DATA/train" --eval-clips "$DATA/eval" --out "$RUN" --steps "${STEPS:-2e9}" \
-    --minutes "$MINUTES" "${dev[@]}" "${start[@]}" --select-within "$SELECT_WITHIN" --quiet
+    --minutes "$MINUTES" "${dev[@]}" "${start[@]}" ${TERMS:+--terms "$TERMS"} --select-within "$SELECT_WITHIN" --quiet
 minutes=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $t0) / 60 }")
 if [ "$SAVE" = 1 ]; then
   .venv/bin/python -m motionlib.policies.train_state save "$RUN" "$STATE" --minutes "$minutes"

@@ -268,3 +268,18 @@ MJCF_ROBOT_REWARDS: tuple[RewardTerm, ...] = (
     RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
     RewardTerm("p_joint_limit", joint_limit, weight="joint_limit_coef", penalty=True),
 )
+
+# The same robot with the humanoid's PHC-style terms instead (``term_sets``: "mjcf_robot_world"): every tracked
+# body's world position, orientation and velocities against the reference's, with the humanoid's kernels
+# (``k_pos`` 100 /m^2: 0.1 m off on every body scores exp(-1)), so the reward measures what the evaluation
+# does (world-frame body distance), and keeps telling 5 cm from 15 cm apart where BeyondMimic's 0.3 m widths
+# hardly do (0.97 against 0.78). Root height, the action rate and the joint-limit penalty as above.
+MJCF_ROBOT_WORLD_REWARDS: tuple[RewardTerm, ...] = (
+    RewardTerm("r_pos", body_pos_error, weight="w_pos", kernel="k_pos"),
+    RewardTerm("r_rot", body_rot_error, weight="w_rot", kernel="k_rot"),
+    RewardTerm("r_vel", body_lin_vel_error, weight="w_vel", kernel="k_vel"),
+    RewardTerm("r_angvel", body_ang_vel_error, weight="w_angvel", kernel="k_angvel"),
+    RewardTerm("r_height", root_height_error, weight="w_height", kernel="k_height"),
+    RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
+    RewardTerm("p_joint_limit", joint_limit, weight="joint_limit_coef", penalty=True),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .observation_terms import MJCF_ROBOT_OBSERVATION, SMPL_OBSERVATION, ObsTerm
-from .reward_terms import MJCF_ROBOT_REWARDS, SMPL_REWARDS, RewardTerm
+from .reward_terms import MJCF_ROBOT_REWARDS, MJCF_ROBOT_WORLD_REWARDS, SMPL_REWARDS, RewardTerm
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class TermSet:
 TERM_SETS: dict[str, TermSet] = {
     "smpl_humanoid": TermSet(SMPL_REWARDS, SMPL_OBSERVATION),
     "mjcf_robot": TermSet(MJCF_ROBOT_REWARDS, MJCF_ROBOT_OBSERVATION),
+    "mjcf_robot_world": TermSet(MJCF_ROBOT_WORLD_REWARDS, MJCF_ROBOT_OBSERVATION),
 }
 
 

@@ -66,7 +66,7 @@ def test_a_description_naming_a_missing_body_or_joint_is_a_clear_error(tmp_path)
         load_description(path)
 
 
-def _standing_env(body, n=2):
+def _standing_env(body, n=2, terms="mjcf_robot"):
     """The env on a reference that stands still in the robot's default pose, feet on the floor."""
     import mujoco
 
@@ -83,7 +83,7 @@ def _standing_env(body, n=2):
     T, nb = 60, len(ids)
     ref = ReferenceClip(qpos=np.tile(q, (T, 1)), qvel=np.zeros((T, m.nv)), pos=np.tile(d.xpos[ids], (T, 1, 1)),
                         quat=np.tile(d.xquat[ids], (T, 1, 1)), lin=np.zeros((T, nb, 3)), ang=np.zeros((T, nb, 3)))
-    cfg = TrackingConfig(num_envs=n, terms="mjcf_robot", early_termination=False)
+    cfg = TrackingConfig(num_envs=n, terms=terms, early_termination=False)
     env = TrackingEnv(ReferenceLibrary.from_states([ref], cfg.control_fps), cfg, body=body)
     env.restart(torch.arange(n), torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long))
     return env
@@ -113,6 +113,28 @@ def test_env_steps_the_g1_and_pd_holds_the_standing_pose_for_a_second():
     assert _pelvis_drop_after_one_second(env) < 0.06
     limp = MjcfRobotBody(replace(spec, kp=(0.0,) * 29, kd=(0.0,) * 29))
     assert _pelvis_drop_after_one_second(_standing_env(limp)) > 0.2
+
+
+def test_the_world_terms_score_a_robot_standing_off_its_reference_far_lower():
+    """The same robot 0.15 m beside the reference pose: BeyondMimic's terms (world anchor, the other bodies
+    relative to it, 0.3 m widths) hardly tell it apart from the robot on the reference; the world-frame terms
+    with the humanoid's kernels (mjcf_robot_world) lose most of their position reward (0.45 exp(-100 0.15^2))."""
+    from motionlib.retarget.description import load_description
+    from motionlib.sim.robot_body import MjcfRobotBody
+
+    body = MjcfRobotBody(load_description("g1").body_spec())
+    gaps = {}
+    for terms in ("mjcf_robot", "mjcf_robot_world"):
+        env = _standing_env(body, terms=terms)
+        qpos, qvel = env.backend.qpos.clone(), env.backend.qvel.clone()
+        qpos[1, 0] += 0.15
+        env.backend.set_state(torch.tensor([1]), qpos[1:], qvel[1:])
+        res = env.step(torch.zeros(env.num_actions).expand(2, -1))
+        gaps[terms] = float(res.reward[0] - res.reward[1])
+    assert set(_standing_env(body, terms="mjcf_robot_world").reward_terms) >= {
+        "r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_action_rate", "p_joint_limit"}
+    assert gaps["mjcf_robot"] < 0.05
+    assert 0.3 < gaps["mjcf_robot_world"] < 0.45
 
 
 def test_reference_from_a_retargeted_npz_matches_its_body_states(g1_npz):
@@ -209,3 +231,22 @@ def test_the_humanoid_observation_and_reward_are_unchanged():
     np.testing.assert_allclose(res.reward.numpy(), HUMAN_REWARD, rtol=1e-5)
     for k, v in HUMAN_TERMS.items():
         assert float(res.info["terms"][k]) == pytest.approx(v, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.slow
+def test_train_tracker_takes_the_robot_world_terms_and_refuses_another_bodys(g1_npz, tmp_path, capsys):
+    """``train-tracker --robot g1 --terms mjcf_robot_world`` trains with them and the policy file records them
+    (playback builds its env from it); the humanoid's set observes another body and is refused."""
+    from motionlib.cli.main import main
+    from motionlib.policies.actor import TrackingPolicy
+
+    base = ["train-tracker", "--robot", "g1", "--clips", str(g1_npz), "--envs", "4", "--threads", "1",
+            "--horizon", "8", "--minibatches", "2", "--units", "32", "--minutes", "1e-6", "--eval-every", "1",
+            "--json"]
+    assert main([*base, "--out", str(tmp_path / "run"), "--terms", "mjcf_robot_world"]) == 0
+    capsys.readouterr()
+    assert TrackingPolicy.load(tmp_path / "run" / "policy_best.pt").tracking.terms == "mjcf_robot_world"
+    with pytest.raises(SystemExit, match="observes another body"):
+        main([*base, "--out", str(tmp_path / "bad"), "--terms", "smpl_humanoid"])
+    with pytest.raises(SystemExit, match="unknown term set"):
+        main([*base, "--out", str(tmp_path / "bad"), "--terms", "nope"])
