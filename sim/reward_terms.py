@@ -274,12 +274,8 @@ MJCF_ROBOT_REWARDS: tuple[RewardTerm, ...] = (
 # (``k_pos`` 100 /m^2: 0.1 m off on every body scores exp(-1)), so the reward measures what the evaluation
 # does (world-frame body distance), and keeps telling 5 cm from 15 cm apart where BeyondMimic's 0.3 m widths
 # hardly do (0.97 against 0.78). Root height, the action rate and the joint-limit penalty as above.
+_WORLD_TERMS = ("r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_action_rate")
 MJCF_ROBOT_WORLD_REWARDS: tuple[RewardTerm, ...] = (
-    RewardTerm("r_pos", body_pos_error, weight="w_pos", kernel="k_pos"),
-    RewardTerm("r_rot", body_rot_error, weight="w_rot", kernel="k_rot"),
-    RewardTerm("r_vel", body_lin_vel_error, weight="w_vel", kernel="k_vel"),
-    RewardTerm("r_angvel", body_ang_vel_error, weight="w_angvel", kernel="k_angvel"),
-    RewardTerm("r_height", root_height_error, weight="w_height", kernel="k_height"),
-    RewardTerm("p_action_rate", action_rate, weight="action_rate_coef", penalty=True),
-    RewardTerm("p_joint_limit", joint_limit, weight="joint_limit_coef", penalty=True),
+    *(t for t in SMPL_REWARDS if t.name in _WORLD_TERMS),
+    *(t for t in MJCF_ROBOT_REWARDS if t.name == "p_joint_limit"),
 )
