@@ -49,6 +49,9 @@ def register(sub) -> None:
     p.add_argument("--body-jerk", type=float, default=None,
                    help="body-jerk penalty coefficient (squared sim-minus-reference body jerk, (m/s^3)^2; default 0; "
                         "docs/tracking.md \"Smooth output\" suggests 1e-6)")
+    p.add_argument("--termination-distance", type=float, default=None, metavar="M",
+                   help="a training episode ends when any tracked body is farther than M metres from the "
+                        "reference (default 0.25, PHC's); evaluation keeps its own rule")
     p.add_argument("--armature-scale", type=float, default=1.0,
                    help="train (and validate) with the humanoid's joint armature times this; the policy file keeps "
                         "the unscaled humanoid and records the scale, and refine and eval-tracker run at 4x the "
@@ -149,6 +152,8 @@ def run(args) -> int:
                      body_jerk_coef=pick(args.body_jerk, cfg.tracking.reward.body_jerk_coef))
     if args.robot and args.armature_scale != 1.0:
         raise SystemExit("train-tracker: --armature-scale is for the SMPL humanoid, not a robot")
+    if args.termination_distance is not None and not args.termination_distance > 0:
+        raise SystemExit(f"train-tracker: --termination-distance {args.termination_distance:g}: must be > 0")
     if args.select_within < 0:
         raise SystemExit(f"train-tracker: --select-within {args.select_within:g}: must be >= 0")
     if not args.armature_scale > 0:
@@ -164,7 +169,8 @@ def run(args) -> int:
         seed=args.seed, threads=args.threads,
         device=pick(args.device, cfg.device), backend=pick(args.backend, cfg.backend), warp_graph=not args.no_graph,
         tracking=replace(cfg.tracking, num_envs=pick(args.envs, cfg.tracking.num_envs), seed=args.seed, reward=reward,
-                         target_hold=pick(args.target_hold, cfg.tracking.target_hold)),
+                         target_hold=pick(args.target_hold, cfg.tracking.target_hold),
+                         termination_distance=pick(args.termination_distance, cfg.tracking.termination_distance)),
         ppo=replace(cfg.ppo, units=units,
                     learning_rate=pick(args.lr, cfg.ppo.learning_rate),
                     lr_schedule=pick(args.lr_schedule, cfg.ppo.lr_schedule),

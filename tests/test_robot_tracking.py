@@ -235,17 +235,22 @@ def test_the_humanoid_observation_and_reward_are_unchanged():
 
 @pytest.mark.slow
 def test_train_tracker_takes_the_robot_world_terms_and_refuses_another_bodys(g1_npz, tmp_path, capsys):
-    """``train-tracker --robot g1 --terms mjcf_robot_world`` trains with them and the policy file records them
-    (playback builds its env from it); the humanoid's set observes another body and is refused."""
+    """``train-tracker --robot g1 --terms mjcf_robot_world --termination-distance 0.4`` trains with them and the
+    policy file records both (playback builds its env from it); the humanoid's set observes another body and is
+    refused, as is a distance <= 0."""
     from motionlib.cli.main import main
     from motionlib.policies.actor import TrackingPolicy
 
     base = ["train-tracker", "--robot", "g1", "--clips", str(g1_npz), "--envs", "4", "--threads", "1",
             "--horizon", "8", "--minibatches", "2", "--units", "32", "--minutes", "1e-6", "--eval-every", "1",
             "--json"]
-    assert main([*base, "--out", str(tmp_path / "run"), "--terms", "mjcf_robot_world"]) == 0
+    assert main([*base, "--out", str(tmp_path / "run"), "--terms", "mjcf_robot_world",
+                 "--termination-distance", "0.4"]) == 0
     capsys.readouterr()
-    assert TrackingPolicy.load(tmp_path / "run" / "policy_best.pt").tracking.terms == "mjcf_robot_world"
+    tracking = TrackingPolicy.load(tmp_path / "run" / "policy_best.pt").tracking
+    assert (tracking.terms, tracking.termination_distance) == ("mjcf_robot_world", 0.4)
+    with pytest.raises(SystemExit, match="must be > 0"):
+        main([*base, "--out", str(tmp_path / "bad"), "--termination-distance", "0"])
     with pytest.raises(SystemExit, match="observes another body"):
         main([*base, "--out", str(tmp_path / "bad"), "--terms", "smpl_humanoid"])
     with pytest.raises(SystemExit, match="unknown term set"):
