@@ -18,7 +18,7 @@ def register(sub) -> None:
                    help="clip files or folders (with --robot: robot clips written by motionlib retarget)")
     p.add_argument("--robot", default=None,
                    help="train a robot tracker: a shipped robot (g1, h1) or a robot description .json; the clips "
-                        "are its retargeted clips, the terms the mjcf_robot set (docs/robots.md \"Robot tracking\")")
+                        "are its retargeted clips, the terms the mjcf_robot set unless --terms (docs/robots.md \"Robot tracking\")")
     p.add_argument("--eval-clips", nargs="*", default=None, help="clips for evaluation (default: training clips)")
     p.add_argument("--terms", default=None,
                    help="reward and observation term set (sim.term_sets; default: the body's own, or "
