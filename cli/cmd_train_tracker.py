@@ -134,15 +134,12 @@ def run(args) -> int:
                       ppo=replace(cfg.ppo, activation=init.actor.activation))
         units = tuple(init.actor.units)
     if args.terms:
-        from motionlib.sim.term_sets import term_set
+        from motionlib.sim.term_sets import term_set_for
 
         try:
-            chosen, own = term_set(args.terms), term_set(cfg.tracking.terms)
+            term_set_for(args.terms, cfg.tracking.terms)
         except ValueError as e:
             raise SystemExit(f"train-tracker: --terms: {e}")
-        if chosen.observation != own.observation:
-            raise SystemExit(f"train-tracker: --terms {args.terms} observes another body than "
-                             f"{cfg.tracking.terms} (the body's set)")
         cfg = replace(cfg, tracking=replace(cfg.tracking, terms=args.terms))
     cfg = replace(cfg, humanoid=replace(
         cfg.humanoid, contact_stiffness=pick(args.contact_stiffness, cfg.humanoid.contact_stiffness),

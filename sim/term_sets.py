@@ -33,3 +33,12 @@ def term_set(name: str) -> TermSet:
         return TERM_SETS[name]
     except KeyError:
         raise ValueError(f"unknown term set {name!r} (known: {', '.join(sorted(TERM_SETS))})") from None
+
+
+def term_set_for(name: str, body_terms: str) -> TermSet:
+    """The set ``name`` for a body whose own set is ``body_terms``: a ValueError unless it observes the same
+    body (a robot may train with another robot set, never with the humanoid's)."""
+    chosen = term_set(name)
+    if chosen.observation != term_set(body_terms).observation:
+        raise ValueError(f"term set {name!r} observes another body than {body_terms!r} (the body's set)")
+    return chosen

@@ -57,7 +57,7 @@ from .observation_terms import ObservationLayout
 from .reference import ReferenceLibrary
 from .reward_terms import FusedReward, StepInputs
 from .sampling import FailureWeightedSampler
-from .term_sets import term_set
+from .term_sets import term_set_for
 from .tracking_config import EvalConfig, TrackingConfig
 from .tracking_terms import BodyState, tracking_errors
 
@@ -146,7 +146,7 @@ class TrackingEnv:
         if m.nsensordata != NCH * nb or self.ref.planes.shape[-1] != nb:
             raise ValueError(f"the {self.body.kind} body tracks {nb} bodies: its model has {m.nsensordata} sensor "
                              f"values (needs {NCH * nb}) and its reference {self.ref.planes.shape[-1]} bodies")
-        terms = term_set(cfg.terms)
+        terms = term_set_for(cfg.terms, self.body.terms)
         self.obs_layout = ObservationLayout(terms.observation, len(cfg.future_frames), nb)
         self.reward = FusedReward(terms.rewards, cfg.reward, self.device)
         self.num_actions = m.nu

@@ -135,6 +135,8 @@ def test_the_world_terms_score_a_robot_standing_off_its_reference_far_lower():
         "r_pos", "r_rot", "r_vel", "r_angvel", "r_height", "p_action_rate", "p_joint_limit"}
     assert gaps["mjcf_robot"] < 0.05
     assert 0.3 < gaps["mjcf_robot_world"] < 0.45
+    with pytest.raises(ValueError, match="observes another body"):  # the env refuses the humanoid's set
+        _standing_env(body, terms="smpl_humanoid")
 
 
 def test_reference_from_a_retargeted_npz_matches_its_body_states(g1_npz):
