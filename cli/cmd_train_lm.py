@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, print_json
@@ -39,6 +40,11 @@ def register(sub) -> None:
     p.add_argument("--balance", choices=["clip", "content"], default="clip",
                    help="clip: every training clip drawn alike (default); content: every (dataset, content) alike, "
                         "then one of its clips (for contents few clips show)")
+    p.add_argument("--augment", action="append", default=[], metavar="NAME",
+                   help="also train on the clips under this augmentation (repeatable; e.g. mirror, speed:0.9, "
+                        "mirror+speed:1.1), from the token files `motionlib tokenize --augment NAME` wrote; an "
+                        "example's motion is the plain clip or one of these alike, a mirror swaps left and right "
+                        "in its texts. Validation uses the plain clips")
     p.add_argument("--loss", choices=["full", "target"], default="full",
                    help="full: every token of the sequence (default); target: the answer only")
     p.add_argument("--full-finetune", action="store_true", help="train every weight instead of LoRA adapters")
@@ -83,8 +89,12 @@ def run(args) -> int:
     ck = load_checkpoint(resolve_tokenizer(args.tokenizer))
     manifest, mpath = manifest_for_run(args.manifest, args.out, args.clips, args.val_fraction)
     sps = ck.config.fps / ck.config.alpha
-    data_cfg = DataConfig(stage=args.stage, max_steps=max(1, int(round(args.max_seconds * sps))), steps_per_second=sps,
-                          balance=args.balance)
+    try:
+        data_cfg = DataConfig(stage=args.stage, max_steps=max(1, int(round(args.max_seconds * sps))),
+                              steps_per_second=sps, balance=args.balance,
+                              augments=tuple(dict.fromkeys(args.augment)))
+    except ValueError as e:
+        raise SystemExit(f"motionlib train-lm: {e}") from None
     cfg = LMTrainConfig(backbone=args.backbone, stage=args.stage, init=args.init, steps=args.steps,
                         batch_size=args.batch_size, lr=args.lr, max_len=args.max_len, loss=args.loss,
                         lora=not args.full_finetune, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, seed=args.seed,
@@ -95,7 +105,8 @@ def run(args) -> int:
                         data=data_cfg, data_fraction=args.data_fraction)
     manifest = with_train_fraction(manifest, cfg.data_fraction)
     train = InstructionData(manifest, "train", data_cfg, ck.tokenizer_id)
-    val = InstructionData(manifest, "val", data_cfg, ck.tokenizer_id) if manifest.split("val") else None
+    val_cfg = replace(data_cfg, augments=())  # validation: the plain clips, comparable across runs
+    val = InstructionData(manifest, "val", val_cfg, ck.tokenizer_id) if manifest.split("val") else None
     log = (lambda s: None) if args.json else print
     log(f"train-lm: {len(train)} training clips ({len(train.missing)} without tokens), "
         f"{0 if val is None else len(val)} validation clips, {len(manifest.split('test'))} test clips held out; "

@@ -66,6 +66,7 @@ class LMTrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["data"]["tasks"] = list(self.data.tasks)
+        d["data"]["augments"] = list(self.data.augments)
         return d
 
     @classmethod
@@ -76,6 +77,7 @@ class LMTrainConfig:
         if isinstance(d.get("data"), dict):
             dd = dict(d["data"])
             dd["tasks"] = tuple(dd.get("tasks", DataConfig().tasks))
+            dd["augments"] = tuple(dd.get("augments", ()))
             d["data"] = DataConfig(**dd)
         return cls(**d)
 

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from motionlib.motion.augment import check_augment
 from motionlib.motion.errors import MotionError
 from motionlib.motion.ingest.captions import CONTENTS, STYLES
 from motionlib.motion.store import ClipStore
 from motionlib.tokenizer.tokens import tokens_from_record
 
+from .augment import is_mirrored, mirror_parts, mirror_text, variant_grids
 from .motion_tokens import clip_grid
 from .sequence import Example, fill
 from .splits import ClipEntry, Manifest
@@ -57,12 +59,19 @@ class DataConfig:
     # which clip an example is drawn from: "clip", every clip alike; "content", every (dataset, content) alike,
     # then a clip of it (a content that only a few clips show is drawn as often as a large one)
     balance: str = "clip"
+    # augmentations (motion/augment.py names) whose tokens stand beside the plain ones: an example's motion is
+    # the plain clip or one of these alike (not for the style task); texts follow a mirror (llm/augment.py)
+    augments: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.balance not in ("clip", "content"):
             raise ValueError(f"balance must be 'clip' or 'content', got {self.balance!r}")
         if self.stage not in ("align", "instruct"):
             raise ValueError(f"stage must be 'align' or 'instruct', got {self.stage!r}")
+        for a in self.augments:
+            if not a:
+                raise ValueError("an augmentation name is empty (the plain clip is always drawn from)")
+            check_augment(a)
         unknown = set(self.tasks) - set(TASKS)
         if unknown:
             raise ValueError(f"unknown task(s) {sorted(unknown)}; known: {TASKS}")
@@ -104,6 +113,7 @@ class InstructionData:
         self.cfg = cfg
         self.entries: list[ClipEntry] = []
         self.grids: dict[str, np.ndarray] = {}
+        self.variants: dict[str, list[tuple[str, np.ndarray]]] = {}  # clip id -> (augment, grid)
         missing = []
         entries = manifest.split(split)
         stored = store_grids([e for e in entries if e.store], tokenizer_id)
@@ -115,6 +125,11 @@ class InstructionData:
             except MotionError as err:
                 missing.append(str(err))
                 continue
+            if cfg.augments:
+                if e.store:
+                    raise MotionError("augmented tokens are read from token files beside clip files, not from a "
+                                      "clip store", f"{e.store}/{e.clip}")
+                self.variants[e.id] = variant_grids(e.clip, cfg.augments, tokenizer_id)
             self.grids[e.id] = grid
             self.entries.append(e)
         if not self.entries:
@@ -141,12 +156,27 @@ class InstructionData:
         ts = TEMPLATES[task]
         return ts[int(rng.integers(len(ts)))]
 
+    def _variant(self, task: str, e: ClipEntry, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+        """(augment, grid) the example's motion comes from: the plain clip or one of its augmentations alike
+        (the style task pairs two plain clips). Draws nothing from ``rng`` when there are no augmentations."""
+        variants = self.variants.get(e.id)
+        if not variants or task == "style":
+            return "", self.grids[e.id]
+        k = int(rng.integers(len(variants) + 1))
+        return ("", self.grids[e.id]) if k == 0 else variants[k - 1]
+
     def make(self, task: str, e: ClipEntry, rng: np.random.Generator) -> Example | None:
         """One example of ``task`` from clip ``e``, or None when the clip does not lend itself to it."""
-        g, ms = self.grids[e.id], self.cfg.max_steps
+        augment, g = self._variant(task, e, rng)
+        ms = self.cfg.max_steps
+        mirrored = bool(augment) and is_mirrored(augment)
         cap = e.captions[int(rng.integers(len(e.captions)))]
+        if mirrored:
+            cap = mirror_text(cap)
         v: dict[str, object] = {"caption": cap}
         info = {"caption": cap}
+        if augment:
+            info["augment"] = augment
         if task in ("t2m", "m2t"):
             v["motion"] = self._window(g, ms, rng)
         elif task == "continue":
@@ -162,11 +192,12 @@ class InstructionData:
             q = max(1, len(w) // 4)
             v["motion"], v["motion_end"], answer = w[:q], w[-q:], w[q:-q]
         elif task in ("part_t2m", "part_m2t"):
-            parts = sorted(e.body_parts)
+            body_parts = mirror_parts(e.body_parts) if mirrored else e.body_parts
+            parts = sorted(body_parts)
             if not parts:
                 return None
             part = parts[int(rng.integers(len(parts)))]
-            phrases = e.body_parts[part]
+            phrases = body_parts[part]
             v["part"], v["part_text"] = PART_NAMES.get(part, part.replace("_", " ")), phrases[
                 int(rng.integers(len(phrases)))]
             v["motion"] = self._window(g, ms, rng)

@@ -28,16 +28,19 @@ from .model import MotionTokenizer
 from .tokens import TokenFile
 
 
-def tokenize_clip(model: MotionTokenizer, ckpt: Checkpoint, clip_path: str | os.PathLike) -> TokenFile:
+def tokenize_clip(model: MotionTokenizer, ckpt: Checkpoint, clip_path: str | os.PathLike,
+                  augment: str = "") -> TokenFile:
+    """The token grid of the clip at ``clip_path`` (``augment``: of the clip under that augmentation,
+    :mod:`motionlib.motion.augment`)."""
     cfg = ckpt.config
-    c = load_clip_features(clip_path, cfg.fps, min_frames=cfg.alpha)
+    c = load_clip_features(clip_path, cfg.fps, min_frames=cfg.alpha, augment=augment)
     x = torch.from_numpy(ckpt.stats.normalize(c.feats).astype(np.float32))
     dev = next(model.parameters()).device
     idx, _ = reconstruct_clip(model, x.to(dev))
     return TokenFile(indices=idx.cpu().numpy().astype(np.int32), tokenizer_id=ckpt.tokenizer_id,
                      config_hash=ckpt.config_hash, num_frames=c.num_frames, fps=c.fps, config=cfg.to_dict(),
                      origin=c.origin, body_scale=c.body_scale, offsets=c.offsets if c.has_offsets else None,
-                     source=Path(clip_path).name)
+                     source=Path(clip_path).name, augment=augment)
 
 
 @torch.no_grad()

@@ -10,6 +10,9 @@ the checkpoint, see :mod:`.checkpoint`), ``config_hash``, ``config_json``,
 to it), ``fps``, ``origin_json`` (the clip's D135 origin, so detokenizing
 restores its global placement), ``body_scale``, ``offsets`` (24, 3; absent
 when the clip uses the default body), ``source`` (the clip file name).
+``motionlib tokenize --augment NAME`` also writes the tokens of the clip under
+an augmentation (mirrored, faster, slower) as ``<clip>.aug-<name>.tokens.npz``,
+with ``augment`` = NAME (absent or "" in a plain token file).
 
 Files of another tokenizer are detected by ``tokenizer_id``, which is what
 makes ``motionlib tokenize`` resumable and safe to rerun after retraining.
@@ -35,11 +38,18 @@ FORMAT = "motionlib.tokens"
 VERSION = 1
 
 
-def token_path(clip_path: str | os.PathLike) -> Path:
-    """``dir/name.npz`` -> ``dir/name.tokens.npz``."""
+def token_path(clip_path: str | os.PathLike, augment: str = "") -> Path:
+    """``dir/name.npz`` -> ``dir/name.tokens.npz``; with ``augment`` (a name of
+    :mod:`motionlib.motion.augment`, e.g. "mirror+speed:0.9"), the tokens of the clip under that
+    augmentation: ``dir/name.aug-mirror+speed0.9.tokens.npz`` (still a token file, never taken for a clip)."""
     p = Path(clip_path)
     stem = p.name[:-4] if p.name.endswith(".npz") else p.name
-    return p.with_name(stem + TOKEN_SUFFIX)
+    return p.with_name(stem + (f".aug-{augment_slug(augment)}" if augment else "") + TOKEN_SUFFIX)
+
+
+def augment_slug(augment: str) -> str:
+    """The file-name form of an augmentation name: "mirror+speed:0.9" -> "mirror+speed0.9"."""
+    return augment.replace(":", "")
 
 
 @dataclass
@@ -54,6 +64,7 @@ class TokenFile:
     body_scale: float = 1.0
     offsets: np.ndarray | None = None
     source: str = ""
+    augment: str = ""  # the augmentation (motion/augment.py) the clip was tokenized under; "" none
 
 
 def save_tokens(path: str | os.PathLike, tf: TokenFile) -> Path:
@@ -69,6 +80,8 @@ def save_tokens(path: str | os.PathLike, tf: TokenFile) -> Path:
         "fps": np.array(float(tf.fps)), "origin_json": np.array(json.dumps(tf.origin)),
         "body_scale": np.array(float(tf.body_scale)), "source": np.array(tf.source),
     }
+    if tf.augment:
+        arrays["augment"] = np.array(tf.augment)
     if tf.offsets is not None:
         arrays["offsets"] = np.asarray(tf.offsets, dtype=np.float64)
     return write_npz_atomic(path, arrays)
@@ -83,7 +96,8 @@ def load_tokens(path: str | os.PathLike, tokenizer_id: str | None = None) -> Tok
                        config_hash=str(data["config_hash"]), num_frames=int(data["num_frames"]),
                        fps=float(data["fps"]), config=json.loads(str(data["config_json"])),
                        origin=json.loads(str(data["origin_json"])), body_scale=float(data["body_scale"]),
-                       offsets=data.get("offsets"), source=str(data.get("source", "")))
+                       offsets=data.get("offsets"), source=str(data.get("source", "")),
+                       augment=str(data.get("augment", "")))
     except (KeyError, ValueError) as e:
         raise MotionError(f"token file is incomplete ({e})", src) from None
     return _checked(tf, tokenizer_id, src)
