@@ -134,14 +134,17 @@ def generate_candidates(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMC
     return main, extra, errors
 
 
-def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig) -> list[dict]:
-    """The model's caption of each test clip (its tokens from the tokenizer in use)."""
+def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig, greedy: bool = False
+                   ) -> list[dict]:
+    """The model's caption of each test clip (its tokens from the tokenizer in use): sampled (temperature 1,
+    seed ``cfg.seed``, as ``motionlib caption`` by default) or, ``greedy``, the most likely word at each step
+    (``motionlib caption --greedy``)."""
     from motionlib.tokenizer.codec import tokenize_clip
 
     from .generate import GenConfig, caption_grid
 
     steps = max(1, int(round(cfg.caption_seconds * ckpt.config.fps / ckpt.config.alpha)))
-    gc = GenConfig(seed=cfg.seed)
+    gc = GenConfig(seed=cfg.seed, greedy=greedy)
     out = []
     for e in entries:
         grid = tokenize_clip(tmodel, ckpt, e.clip).indices[:steps]
@@ -149,14 +152,17 @@ def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig
     return out
 
 
-def caption_report(entries: list[ClipEntry], captions: list[dict] | None) -> dict:
-    """Content / style accuracy of every reference caption of the test clips and of the model's captions."""
+def caption_report(entries: list[ClipEntry], captions: list[dict] | None,
+                   greedy: list[dict] | None = None) -> dict:
+    """Content / style accuracy of every reference caption of the test clips and of the model's captions
+    (sampled: ``model``; greedy, when given: ``model_greedy``)."""
     refs = [(c, e.content, e.style) for e in entries if e.content for c in e.captions]
     out: dict = {"reference": accuracy(refs).to_dict() if refs else None}
-    if captions is not None:
-        items = [(c["caption"], c["content"], c["style"]) for c in captions if c["content"]]
-        out["model"] = accuracy(items).to_dict() if items else None
-        out["model_captions"] = captions
+    for key, caps in (("model", captions), ("model_greedy", greedy)):
+        if caps is not None:
+            items = [(c["caption"], c["content"], c["style"]) for c in caps if c["content"]]
+            out[key] = accuracy(items).to_dict() if items else None
+            out[key + "_captions"] = caps
     return out
 
 
