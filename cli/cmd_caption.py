@@ -11,11 +11,12 @@ from motionlib.cli.common import Failures, add_json_flag
 def register(sub) -> None:
     p = sub.add_parser("caption", help="describe motion clips in words",
                        description="Tokenize each clip with the MotionBook tokenizer and let a model trained by "
-                                   "`motionlib train-lm` describe it. Prints one caption per clip; --json prints a "
+                                   "`motionlib train-lm` describe it, taking the likeliest word at each step "
+                                   "(--sample draws them instead). Prints one caption per clip; --json prints a "
                                    "list of {\"clip\", \"caption\"}.")
     p.add_argument("clips", type=Path, nargs="+", help="clip files or folders")
     p.add_argument("--max-seconds", type=float, default=10.0, help="caption at most this much of each clip")
-    add_lm_flags(p)
+    add_lm_flags(p, greedy_default=True)
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -75,7 +75,7 @@ def run(args) -> int:
     cfg = EvalLMConfig(repeats=args.repeats, batch=args.batch, seed=args.seed, max_seconds=args.max_seconds,
                        mm_samples=args.mm_samples, mm_prompts=args.mm_prompts)
     errors: list[str] = []
-    cands, extra, paired, captions, greedy = None, None, False, None, None
+    cands, extra, paired, captions, sampled = None, None, False, None, None
     if args.model:
         from motionlib.cli.cmd_generate import load_cli_lm
 
@@ -87,8 +87,8 @@ def run(args) -> int:
         if args.save_clips:
             for c in cands + extra:
                 save_motion(c.motion, args.save_clips / f"{c.id}.npz")
-        captions = model_captions(lm, tmodel, ck, test, cfg)
-        greedy = model_captions(lm, tmodel, ck, test, cfg, greedy=True)
+        captions = model_captions(lm, tmodel, ck, test, cfg)  # greedy, as `motionlib caption` writes them
+        sampled = model_captions(lm, tmodel, ck, test, cfg, greedy=False)
     elif args.clips:
         cands, errors = load_candidates(find_clips(args.clips, required=True))
         pairs = pair_with_test(cands, test)
@@ -98,7 +98,7 @@ def run(args) -> int:
     result: dict = {"evaluator": meta["path"], "source": "model" if args.model else "clips" if args.clips else "real",
                     "paired": paired if cands is not None else None,
                     **evaluate(ev, test, cands, paired, cfg, extra)}
-    result["caption_accuracy"] = caption_report(test, captions, greedy)
+    result["caption_accuracy"] = caption_report(test, captions, sampled)
     if not args.no_physics:
         log("eval-lm: physics check of the real test clips")
         result["physics"] = {"real": physics(real_motions(test), args.policy, args.threads)}
@@ -132,7 +132,7 @@ def _print(r: dict) -> None:
     if ca.get("reference"):
         print(f"caption accuracy, reference captions: content {ca['reference']['content']:.1%}, "
               f"style {ca['reference']['style']:.1%}")
-    for key, how in (("model", "sampled"), ("model_greedy", "greedy")):
+    for key, how in (("model", "greedy"), ("model_sampled", "sampled")):
         if ca.get(key):
             print(f"caption accuracy, the model's captions ({how}): content {ca[key]['content']:.1%}, "
                   f"style {ca[key]['style']:.1%}")

@@ -8,8 +8,9 @@ from pathlib import Path
 from motionlib.cli.common import add_json_flag, print_json
 
 
-def add_lm_flags(p) -> None:
-    """``--model`` (a train-lm checkpoint), ``--backbone``, ``--tokenizer``, ``--device``, ``--seed``."""
+def add_lm_flags(p, greedy_default: bool = False) -> None:
+    """``--model`` (a train-lm checkpoint), ``--backbone``, ``--tokenizer``, ``--device``, ``--seed``, and how to
+    decode: sampled (``--greedy`` takes the likeliest token) or, ``greedy_default``, greedy (``--sample``)."""
     p.add_argument("--model", default=None, help="train-lm checkpoint folder (RUN: its best, else its last; "
                                                  "RUN/last; an `export-lm` folder; default: the shipped model)")
     p.add_argument("--backbone", default=None, help="where the model's backbone is, when not where it was trained")
@@ -19,7 +20,12 @@ def add_lm_flags(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same output")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0: all)")
-    p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
+    if greedy_default:
+        p.add_argument("--sample", dest="greedy", action="store_false",
+                       help="sample each token (--temperature, --top-k, --seed) instead of taking the likeliest")
+        p.set_defaults(greedy=True)
+    else:
+        p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
 
 
 def register(sub) -> None:

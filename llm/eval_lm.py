@@ -134,11 +134,11 @@ def generate_candidates(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMC
     return main, extra, errors
 
 
-def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig, greedy: bool = False
+def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig, greedy: bool = True
                    ) -> list[dict]:
-    """The model's caption of each test clip (its tokens from the tokenizer in use): sampled (temperature 1,
-    seed ``cfg.seed``, as ``motionlib caption`` by default) or, ``greedy``, the most likely word at each step
-    (``motionlib caption --greedy``)."""
+    """The model's caption of each test clip (its tokens from the tokenizer in use): the most likely word at
+    each step (``greedy``, as ``motionlib caption`` by default) or sampled (temperature 1, seed ``cfg.seed``,
+    ``motionlib caption --sample``)."""
     from motionlib.tokenizer.codec import tokenize_clip
 
     from .generate import GenConfig, caption_grid
@@ -153,12 +153,12 @@ def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig
 
 
 def caption_report(entries: list[ClipEntry], captions: list[dict] | None,
-                   greedy: list[dict] | None = None) -> dict:
+                   sampled: list[dict] | None = None) -> dict:
     """Content / style accuracy of every reference caption of the test clips and of the model's captions
-    (sampled: ``model``; greedy, when given: ``model_greedy``)."""
+    (greedy, as ``motionlib caption`` writes them: ``model``; sampled, when given: ``model_sampled``)."""
     refs = [(c, e.content, e.style) for e in entries if e.content for c in e.captions]
     out: dict = {"reference": accuracy(refs).to_dict() if refs else None}
-    for key, caps in (("model", captions), ("model_greedy", greedy)):
+    for key, caps in (("model", captions), ("model_sampled", sampled)):
         if caps is not None:
             items = [(c["caption"], c["content"], c["style"]) for c in caps if c["content"]]
             out[key] = accuracy(items).to_dict() if items else None

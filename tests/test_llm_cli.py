@@ -57,6 +57,15 @@ def test_train_generate_caption(setup, capsys):
     rc = main(["caption", str(root / "clips" / "dataset-1_walk_sad_001.npz"), "--model", str(run), "--json"])
     caps = json.loads(capsys.readouterr().out)
     assert rc == 0 and len(caps) == 1 and set(caps[0]) == {"clip", "caption"} and isinstance(caps[0]["caption"], str)
+    # captions take the likeliest word by default (no seed to depend on); --sample draws them with the seed
+    clip = str(root / "clips" / "dataset-1_walk_sad_001.npz")
+    assert main(["caption", clip, "--model", str(run), "--seed", "7", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["caption"] == caps[0]["caption"]
+    drawn = []
+    for _ in range(2):
+        assert main(["caption", clip, "--model", str(run), "--sample", "--seed", "3", "--json"]) == 0
+        drawn.append(json.loads(capsys.readouterr().out)[0]["caption"])
+    assert drawn[0] == drawn[1]
 
 
 def test_cli_errors_are_one_line(setup, capsys):
