@@ -23,12 +23,6 @@ import json
 
 import numpy as np
 
-MIRROR_CONTENT = {"walk-left": "walk-right", "walk-right": "walk-left", "walk-turn-left": "walk-turn-right",
-                  "walk-turn-right": "walk-turn-left", "wave-left-hand": "wave-right-hand",
-                  "wave-right-hand": "wave-left-hand", "raise-up-left-hand": "raise-up-right-hand",
-                  "raise-up-right-hand": "raise-up-left-hand"}
-
-
 def token_features(grid: np.ndarray, bits: int) -> np.ndarray:
     from motionlib.llm.grouped import code_signs
 
@@ -94,7 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
-    from motionlib.llm.augment import is_mirrored
+    from motionlib.llm.augment import is_mirrored, mirror_text  # mirror_text("walk-left") == "walk-right"
     from motionlib.llm.splits import load_manifest
     from motionlib.tokenizer.checkpoint import load_checkpoint, resolve_tokenizer
     from motionlib.tokenizer.tokens import load_tokens, token_path
@@ -103,8 +97,7 @@ def main(argv=None) -> int:
     bits = int(ck.config.bits)
     m = load_manifest(args.manifest)
     train, test = m.split("train"), m.split("test")
-    names = sorted({canonical(e.content) for e in train + test} | {canonical(MIRROR_CONTENT.get(e.content, e.content))
-                                                                   for e in train})
+    names = sorted({canonical(e.content) for e in train + test} | {canonical(mirror_text(e.content)) for e in train})
     idx = {n: i for i, n in enumerate(names)}
 
     def tok(e, augment=""):
@@ -116,7 +109,7 @@ def main(argv=None) -> int:
         ys.append(idx[canonical(e.content)])
         for a in args.augment:
             rows.append(tok(e, a))
-            c = MIRROR_CONTENT.get(e.content, e.content) if is_mirrored(a) else e.content
+            c = mirror_text(e.content) if is_mirrored(a) else e.content
             ys.append(idx[canonical(c)])
     tx, ty = np.stack(rows), np.array(ys)
     sx, sy = np.stack([tok(e) for e in test]), np.array([idx[canonical(e.content)] for e in test])

@@ -22,6 +22,7 @@ def test_mirror_swaps_left_and_right_in_texts():
     assert mirror_text("Leftward, then the right hand waves") == "Rightward, then the left hand waves"
     assert mirror_text("someone walks rightward brightly") == "someone walks leftward brightly"
     assert mirror_text("a person bows politely") == "a person bows politely"
+    assert mirror_text("raise-up-left-hand") == "raise-up-right-hand"  # content labels mirror too
     parts = mirror_parts({"root": ["moves to the left"], "right_arm": ["the right hand waves goodbye"]})
     assert parts == {"root": ["moves to the right"], "left_arm": ["the left hand waves goodbye"]}
     assert is_mirrored("mirror") and is_mirrored("speed:0.9+mirror")
