@@ -87,8 +87,7 @@ def run(args) -> int:
         if args.save_clips:
             for c in cands + extra:
                 save_motion(c.motion, args.save_clips / f"{c.id}.npz")
-        captions = model_captions(lm, tmodel, ck, test, cfg)  # greedy, as `motionlib caption` writes them
-        sampled = model_captions(lm, tmodel, ck, test, cfg, greedy=False)
+        captions, sampled = model_captions(lm, tmodel, ck, test, cfg)  # greedy (as `caption` writes), sampled
     elif args.clips:
         cands, errors = load_candidates(find_clips(args.clips, required=True))
         pairs = pair_with_test(cands, test)

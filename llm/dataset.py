@@ -114,6 +114,7 @@ class InstructionData:
         self.entries: list[ClipEntry] = []
         self.grids: dict[str, np.ndarray] = {}
         self.variants: dict[str, list[tuple[str, np.ndarray]]] = {}  # clip id -> (augment, grid)
+        self.mirrored = frozenset(a for a in cfg.augments if is_mirrored(a))  # those that swap left and right
         missing = []
         entries = manifest.split(split)
         stored = store_grids([e for e in entries if e.store], tokenizer_id)
@@ -169,7 +170,7 @@ class InstructionData:
         """One example of ``task`` from clip ``e``, or None when the clip does not lend itself to it."""
         augment, g = self._variant(task, e, rng)
         ms = self.cfg.max_steps
-        mirrored = bool(augment) and is_mirrored(augment)
+        mirrored = augment in self.mirrored
         cap = e.captions[int(rng.integers(len(e.captions)))]
         if mirrored:
             cap = mirror_text(cap)

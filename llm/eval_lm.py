@@ -134,22 +134,22 @@ def generate_candidates(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMC
     return main, extra, errors
 
 
-def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig, greedy: bool = True
-                   ) -> list[dict]:
-    """The model's caption of each test clip (its tokens from the tokenizer in use): the most likely word at
-    each step (``greedy``, as ``motionlib caption`` by default) or sampled (temperature 1, seed ``cfg.seed``,
-    ``motionlib caption --sample``)."""
+def model_captions(lm, tmodel, ckpt, entries: list[ClipEntry], cfg: EvalLMConfig) -> tuple[list[dict], list[dict]]:
+    """(greedy, sampled): the model's captions of each test clip (its tokens from the tokenizer in use, made
+    once), the most likely word at each step (as ``motionlib caption`` by default) and sampled (temperature 1,
+    seed ``cfg.seed``, ``motionlib caption --sample``)."""
     from motionlib.tokenizer.codec import tokenize_clip
 
     from .generate import GenConfig, caption_grid
 
     steps = max(1, int(round(cfg.caption_seconds * ckpt.config.fps / ckpt.config.alpha)))
-    gc = GenConfig(seed=cfg.seed, greedy=greedy)
-    out = []
+    greedy, sampled = [], []
     for e in entries:
         grid = tokenize_clip(tmodel, ckpt, e.clip).indices[:steps]
-        out.append({"clip": e.id, "caption": caption_grid(lm, grid, gc), "content": e.content, "style": e.style})
-    return out
+        for out, gc in ((greedy, GenConfig(seed=cfg.seed, greedy=True)), (sampled, GenConfig(seed=cfg.seed))):
+            out.append({"clip": e.id, "caption": caption_grid(lm, grid, gc), "content": e.content,
+                        "style": e.style})
+    return greedy, sampled
 
 
 def caption_report(entries: list[ClipEntry], captions: list[dict] | None,
