@@ -7,6 +7,8 @@ from pathlib import Path
 
 from motionlib.cli.common import add_json_flag, print_json
 
+SHIPPED = "(shipped)"  # --model without a value
+
 
 def register(sub) -> None:
     p = sub.add_parser("eval-lm", help="score generated (or real) motion against the test clips",
@@ -23,7 +25,8 @@ def register(sub) -> None:
                                    "captions and, with --model, of the model's captions.")
     p.add_argument("--evaluator", required=True, type=Path, help="train-evaluator run (its best) or checkpoint folder")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", default=None, help="train-lm checkpoint: generate for every test prompt")
+    src.add_argument("--model", nargs="?", const=SHIPPED, default=None, metavar="RUN",
+                     help="train-lm checkpoint: generate for every test prompt (--model alone: the shipped model)")
     src.add_argument("--clips", type=Path, nargs="+", default=None,
                      help="clip folders or files with meta['prompt'] (e.g. made by `motionlib generate`)")
     src.add_argument("--real", action="store_true", help="score the real test clips themselves (the ceiling)")
@@ -79,6 +82,8 @@ def run(args) -> int:
     if args.model:
         from motionlib.cli.cmd_generate import load_cli_lm
 
+        if args.model == SHIPPED:
+            args.model = None  # load_cli_lm takes the shipped model
         lm, tmodel, ck = load_cli_lm(args)
         log(f"eval-lm: generating for {len(test)} test prompts")
         main, extra, errors = generate_candidates(lm, tmodel, ck, test, cfg, progress=not (args.json or args.quiet))

@@ -67,3 +67,13 @@ def test_the_shipped_model_names_the_bundled_clips(bundled, capsys):
     assert "walk" in caps["dataset-1_walk_normal_001"]
     wave = caps["dataset-2_wave-right-hand_normal_001"]
     assert "wave" in wave or "waving" in wave
+
+
+def test_eval_lm_model_alone_means_the_shipped_model():
+    from motionlib.cli.cmd_eval_lm import SHIPPED
+    from motionlib.cli.main import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["eval-lm", "--evaluator", "EV", "--model"]).model == SHIPPED
+    assert p.parse_args(["eval-lm", "--evaluator", "EV", "--model", "RUN"]).model == "RUN"
+    assert p.parse_args(["eval-lm", "--evaluator", "EV", "--real"]).model is None

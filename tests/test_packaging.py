@@ -1,5 +1,5 @@
 """A wheel built with `pip wheel .` installs and imports outside the source tree, with its package data (the
-shipped robots, their license and descriptions)."""
+shipped robots, their license and descriptions, the shipped models)."""
 
 import os
 import subprocess
@@ -14,7 +14,7 @@ def test_wheel_installs_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(wheels), str(REPO)], check=True, cwd=tmp_path)
     (whl,) = wheels.glob("motionlib-*.whl")
-    assert whl.stat().st_size < 12e6
+    assert whl.stat().st_size < 30e6  # the shipped language model is 18 MB of it
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(whl)],
                    check=True, cwd=tmp_path)
@@ -30,6 +30,10 @@ def test_wheel_installs_and_imports(tmp_path):
         "assert (ROBOTS_DIR / 'LICENSE-unitree_mujoco').is_file()\n"
         "for r in ('g1', 'h1'):\n"
         "    d = load_description(r); mj = d.model(); assert mj.nu == len(d.joint_names)\n"
+        "from motionlib.llm.default import default_lm_path\n"
+        "from motionlib.llm.checkpoint import read_meta\n"
+        f"assert str(default_lm_path()).startswith({str(target)!r}) and read_meta(default_lm_path())['kind']\n"
+        "assert (default_lm_path() / 'model' / 'model.safetensors').is_file()\n"
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
