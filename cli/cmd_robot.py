@@ -50,9 +50,9 @@ def register(sub) -> None:
                    help="redo every input (default: an input finished before into DIR from the same bytes with "
                         "the same options is kept)")
     p.add_argument("--text", action="append", default=[], metavar="PROMPT",
-                   help="also generate a clip from this text with a language model (--lm-model) and send it "
-                        "through the chain (repeatable)")
-    p.add_argument("--lm-model", default=None, help="train-lm checkpoint folder for --text (no model ships)")
+                   help="also generate a clip from this text with the shipped language model (or --lm-model) "
+                        "and send it through the chain (repeatable)")
+    p.add_argument("--lm-model", default=None, help="train-lm checkpoint folder for --text (default: the shipped model)")
     p.add_argument("--seconds", type=float, default=4.0, help="--text: length of the generated motion")
     p.add_argument("--seed", type=int, default=0, help="--text: the same seed gives the same clip")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,8 +106,9 @@ def text_clip(prompt: str, args) -> Path:
     from motionlib.motion.io import load_motion
 
     if not args.lm_model:
-        raise MotionError("no shipped language model: --text needs --lm-model RUN, a model trained by "
-                          "`motionlib train-lm`", f"--text {prompt!r}")
+        from motionlib.llm.default import default_lm_path
+
+        args.lm_model = str(default_lm_path())
     slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "text"
     digest = hashlib.sha1(json.dumps([prompt, str(args.lm_model), args.seed, args.seconds]).encode()).hexdigest()[:8]
     path = args.out / "text" / f"{slug}-{digest}.npz"

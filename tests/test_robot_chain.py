@@ -1,5 +1,5 @@
 """``motionlib robot``: a bundled BVH through the whole chain (short crop), a bad input among good ones,
-resume, the report's keys, refine's segments each retargeted, --text without a model."""
+resume, the report's keys, refine's segments each retargeted, --text with the shipped model and with a trained one."""
 
 from __future__ import annotations
 
@@ -149,10 +149,11 @@ def _robot_zero_policy(robot: str, path):
     return path
 
 
-def test_text_without_a_model_and_bad_flags(tmp_path, capsys):
-    rc = main(["robot", "--text", "a person waves", "--out", str(tmp_path / "out")])
+def test_text_with_a_missing_model_and_bad_flags(tmp_path, capsys):
+    rc = main(["robot", "--text", "a person waves", "--lm-model", str(tmp_path / "nowhere"), "--out",
+               str(tmp_path / "out")])
     text = capsys.readouterr().out
-    assert rc == 2 and "no shipped language model" in text
+    assert rc == 2 and "nowhere" in text
     with pytest.raises(SystemExit):
         main(["robot", str(WALK), "--out", str(tmp_path), "--format", "fbx"])
     with pytest.raises(SystemExit):
@@ -214,3 +215,17 @@ def test_text_through_the_chain_with_a_trained_model(tmp_path, capsys):
     assert rep["clips"][0]["ingest"]["frames"] == 32 and rep["clips"][0]["export"]["npz"]
     rc, res = _run(capsys, *argv)
     assert rc == 0 and res["kept"] == 1 and res["done"] == 0
+
+
+def test_text_with_the_shipped_model_refined_and_retargeted(tmp_path, capsys):
+    """--text alone: the shipped language model writes the clip, refine tracks it, the G1 gets it."""
+    rc, res = _run(capsys, "--text", "a person walks forward", "--seconds", "2", "--out", tmp_path / "out")
+    (rep,) = res["per_input"]
+    assert rc == 0 and rep["status"] == "ok" and rep["input"].startswith(str(tmp_path / "out" / "text"))
+    from motionlib.llm.default import default_lm_path
+    from motionlib.motion.io import load_motion
+
+    clip = load_motion(rep["input"])
+    assert clip.meta["prompt"] == "a person walks forward"
+    assert clip.meta["generated"]["model"] == str(default_lm_path())
+    assert rep["clips"] and all(c["export"]["npz"] for c in rep["clips"])
