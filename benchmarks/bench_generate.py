@@ -25,6 +25,9 @@ Each lever is a way to decode (``--levers``); from ``eager`` on, one change to `
   drawing the step's six codes (``generate.sample_motion_steps``), merged, float32, ``inference_mode``. Its
   tok/s counts the codes it writes (six per step), so that motion s/s compares with the other levers; its
   codes come from another model and are not compared. The size of its shipped checkpoint is printed.
+* ``shipped``: the shipped model (``llm/data/default_lm/``, a small LLaMA in the grouped layout, as
+  ``motionlib generate`` loads it), with its own tokenizer's prompt ids. With only this lever the SmolLM2
+  model is not built.
 
 Levers and thread counts are interleaved in ``--rounds`` rounds, so a change in the load of a shared machine
 falls on all of them alike; every figure is printed with the load average (1 min) while it ran. Each lever
@@ -45,7 +48,7 @@ import statistics
 import sys
 import time
 
-LEVERS = ("generate", "peft", "nograd", "restrict", "eager", "static", "bf16", "int8", "compile", "grouped")
+LEVERS = ("generate", "peft", "nograd", "restrict", "eager", "static", "bf16", "int8", "compile", "grouped", "shipped")
 PROMPT = "a person walks forward, turns around and waves with the right hand"
 
 
@@ -106,7 +109,7 @@ def variants(lm, levers, backbone=None, device="cpu", seed=0):
                                    max_new_tokens=n, min_new_tokens=n, pad_token_id=m.tokenizer.pad_token_id)
         return out[0, x.shape[1]:].tolist()
 
-    base = prepare_for_inference(clone(copy.deepcopy(lm.model)))
+    base = prepare_for_inference(clone(copy.deepcopy(lm.model))) if lm is not None else None
     dyn = {"static_cache": False}  # every lever but ``static`` on the growing cache (the default)
     out = {}
     for lever in levers:
@@ -138,6 +141,16 @@ def variants(lm, levers, backbone=None, device="cpu", seed=0):
                 return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
 
             out[lever] = (prepare_for_inference(g), steps, dyn)
+        elif lever == "shipped":
+            from motionlib.llm.checkpoint import load_lm
+            from motionlib.llm.default import default_lm_path
+
+            m, _ = load_lm(default_lm_path(), device)
+
+            def steps(m, ids, cfg, seed):
+                return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
+
+            out[lever] = (m, steps, dyn)
         else:
             raise SystemExit(f"unknown lever {lever!r} (choose from {', '.join(LEVERS)})")
     return out
@@ -177,15 +190,20 @@ def main() -> None:
     print(f"generate benchmark: device {args.device}, CPU capability {cpu}, torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     t = time.perf_counter()
-    lm = build(args.backbone, args.device, args.seed)
-    print(f"default model built in {time.perf_counter() - t:.1f} s")
+    lm = None
+    if set(args.levers) - {"shipped"}:
+        lm = build(args.backbone, args.device, args.seed)
+        print(f"default model built in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     vs = variants(lm, args.levers, args.backbone, args.device, args.seed)
     print(f"lever models prepared in {time.perf_counter() - t:.1f} s")
-    ids = lm.formatter.prompt_ids(fill(T2M_PLAIN.prompt, {"caption": PROMPT}))
+    prompt = fill(T2M_PLAIN.prompt, {"caption": PROMPT})
+    lever_ids = {lever: m.formatter.prompt_ids(prompt) for lever, (m, _, _) in vs.items()}  # each its tokenizer
+    ids = lever_ids.get("restrict")
     cfg = GenConfig(seconds=args.seconds)
     warm = GenConfig(seconds=1.0 / cfg.steps_per_second)
-    n_tok = cfg.steps()[1] * lm.vocab.num_parts
+    num_parts = next(iter(vs.values()))[0].vocab.num_parts
+    n_tok = cfg.steps()[1] * num_parts
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
 
     def once(lever, c, seed):
@@ -193,7 +211,7 @@ def main() -> None:
         c = GenConfig(**{**c.__dict__, **extra})
         sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        codes = fn(m, ids, c, seed)
+        codes = fn(m, lever_ids[lever], c, seed)
         sync()
         cpu_s[lever] = time.process_time() - c0
         return codes, time.perf_counter() - t0
@@ -232,7 +250,7 @@ def main() -> None:
     for (lever, th), rs in rates.items():
         med, best = statistics.median(rs), max(rs)
         same, tv, top1 = "", float("nan"), float("nan")
-        if ref is not None and lever not in ("generate", "grouped"):
+        if ref is not None and lever not in ("generate", "grouped", "shipped"):
             same = "yes" if codes[lever] == ref else f"no ({_first_diff(codes[lever], ref)})"
             if refm is not None and lever not in ("restrict", "nograd", "static", "peft"):
                 torch.set_num_threads(th)
@@ -240,10 +258,10 @@ def main() -> None:
         ld = statistics.mean(loads[lever, th])
         cpu_med = statistics.median(cpu_rates[lever, th]) / target
         rows.append({"lever": lever, "threads": th, "tokens_per_s": med, "best_tokens_per_s": best,
-                     "steps_per_s": med / lm.vocab.num_parts, "motion_s_per_s": med / target,
+                     "steps_per_s": med / num_parts, "motion_s_per_s": med / target,
                      "motion_s_per_cpu_s": cpu_med, "load": ld, "same_codes": same, "tv": tv, "top1": top1,
                      "first_call_s": first[lever]})
-        print(f"{lever:<9} {th:>3} {med:7.1f} {best:7.1f} {med / lm.vocab.num_parts:7.2f} {med / target:10.3f} "
+        print(f"{lever:<9} {th:>3} {med:7.1f} {best:7.1f} {med / num_parts:7.2f} {med / target:10.3f} "
               f"{cpu_med:7.3f} "
               f"{ld:5.2f}  {same:<10}  "
               f"{tv:.4f} {top1:.3f}  {'ok' if med >= target else 'below target'}")
