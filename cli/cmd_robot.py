@@ -52,7 +52,8 @@ def register(sub) -> None:
     p.add_argument("--text", action="append", default=[], metavar="PROMPT",
                    help="also generate a clip from this text with the shipped language model (or --lm-model) "
                         "and send it through the chain (repeatable)")
-    p.add_argument("--lm-model", default=None, help="train-lm checkpoint folder for --text (default: the shipped model)")
+    p.add_argument("--lm-model", default=None,
+                   help="train-lm checkpoint folder for --text (default: the shipped model)")
     p.add_argument("--seconds", type=float, default=4.0, help="--text: length of the generated motion")
     p.add_argument("--seed", type=int, default=0, help="--text: the same seed gives the same clip")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
