@@ -109,6 +109,9 @@ def variants(lm, levers, backbone=None, device="cpu", seed=0):
                                    max_new_tokens=n, min_new_tokens=n, pad_token_id=m.tokenizer.pad_token_id)
         return out[0, x.shape[1]:].tolist()
 
+    def steps(m, ids, cfg, seed):  # the grouped layout: a step's six codes at a time, flattened
+        return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
+
     base = prepare_for_inference(clone(copy.deepcopy(lm.model))) if lm is not None else None
     dyn = {"static_cache": False}  # every lever but ``static`` on the growing cache (the default)
     out = {}
@@ -137,18 +140,12 @@ def variants(lm, levers, backbone=None, device="cpu", seed=0):
             print("grouped checkpoint: " + ", ".join(f"{k} {v:.1f} MB" for k, v in sorted(sizes.items()))
                   + f"; {sum(sizes.values()):.1f} MB in all")
 
-            def steps(m, ids, cfg, seed):
-                return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
-
             out[lever] = (prepare_for_inference(g), steps, dyn)
         elif lever == "shipped":
             from motionlib.llm.checkpoint import load_lm
             from motionlib.llm.default import default_lm_path
 
             m, _ = load_lm(default_lm_path(), device)
-
-            def steps(m, ids, cfg, seed):
-                return [c for st in sample_motion_steps(m, ids, cfg, seed) for c in st]
 
             out[lever] = (m, steps, dyn)
         else:

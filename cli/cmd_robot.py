@@ -101,8 +101,9 @@ def collect_inputs(paths: list[Path], failures: Failures) -> list[Path]:
     return files
 
 
-def text_clip(prompt: str, args) -> Path:
-    """Generate the clip of ``prompt`` into ``DIR/text/`` (kept when it exists from the same model and seed)."""
+def text_clip(prompt: str, args, loaded: dict) -> Path:
+    """Generate the clip of ``prompt`` into ``DIR/text/`` (kept when it exists from the same model and seed).
+    ``loaded`` keeps the language model between the prompts of one command."""
     from motionlib.motion.errors import MotionError
     from motionlib.motion.io import load_motion
 
@@ -124,8 +125,9 @@ def text_clip(prompt: str, args) -> Path:
     from motionlib.llm.motion_tokens import grid_to_motion
     from motionlib.motion.io import save_motion
 
-    lm_args = argparse.Namespace(model=args.lm_model, backbone=None, tokenizer=None, device="cpu")
-    lm, tmodel, ck = load_cli_lm(lm_args)
+    if "lm" not in loaded:
+        loaded["lm"] = load_cli_lm(argparse.Namespace(model=args.lm_model, backbone=None, tokenizer=None, device="cpu"))
+    lm, tmodel, ck = loaded["lm"]
     cfg = GenConfig(seconds=args.seconds, seed=args.seed, steps_per_second=ck.config.fps / ck.config.alpha)
     grid, info = generate_motion(lm, prompt, cfg)
     clip = grid_to_motion(grid, tmodel, ck, meta={"prompt": prompt, "generated": {
@@ -155,9 +157,10 @@ def run(args) -> int:
     chain = RobotChain(cfg, progress=False)
     failures = Failures()
     files = collect_inputs(args.inputs, failures)
+    loaded: dict = {}
     for prompt in args.text:  # the text -> clip step: the CLI may use the language model, the chain may not
         with failures.one_input():
-            files.append(text_clip(prompt, args))
+            files.append(text_clip(prompt, args, loaded))
     reports, done, kept = [], 0, 0
     ids = input_ids(files)
     for f, cid in tqdm(list(zip(files, ids)), desc=f"robot {chain.desc.name}", unit="input",

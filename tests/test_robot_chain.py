@@ -229,3 +229,15 @@ def test_text_with_the_shipped_model_refined_and_retargeted(tmp_path, capsys):
     assert clip.meta["prompt"] == "a person walks forward"
     assert clip.meta["generated"]["model"] == str(default_lm_path())
     assert rep["clips"] and all(c["export"]["npz"] for c in rep["clips"])
+
+
+def test_several_prompts_load_the_language_model_once(tmp_path, capsys, monkeypatch):
+    import motionlib.cli.cmd_generate as gen
+
+    calls = []
+    real = gen.load_cli_lm
+    monkeypatch.setattr(gen, "load_cli_lm", lambda a: calls.append(a.model) or real(a))
+    rc, res = _run(capsys, "--text", "a person walks forward", "--text", "a person runs", "--seconds", "1",
+                   "--no-refine", "--out", tmp_path / "out")
+    assert rc == 0 and [r["status"] for r in res["per_input"]] == ["ok", "ok"]
+    assert len(calls) == 1
